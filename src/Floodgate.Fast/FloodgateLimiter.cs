@@ -1,0 +1,174 @@
+using System.Net;
+using System.Runtime.CompilerServices;
+using Floodgate.Internal;
+
+namespace Floodgate;
+
+/// <summary>
+/// Limits requests per client IP address under one <see cref="FloodgatePolicy"/>: a fixed-capacity, sharded,
+/// lock-free table of clients, checked in a few nanoseconds without allocating.
+/// </summary>
+/// <remarks>
+/// <para>
+/// <see cref="Check(IPAddress?)"/> never throws and never blocks; it is safe to call from any number of threads.
+/// The operator methods (<see cref="Inspect(IPAddress?)"/>, <see cref="Blacklist(IPAddress?)"/>, …) may be called
+/// concurrently with checks.
+/// </para>
+/// <para>
+/// Memory is fixed at construction (64 bytes per slot). When a new client needs a slot and none is free,
+/// state that can be forgotten goes first, then the least recently seen client that is neither blocked nor
+/// blacklisted; if every candidate is blocked, the new client is limited through one shared, strict overflow
+/// entry (counted by the <c>floodgate.overflow</c> metric).
+/// </para>
+/// </remarks>
+public sealed class FloodgateLimiter : IDisposable
+{
+    private readonly LimiterEngine _engine;
+    private readonly int _ipv6PrefixLength;
+
+    /// <summary>Creates a limiter for a policy configured at run time.</summary>
+    /// <param name="policy">The policy; copied, so later changes to it have no effect.</param>
+    /// <param name="options">The table size, clock and other options; <see langword="null"/> for the defaults.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="policy"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">The policy or the options are invalid; the message names every bad setting and its value.</exception>
+    public FloodgateLimiter(FloodgatePolicy policy, FloodgateLimiterOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        FloodgatePolicy copy = policy.Clone();
+        options ??= new FloodgateLimiterOptions();
+        ThrowIfInvalid(copy, options);
+        _ipv6PrefixLength = options.Ipv6PrefixLength;
+        _engine = new LimiterEngine<RuntimePolicyParameters>(new RuntimePolicyParameters(copy), copy, options) { EventSender = this };
+    }
+
+    private FloodgateLimiter(LimiterEngine engine, int ipv6PrefixLength)
+    {
+        _engine = engine;
+        _ipv6PrefixLength = ipv6PrefixLength;
+        engine.EventSender = this;
+    }
+
+    /// <summary>
+    /// Raised when a client is blocked, punished, blacklisted, unblocked or unblacklisted, after the change took
+    /// effect. Handlers run on the thread that caused the change (a request thread): keep them short. An
+    /// exception from a handler is caught and counted (<c>floodgate.event_handler.errors</c>), never thrown to the request.
+    /// </summary>
+    public event EventHandler<FloodgateEventArgs>? ClientStateChanged
+    {
+        add => _engine.ClientStateChanged += value;
+        remove => _engine.ClientStateChanged -= value;
+    }
+
+    /// <summary>Gets a copy of the policy this limiter enforces.</summary>
+    public FloodgatePolicy Policy => _engine.Policy.Clone();
+
+    /// <summary>Gets the number of client slots (the configured capacity rounded up to a power of two).</summary>
+    public int Capacity => _engine.Table.Capacity;
+
+    /// <summary>Gets the runtime allowlist: listed clients are allowed without being counted.</summary>
+    public AccessList Allowlist => _engine.Allowlist;
+
+    /// <summary>Gets the runtime denylist: listed clients are denied with <see cref="DecisionReason.Denylisted"/>.</summary>
+    public AccessList Denylist => _engine.Denylist;
+
+    /// <summary>
+    /// Creates a limiter for a compile-time policy. The check is compiled for <typeparamref name="TPolicy"/>, with
+    /// its numbers as constants; its decisions are those of the equivalent <see cref="FloodgatePolicy"/>.
+    /// </summary>
+    /// <typeparam name="TPolicy">The policy type, usually emitted by the Floodgate source generator.</typeparam>
+    /// <param name="options">The table size, clock and other options; <see langword="null"/> for the defaults.</param>
+    /// <returns>The limiter.</returns>
+    /// <exception cref="ArgumentException">The policy's numbers or the options are invalid.</exception>
+    public static FloodgateLimiter Create<TPolicy>(FloodgateLimiterOptions? options = null)
+        where TPolicy : struct, IFloodgatePolicyDefinition
+    {
+        FloodgatePolicy policy = StaticPolicyParameters<TPolicy>.ToPolicy();
+        options ??= new FloodgateLimiterOptions();
+        ThrowIfInvalid(policy, options, TPolicy.Name);
+        return new FloodgateLimiter(
+            new LimiterEngine<StaticPolicyParameters<TPolicy>>(default, policy, options),
+            options.Ipv6PrefixLength);
+    }
+
+    /// <summary>Returns the canonical key this limiter uses for an address.</summary>
+    /// <param name="address">The client address, or <see langword="null"/> for the shared unknown key.</param>
+    /// <returns>The key.</returns>
+    public IpKey GetKey(IPAddress? address) => IpKey.CreateUnchecked(address, _ipv6PrefixLength);
+
+    /// <summary>Counts a request of a client and decides whether it may proceed. Never throws, never allocates.</summary>
+    /// <param name="address">
+    /// The client address (in ASP.NET Core, <c>HttpContext.Connection.RemoteIpAddress</c>), or <see langword="null"/>
+    /// when there is none: such requests share one "unknown" client, limited like any other.
+    /// </param>
+    /// <returns>The decision.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Decision Check(IPAddress? address) => _engine.Check(IpKey.CreateUnchecked(address, _ipv6PrefixLength));
+
+    /// <summary>Counts a request of a client given by its key. Never throws, never allocates.</summary>
+    /// <param name="key">The client key, created with this limiter's IPv6 prefix length.</param>
+    /// <returns>The decision.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Decision Check(in IpKey key) => _engine.Check(in key);
+
+    /// <summary>Describes what the limiter knows about a client, without counting a request.</summary>
+    /// <param name="address">The client address, or <see langword="null"/> for the unknown client.</param>
+    /// <returns>The client's state.</returns>
+    public ClientState Inspect(IPAddress? address) => _engine.Inspect(GetKey(address));
+
+    /// <summary>Describes what the limiter knows about a client, without counting a request.</summary>
+    /// <param name="key">The client key.</param>
+    /// <returns>The client's state.</returns>
+    public ClientState Inspect(in IpKey key) => _engine.Inspect(in key);
+
+    /// <summary>Lists the clients that are blocked or blacklisted now.</summary>
+    /// <returns>A snapshot; it may miss a change made while it is taken.</returns>
+    public IReadOnlyList<ClientState> GetBlockedClients() => _engine.GetBlockedClients();
+
+    /// <summary>Lifts a client's block (not a blacklisting: see <see cref="Unblacklist(IPAddress?)"/>). Its next request starts a new window.</summary>
+    /// <param name="address">The client address.</param>
+    /// <returns><see langword="true"/> when a block was lifted.</returns>
+    public bool Unblock(IPAddress? address) => _engine.Unblock(GetKey(address));
+
+    /// <summary>Lifts a client's block.</summary>
+    /// <param name="key">The client key.</param>
+    /// <returns><see langword="true"/> when a block was lifted.</returns>
+    public bool Unblock(in IpKey key) => _engine.Unblock(in key);
+
+    /// <summary>Blacklists a client until <see cref="Unblacklist(IPAddress?)"/>: every request is denied with 403.</summary>
+    /// <param name="address">The client address.</param>
+    /// <returns><see langword="true"/> when newly blacklisted; <see langword="false"/> when it already was.</returns>
+    /// <exception cref="InvalidOperationException">No slot can hold the client because every candidate is blocked; use the <see cref="Denylist"/> or a larger capacity.</exception>
+    public bool Blacklist(IPAddress? address) => _engine.Blacklist(GetKey(address));
+
+    /// <summary>Blacklists a client until it is unblacklisted.</summary>
+    /// <param name="key">The client key.</param>
+    /// <returns><see langword="true"/> when newly blacklisted.</returns>
+    /// <exception cref="InvalidOperationException">No slot can hold the client.</exception>
+    public bool Blacklist(in IpKey key) => _engine.Blacklist(in key);
+
+    /// <summary>
+    /// Removes a client from the blacklist. This counts as a served punishment: with
+    /// <see cref="FloodgatePolicy.BlockExceedReset"/> its block count starts again at 0.
+    /// </summary>
+    /// <param name="address">The client address.</param>
+    /// <returns><see langword="true"/> when it was blacklisted.</returns>
+    public bool Unblacklist(IPAddress? address) => _engine.Unblacklist(GetKey(address));
+
+    /// <summary>Removes a client from the blacklist.</summary>
+    /// <param name="key">The client key.</param>
+    /// <returns><see langword="true"/> when it was blacklisted.</returns>
+    public bool Unblacklist(in IpKey key) => _engine.Unblacklist(in key);
+
+    /// <summary>Releases the limiter's meter. Checks keep working on the in-memory state afterwards.</summary>
+    public void Dispose() => _engine.Dispose();
+
+    private static void ThrowIfInvalid(FloodgatePolicy policy, FloodgateLimiterOptions options, string policyName = nameof(FloodgatePolicy))
+    {
+        var errors = new List<string>(policy.Validate(policyName));
+        errors.AddRange(options.Validate());
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException("Invalid Floodgate configuration: " + string.Join(" ", errors));
+        }
+    }
+}

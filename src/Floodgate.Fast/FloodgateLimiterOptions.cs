@@ -1,0 +1,73 @@
+using System.Diagnostics.Metrics;
+
+namespace Floodgate;
+
+/// <summary>How a <see cref="FloodgateLimiter"/> is built: its table size, clock, client grouping and metrics.</summary>
+public sealed class FloodgateLimiterOptions
+{
+    /// <summary>The default number of client slots (262,144: 16 MiB).</summary>
+    public const int DefaultCapacity = 1 << 18;
+
+    /// <summary>The largest accepted <see cref="Capacity"/> (67,108,864 slots: 4 GiB).</summary>
+    public const int MaxCapacity = 1 << 26;
+
+    /// <summary>
+    /// Gets or sets how many clients the limiter tracks at once. Rounded up to a power of two, at least 16.
+    /// Memory is fixed at construction: 64 bytes per slot, whatever the number of distinct clients.
+    /// <value>The default value is <see cref="DefaultCapacity"/>.</value>
+    /// </summary>
+    public int Capacity { get; set; } = DefaultCapacity;
+
+    /// <summary>
+    /// Gets or sets the clock. Elapsed time comes from its monotonic timestamps; absolute times (block expiry)
+    /// from its UTC clock.
+    /// <value>The default value is <see cref="TimeProvider.System"/>.</value>
+    /// </summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>
+    /// Gets or sets the prefix length IPv6 clients are grouped by (48 to 128).
+    /// <value>The default value is 64.</value>
+    /// </summary>
+    public int Ipv6PrefixLength { get; set; } = IpKey.DefaultIpv6PrefixLength;
+
+    /// <summary>
+    /// Gets or sets the limiter's name, reported as the <c>floodgate.limiter</c> tag of its metrics.
+    /// <value>The default value is <c>default</c>.</value>
+    /// </summary>
+    public string Name { get; set; } = "default";
+
+    /// <summary>
+    /// Gets or sets the factory that creates the <c>Floodgate</c> meter (dependency injection passes its own).
+    /// <value>The default value is <see langword="null"/>: the limiter creates and disposes its own meter.</value>
+    /// </summary>
+    public IMeterFactory? MeterFactory { get; set; }
+
+    /// <summary>Returns every problem with these options, each naming the setting and its value; empty when valid.</summary>
+    /// <returns>The error messages.</returns>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (Capacity <= 0 || Capacity > MaxCapacity)
+        {
+            errors.Add($"FloodgateLimiterOptions.Capacity must be between 1 and {MaxCapacity}; got {Capacity}.");
+        }
+
+        if (Ipv6PrefixLength is < IpKey.MinIpv6PrefixLength or > IpKey.MaxIpv6PrefixLength)
+        {
+            errors.Add($"FloodgateLimiterOptions.Ipv6PrefixLength must be between {IpKey.MinIpv6PrefixLength} and {IpKey.MaxIpv6PrefixLength}; got {Ipv6PrefixLength}.");
+        }
+
+        if (TimeProvider is null)
+        {
+            errors.Add("FloodgateLimiterOptions.TimeProvider must not be null; got null.");
+        }
+
+        if (string.IsNullOrWhiteSpace(Name))
+        {
+            errors.Add($"FloodgateLimiterOptions.Name must not be empty; got '{Name}'.");
+        }
+
+        return errors;
+    }
+}

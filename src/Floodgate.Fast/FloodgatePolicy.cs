@@ -1,0 +1,227 @@
+using System.Globalization;
+
+namespace Floodgate;
+
+/// <summary>
+/// The rules for one limit: how many requests per window a client may make, and what happens to clients
+/// that exceed it. The knob names are those of FlaskFloodgate.
+/// </summary>
+/// <remarks>
+/// Durations are kept to the millisecond (a fraction of a millisecond is rounded up). A policy is copied
+/// and validated when a limiter is built from it; changing the object afterwards has no effect on that limiter.
+/// </remarks>
+public sealed class FloodgatePolicy
+{
+    /// <summary>A duration that never ends: a <see cref="BlockExceedDuration"/> of <c>Forever</c> blacklists, a
+    /// <see cref="MaxWindowDuration"/> of <c>Forever</c> keeps idle state.</summary>
+    public static readonly TimeSpan Forever = TimeSpan.MaxValue;
+
+    /// <summary>The longest finite duration a policy accepts (100 years).</summary>
+    public static readonly TimeSpan MaxFiniteDuration = TimeSpan.FromDays(36_500);
+
+    /// <summary>The largest value of <c>PermitLimit + GracePermits + AccumulateLimit</c> (the per-window counter has 23 bits).</summary>
+    public const int MaxTotalPermits = (1 << 23) - 2;
+
+    /// <summary>Gets or sets the requests allowed per window (FlaskFloodgate <c>amount</c>). Required, greater than 0.</summary>
+    public int PermitLimit { get; set; }
+
+    /// <summary>
+    /// Gets or sets the window length. Required, at least 1 ms. A window starts at the client's first
+    /// request after the previous window ended.
+    /// </summary>
+    public TimeSpan Window { get; set; }
+
+    /// <summary>
+    /// Gets or sets how long a client that exceeds the limit is blocked.
+    /// <value>The default value is <see cref="TimeSpan.Zero"/>: deny until the window ends (still one block toward <see cref="BlockLimit"/>).</value>
+    /// </summary>
+    public TimeSpan BlockDuration { get; set; }
+
+    /// <summary>
+    /// Gets or sets a value indicating whether every request during a block restarts the block timer.
+    /// <value>The default value is <see langword="false"/>: a block runs from the request that caused it.</value>
+    /// </summary>
+    public bool RelativeBlock { get; set; }
+
+    /// <summary>
+    /// Gets or sets how many blocks a client may collect before it is punished with <see cref="BlockExceedDuration"/>.
+    /// <value>The default value is <see langword="null"/>: never punished.</value>
+    /// </summary>
+    public int? BlockLimit { get; set; }
+
+    /// <summary>
+    /// Gets or sets the punishment once a client's block count passes <see cref="BlockLimit"/>: a longer block,
+    /// or <see cref="Forever"/> to blacklist the client until an operator removes it.
+    /// <value>The default value is <see cref="Forever"/>.</value>
+    /// </summary>
+    public TimeSpan BlockExceedDuration { get; set; } = Forever;
+
+    /// <summary>
+    /// Gets or sets a value indicating whether a client's block count starts again at 0 once it has served a punishment.
+    /// <value>The default value is <see langword="true"/>. With <see langword="false"/>, every further violation is punished again.</value>
+    /// </summary>
+    public bool BlockExceedReset { get; set; } = true;
+
+    /// <summary>
+    /// Gets or sets how long the state of an idle client is kept (its carry-over, and its block count after its
+    /// last violation). Must be at least <see cref="Window"/>.
+    /// <value>The default value is 1 day. <see cref="Forever"/> keeps it (capacity pressure may still evict idle, unblocked clients).</value>
+    /// </summary>
+    public TimeSpan MaxWindowDuration { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>
+    /// Gets or sets a value indicating whether unused permits of a window carry over to the next one, capped at <see cref="AccumulateLimit"/>.
+    /// <value>The default value is <see langword="false"/>.</value>
+    /// </summary>
+    public bool AccumulateRequests { get; set; }
+
+    /// <summary>
+    /// Gets or sets the most permits that can be carried over, whatever the gap between windows.
+    /// <value>The default value is <see langword="null"/>: <see cref="PermitLimit"/>.</value>
+    /// </summary>
+    public int? AccumulateLimit { get; set; }
+
+    /// <summary>
+    /// Gets or sets the minimum time between two allowed requests of one client. A request sooner than that is
+    /// denied with <see cref="DecisionReason.Cooldown"/> and counts toward no block.
+    /// <value>The default value is <see cref="TimeSpan.Zero"/> (no cooldown).</value>
+    /// </summary>
+    public TimeSpan Cooldown { get; set; }
+
+    /// <summary>
+    /// Gets or sets extra permits per window for a client with no block on record. The first violation beyond them
+    /// records a block, and grace ends until that block count is forgotten.
+    /// <value>The default value is 0.</value>
+    /// </summary>
+    public int GracePermits { get; set; }
+
+    /// <summary>
+    /// Gets or sets the factor of adaptive blocking: the n-th block lasts <c>BlockDuration × BlockMultiplier^(n-1)</c>,
+    /// capped at <see cref="MaxBlockDuration"/>. At least 1.
+    /// <value>The default value is 1.0 (every block lasts <see cref="BlockDuration"/>).</value>
+    /// </summary>
+    public double BlockMultiplier { get; set; } = 1.0;
+
+    /// <summary>
+    /// Gets or sets the cap on adaptive block lengths. At least <see cref="BlockDuration"/>.
+    /// <value>The default value is <see langword="null"/>: capped only at <see cref="MaxFiniteDuration"/>.</value>
+    /// </summary>
+    public TimeSpan? MaxBlockDuration { get; set; }
+
+    /// <summary>Returns a copy of this policy.</summary>
+    /// <returns>A new policy with the same settings.</returns>
+    public FloodgatePolicy Clone() => (FloodgatePolicy)MemberwiseClone();
+
+    /// <summary>Returns every problem with this policy, each naming the setting and its value; empty when valid.</summary>
+    /// <param name="name">How to name the policy in messages, e.g. <c>Policies:login</c>.</param>
+    /// <returns>The error messages.</returns>
+    public IReadOnlyList<string> Validate(string name = nameof(FloodgatePolicy))
+    {
+        var errors = new List<string>();
+        void Fail(string setting, object? value, string rule) =>
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{name}.{setting} {rule}; got {Format(value)}."));
+
+        if (PermitLimit <= 0)
+        {
+            Fail(nameof(PermitLimit), PermitLimit, "must be greater than 0");
+        }
+
+        if (Window < TimeSpan.FromMilliseconds(1) || Window > MaxFiniteDuration)
+        {
+            Fail(nameof(Window), Window, "must be at least 1 ms and at most 100 years");
+        }
+
+        CheckDuration(nameof(BlockDuration), BlockDuration, allowZero: true, allowForever: false);
+        CheckDuration(nameof(Cooldown), Cooldown, allowZero: true, allowForever: false);
+        CheckDuration(nameof(BlockExceedDuration), BlockExceedDuration, allowZero: false, allowForever: true);
+        CheckDuration(nameof(MaxWindowDuration), MaxWindowDuration, allowZero: false, allowForever: true);
+
+        if (MaxWindowDuration != Forever && Window > TimeSpan.Zero && MaxWindowDuration < Window)
+        {
+            Fail(nameof(MaxWindowDuration), MaxWindowDuration, $"must be at least Window ({Format(Window)}) or Forever");
+        }
+
+        if (BlockLimit < 0)
+        {
+            Fail(nameof(BlockLimit), BlockLimit, "must be 0 or more, or null for no limit");
+        }
+        else if (BlockLimit >= OffenseWordMaxCount)
+        {
+            Fail(nameof(BlockLimit), BlockLimit, $"must be below {OffenseWordMaxCount}");
+        }
+
+        if (AccumulateLimit < 0)
+        {
+            Fail(nameof(AccumulateLimit), AccumulateLimit, "must be 0 or more, or null for PermitLimit");
+        }
+
+        if (GracePermits < 0)
+        {
+            Fail(nameof(GracePermits), GracePermits, "must be 0 or more");
+        }
+
+        long total = (long)PermitLimit + GracePermits + (AccumulateRequests ? AccumulateLimit ?? PermitLimit : 0);
+        if (PermitLimit > 0 && GracePermits >= 0 && AccumulateLimit is null or >= 0 && total > MaxTotalPermits)
+        {
+            Fail("PermitLimit + GracePermits + AccumulateLimit", total, $"must not exceed {MaxTotalPermits}");
+        }
+
+        if (!double.IsFinite(BlockMultiplier) || BlockMultiplier < 1.0)
+        {
+            Fail(nameof(BlockMultiplier), BlockMultiplier, "must be a finite number of at least 1.0");
+        }
+
+        if (MaxBlockDuration is { } maxBlock)
+        {
+            if (maxBlock <= TimeSpan.Zero || maxBlock > MaxFiniteDuration)
+            {
+                Fail(nameof(MaxBlockDuration), maxBlock, "must be greater than 0 and at most 100 years, or null");
+            }
+            else if (maxBlock < BlockDuration)
+            {
+                Fail(nameof(MaxBlockDuration), maxBlock, $"must be at least BlockDuration ({Format(BlockDuration)})");
+            }
+        }
+
+        return errors;
+
+        void CheckDuration(string setting, TimeSpan value, bool allowZero, bool allowForever)
+        {
+            if (allowForever && value == Forever)
+            {
+                return;
+            }
+
+            if (value < TimeSpan.Zero || (!allowZero && value == TimeSpan.Zero) || value > MaxFiniteDuration)
+            {
+                string range = allowZero ? "0 or more" : "greater than 0";
+                Fail(setting, value, $"must be {range} and at most 100 years{(allowForever ? ", or Forever" : string.Empty)}");
+            }
+        }
+    }
+
+    /// <summary>Throws when <see cref="Validate"/> finds problems, listing all of them.</summary>
+    /// <param name="name">How to name the policy in the message.</param>
+    /// <exception cref="ArgumentException">The policy is invalid.</exception>
+    public void EnsureValid(string name = nameof(FloodgatePolicy))
+    {
+        IReadOnlyList<string> errors = Validate(name);
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException("Invalid Floodgate policy: " + string.Join(" ", errors), name);
+        }
+    }
+
+    // The block count shares a 64-bit word with a timestamp and a generation tag (see OffenseWord).
+    internal const int OffenseWordMaxCount = ushort.MaxValue;
+
+    private static string Format(object? value) => value switch
+    {
+        null => "null",
+        TimeSpan t when t == Forever => "Forever",
+        TimeSpan t => t.ToString("c", CultureInfo.InvariantCulture),
+        double d => d.ToString("R", CultureInfo.InvariantCulture),
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? string.Empty,
+    };
+}

@@ -1,0 +1,89 @@
+using System.Runtime.InteropServices;
+
+namespace Floodgate.Internal;
+
+/// <summary>
+/// What every engine shares, whatever its policy type: the table, the clock, the lists, the metrics and the
+/// events. <see cref="LimiterEngine{TParams}"/> adds the policy-specialised check.
+/// </summary>
+internal abstract class LimiterEngine : IDisposable
+{
+    protected LimiterEngine(FloodgatePolicy policy, FloodgateLimiterOptions options)
+    {
+        Policy = policy;
+        Table = new EntryTable(options.Capacity);
+        Clock = new MonotonicClock(options.TimeProvider);
+        Allowlist = new AccessList(options.Ipv6PrefixLength);
+        Denylist = new AccessList(options.Ipv6PrefixLength);
+        Metrics = new FloodgateMetrics(options.Name, Table.Capacity, options.MeterFactory);
+        BlockLengths = PolicyMath.BlockLengths(policy);
+    }
+
+    public event EventHandler<FloodgateEventArgs>? ClientStateChanged;
+
+    public FloodgatePolicy Policy { get; }
+
+    public EntryTable Table { get; }
+
+    public MonotonicClock Clock { get; }
+
+    public AccessList Allowlist { get; }
+
+    public AccessList Denylist { get; }
+
+    public FloodgateMetrics Metrics { get; }
+
+    /// <summary>Gets the object passed as the sender of <see cref="ClientStateChanged"/>.</summary>
+    public object? EventSender { get; set; }
+
+    /// <summary>The adaptive block lengths (index n-1 for the n-th block), see <see cref="PolicyMath.BlockLengths"/>.</summary>
+    protected long[] BlockLengths { get; }
+
+    public abstract Decision Check(in IpKey key);
+
+    public abstract ClientState Inspect(in IpKey key);
+
+    public abstract IReadOnlyList<ClientState> GetBlockedClients();
+
+    public abstract bool Unblock(in IpKey key);
+
+    public abstract bool Blacklist(in IpKey key);
+
+    public abstract bool Unblacklist(in IpKey key);
+
+    public void Dispose() => Metrics.Dispose();
+
+    /// <summary>
+    /// Raises <see cref="ClientStateChanged"/>; a throwing handler is counted, never passed to the caller.
+    /// <paramref name="durationMs"/> is how long the denial lasts, negative for none (blacklisted, lifted).
+    /// </summary>
+    protected void Raise(FloodgateEventKind kind, in IpKey key, int blockCount, long durationMs, long nowMs)
+    {
+        EventHandler<FloodgateEventArgs>? handler = ClientStateChanged;
+        if (handler is null)
+        {
+            return;
+        }
+
+        TimeSpan? duration = durationMs >= 0 ? TimeSpan.FromMilliseconds(durationMs) : null;
+        DateTimeOffset? expiresAt = durationMs >= 0 ? Clock.ToUtc(nowMs + durationMs, nowMs) : null;
+        try
+        {
+            handler(EventSender, new FloodgateEventArgs(kind, key, blockCount, duration, expiresAt));
+        }
+#pragma warning disable CA1031 // The check path must not throw because of an application's handler; the failure is counted.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            Metrics.Increment(MetricIndex.EventHandlerErrors);
+        }
+    }
+
+    /// <summary>A window word alone on its cache lines, for the shared overflow entry.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 192)]
+    protected struct PaddedWord
+    {
+        [FieldOffset(64)]
+        public long Value;
+    }
+}

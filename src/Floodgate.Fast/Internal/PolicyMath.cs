@@ -1,0 +1,37 @@
+namespace Floodgate.Internal;
+
+/// <summary>Conversions between policy durations and the engine's whole milliseconds.</summary>
+internal static class PolicyMath
+{
+    /// <summary>The number of precomputed adaptive block lengths; later blocks use the last one.</summary>
+    public const int BlockLengthSteps = 64;
+
+    /// <summary>Whole milliseconds, a fraction rounded up (so a limit is never shorter than configured).</summary>
+    public static long ToMilliseconds(TimeSpan value) =>
+        (value.Ticks + TimeSpan.TicksPerMillisecond - 1) / TimeSpan.TicksPerMillisecond;
+
+    public static long ToMillisecondsOrForever(TimeSpan value) =>
+        value == FloodgatePolicy.Forever ? -1 : ToMilliseconds(value);
+
+    public static TimeSpan FromMillisecondsOrForever(long ms) =>
+        ms < 0 ? FloodgatePolicy.Forever : TimeSpan.FromMilliseconds(ms);
+
+    /// <summary>
+    /// The length of the n-th block (index n-1): <c>BlockDuration × multiplier^(n-1)</c>, capped at
+    /// MaxBlockDuration, or at <see cref="FloodgatePolicy.MaxFiniteDuration"/> when there is none.
+    /// </summary>
+    public static long[] BlockLengths(FloodgatePolicy policy)
+    {
+        long baseMs = ToMilliseconds(policy.BlockDuration);
+        long capMs = ToMilliseconds(policy.MaxBlockDuration ?? FloodgatePolicy.MaxFiniteDuration);
+        var lengths = new long[BlockLengthSteps];
+        double length = baseMs;
+        for (int i = 0; i < lengths.Length; i++)
+        {
+            lengths[i] = length >= capMs ? capMs : (long)Math.Ceiling(length);
+            length *= policy.BlockMultiplier;
+        }
+
+        return lengths;
+    }
+}
