@@ -213,7 +213,7 @@ public sealed class FloodgatePolicy
     }
 
     // The block count shares a 64-bit word with a timestamp and a generation tag (see OffenseWord).
-    internal const int OffenseWordMaxCount = ushort.MaxValue;
+    internal const int OffenseWordMaxCount = Internal.OffenseWord.MaxCount;
 
     private static string Format(object? value) => value switch
     {

@@ -105,28 +105,27 @@ internal static class BlockWord
 /// <summary>
 /// The block count (episodes, not requests), CAS'd when a block is counted.
 /// <code>
-///  63                      32 31              16 15               0
-/// [ quiet from, s : 32      | block count : 16 | generation : 16  ]
+///  63                       24 23               12 11               0
+/// [ quiet from, ms : 40       | block count : 12  | generation : 12  ]
 /// </code>
-/// "Quiet from" is when the last block ended, in seconds: the count is forgotten after
-/// MaxWindowDuration of quiet.
+/// "Quiet from" is when the last block ended: the count is forgotten after MaxWindowDuration of quiet.
 /// </summary>
 internal static class OffenseWord
 {
-    public const int MaxCount = ushort.MaxValue;
+    public const int MaxCount = (1 << 12) - 1;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static long QuietFromMs(long word) => (long)((ulong)word >> 32) * 1000;
+    public static long QuietFromMs(long word) => (long)((ulong)word >> 24);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Count(long word) => (int)(word >> 16) & 0xFFFF;
+    public static int Count(long word) => (int)(word >> 12) & MaxCount;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Generation(long word) => (int)word & 0xFFFF;
+    public static int Generation(long word) => (int)word & 0xFFF;
 
-    public static long Fresh(int generation) => generation & 0xFFFF;
+    public static long Fresh(int generation) => generation & 0xFFF;
 
-    /// <summary>Packs a quiet-from time (rounded up to the second) and a count with the word's own generation.</summary>
+    /// <summary>Packs a quiet-from time and a count with the generation of <paramref name="generationSource"/>.</summary>
     public static long Make(long quietFromMs, int count, long generationSource) =>
-        ((long)(uint)((quietFromMs + 999) / 1000) << 32) | ((long)(count & 0xFFFF) << 16) | (generationSource & 0xFFFF);
+        (quietFromMs << 24) | ((long)(count & MaxCount) << 12) | (generationSource & 0xFFF);
 }
