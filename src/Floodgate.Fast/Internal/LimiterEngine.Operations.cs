@@ -61,6 +61,7 @@ internal sealed partial class LimiterEngine<TParams>
             // CAS: end the block now. Its end time stays in the word, so the next request starts a new window.
             if (Interlocked.CompareExchange(ref e.Block, BlockWord.WithUntil(block, now), block) == block)
             {
+                StartFreshWindow(ref e);
                 Raise(FloodgateEventKind.Unblocked, in key, OffenseWord.Count(Volatile.Read(ref e.Offenses)), -1, now);
                 return true;
             }
@@ -127,6 +128,7 @@ internal sealed partial class LimiterEngine<TParams>
             long updated = BlockWord.Make(now, BlockWord.Generation(block), punished: true, blacklisted: false);
             if (Interlocked.CompareExchange(ref e.Block, updated, block) == block)
             {
+                StartFreshWindow(ref e);
                 Raise(FloodgateEventKind.Unblacklisted, in key, EffectiveBlockCount(Volatile.Read(ref e.Offenses), updated, now), -1, now);
                 return true;
             }
@@ -134,6 +136,13 @@ internal sealed partial class LimiterEngine<TParams>
             spinner.SpinOnce(sleep1Threshold: -1);
         }
     }
+
+    /// <summary>
+    /// After a block is lifted the client's next request starts a new window. The block's end time alone says so
+    /// too, unless the block was lifted in the same millisecond its window started: clearing the word covers that.
+    /// A check racing with this write fails its CAS and re-reads.
+    /// </summary>
+    private static void StartFreshWindow(ref Entry e) => Volatile.Write(ref e.Window, 0);
 
     private ClientState Describe(ref Entry e, IpKey key, long now)
     {

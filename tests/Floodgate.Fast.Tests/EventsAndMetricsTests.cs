@@ -1,0 +1,132 @@
+using System.Diagnostics.Metrics;
+using System.Net;
+
+namespace Floodgate.Tests;
+
+public sealed class EventsAndMetricsTests
+{
+    [Fact]
+    public void BlockPunishBlacklistAndLiftRaiseEvents()
+    {
+        using var h = new Harness(new()
+        {
+            PermitLimit = 1,
+            Window = TimeSpan.FromSeconds(10),
+            BlockDuration = TimeSpan.FromSeconds(10),
+            BlockLimit = 1,
+            BlockExceedDuration = TimeSpan.FromMinutes(5),
+        });
+        var events = new List<FloodgateEventArgs>();
+        object? sender = null;
+        h.Limiter.ClientStateChanged += (s, e) => { sender = s; events.Add(e); };
+
+        const string client = "192.0.2.8";
+        h.Advance(h.CheckUntilDenied(client).RetryAfter);
+        h.CheckUntilDenied(client);
+        h.Limiter.Unblock(IPAddress.Parse(client));
+        h.Limiter.Blacklist(IPAddress.Parse(client));
+        h.Limiter.Unblacklist(IPAddress.Parse(client));
+
+        Assert.Same(h.Limiter, sender);
+        Assert.Equal(
+            [FloodgateEventKind.Blocked, FloodgateEventKind.Punished, FloodgateEventKind.Unblocked, FloodgateEventKind.Blacklisted, FloodgateEventKind.Unblacklisted],
+            events.Select(e => e.Kind));
+        Assert.All(events, e => Assert.Equal(IpKey.Create(IPAddress.Parse(client)), e.Client));
+        Assert.Equal(TimeSpan.FromSeconds(10), events[0].Duration);
+        Assert.Equal(Harness.Start + TimeSpan.FromSeconds(10), events[0].ExpiresAt);
+        Assert.Equal(1, events[0].BlockCount);
+        Assert.Equal(TimeSpan.FromMinutes(5), events[1].Duration);
+        Assert.Equal(2, events[1].BlockCount);
+        Assert.Null(events[3].ExpiresAt);
+    }
+
+    [Fact]
+    public void ForeverPunishmentRaisesBlacklisted()
+    {
+        using var h = new Harness(new() { PermitLimit = 1, Window = TimeSpan.FromSeconds(10), BlockLimit = 0 });
+        var kinds = new List<FloodgateEventKind>();
+        h.Limiter.ClientStateChanged += (_, e) => kinds.Add(e.Kind);
+        h.CheckUntilDenied("192.0.2.9");
+        Assert.Equal([FloodgateEventKind.Blacklisted], kinds);
+    }
+
+    [Fact]
+    public void ThrowingHandlerNeverReachesTheCheckAndIsCounted()
+    {
+        using var h = new Harness(new() { PermitLimit = 1, Window = TimeSpan.FromSeconds(10), BlockDuration = TimeSpan.FromSeconds(5) });
+        h.Limiter.ClientStateChanged += (_, _) => throw new InvalidOperationException("firewall down");
+        using var metrics = new MetricCollector(h.Limiter);
+
+        Decision d = h.CheckUntilDenied("192.0.2.11");
+        Assert.Equal(DecisionReason.Blocked, d.Reason);
+        Assert.Equal(1, metrics.Read("floodgate.event_handler.errors"));
+    }
+
+    [Fact]
+    public void MeterNamedFloodgateCountsDecisionsBlocksEvictionsAndOverflow()
+    {
+        using var h = new Harness(new() { PermitLimit = 2, Window = TimeSpan.FromSeconds(10), BlockDuration = TimeSpan.FromMinutes(1), BlockLimit = 1 }, capacity: 16);
+        using var metrics = new MetricCollector(h.Limiter);
+
+        h.Check("192.0.2.1", 2);                        // 2 allowed
+        h.Check("192.0.2.1", 3);                        // 1 blocked (violation) + 2 blocked
+        h.Limiter.Denylist.Add(IPAddress.Parse("192.0.2.2"));
+        h.Check("192.0.2.2");                           // denylisted
+        h.Limiter.Blacklist(IPAddress.Parse("192.0.2.3"));
+        h.Check("192.0.2.3");                           // blacklisted
+
+        Assert.Equal(2, metrics.Read("floodgate.decisions", "floodgate.decision", "allowed"));
+        Assert.Equal(3, metrics.Read("floodgate.decisions", "floodgate.decision", "blocked"));
+        Assert.Equal(1, metrics.Read("floodgate.decisions", "floodgate.decision", "denylisted"));
+        Assert.Equal(1, metrics.Read("floodgate.decisions", "floodgate.decision", "blacklisted"));
+        Assert.Equal(1, metrics.Read("floodgate.blocks", "floodgate.block.kind", "block"));
+        Assert.Equal(1, metrics.Read("floodgate.blocks", "floodgate.block.kind", "blacklist"));
+        Assert.Equal(16, metrics.Read("floodgate.capacity"));
+
+        // Fill the 16 slots with blocked clients: the next new client goes to the overflow entry.
+        for (int i = 0; i < 14; i++)
+        {
+            h.CheckUntilDenied($"198.51.100.{i}");
+        }
+
+        h.Check("203.0.113.1");
+        Assert.Equal(1, metrics.Read("floodgate.overflow"));
+
+        h.Advance(TimeSpan.FromMinutes(2));              // blocks over: the least recently seen is evicted
+        h.Check("203.0.113.2");
+        Assert.Equal(1, metrics.Read("floodgate.evictions"));
+    }
+
+    /// <summary>Collects the Floodgate meter's observable instruments for one limiter.</summary>
+    private sealed class MetricCollector : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private readonly List<(string Instrument, long Value, KeyValuePair<string, object?>[] Tags)> _measurements = [];
+
+        public MetricCollector(FloodgateLimiter limiter)
+        {
+            _ = limiter;
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Name == "Floodgate")
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((i, v, t, _) => _measurements.Add((i.Name, v, t.ToArray())));
+            _listener.SetMeasurementEventCallback<int>((i, v, t, _) => _measurements.Add((i.Name, v, t.ToArray())));
+            _listener.Start();
+        }
+
+        public long Read(string instrument, string? tag = null, string? value = null)
+        {
+            _measurements.Clear();
+            _listener.RecordObservableInstruments();
+            return _measurements
+                .Where(m => m.Instrument == instrument && (tag is null || m.Tags.Any(t => t.Key == tag && (string?)t.Value == value)))
+                .Sum(m => m.Value);
+        }
+
+        public void Dispose() => _listener.Dispose();
+    }
+}
