@@ -55,7 +55,7 @@ public sealed class EventsAndMetricsTests
     {
         using var h = new Harness(new() { PermitLimit = 1, Window = TimeSpan.FromSeconds(10), BlockDuration = TimeSpan.FromSeconds(5) });
         h.Limiter.ClientStateChanged += (_, _) => throw new InvalidOperationException("firewall down");
-        using var metrics = new MetricCollector(h.Limiter);
+        using var metrics = new MetricCollector(h.Name);
 
         Decision d = h.CheckUntilDenied("192.0.2.11");
         Assert.Equal(DecisionReason.Blocked, d.Reason);
@@ -66,7 +66,7 @@ public sealed class EventsAndMetricsTests
     public void MeterNamedFloodgateCountsDecisionsBlocksEvictionsAndOverflow()
     {
         using var h = new Harness(new() { PermitLimit = 2, Window = TimeSpan.FromSeconds(10), BlockDuration = TimeSpan.FromMinutes(1), BlockLimit = 1 }, capacity: 16);
-        using var metrics = new MetricCollector(h.Limiter);
+        using var metrics = new MetricCollector(h.Name);
 
         h.Check("192.0.2.1", 2);                        // 2 allowed
         h.Check("192.0.2.1", 3);                        // 1 blocked (violation) + 2 blocked
@@ -103,9 +103,11 @@ public sealed class EventsAndMetricsTests
         private readonly MeterListener _listener = new();
         private readonly List<(string Instrument, long Value, KeyValuePair<string, object?>[] Tags)> _measurements = [];
 
-        public MetricCollector(FloodgateLimiter limiter)
+        private readonly string _limiterName;
+
+        public MetricCollector(string limiterName)
         {
-            _ = limiter;
+            _limiterName = limiterName;
             _listener.InstrumentPublished = (instrument, listener) =>
             {
                 if (instrument.Meter.Name == "Floodgate")
@@ -123,6 +125,7 @@ public sealed class EventsAndMetricsTests
             _measurements.Clear();
             _listener.RecordObservableInstruments();
             return _measurements
+                .Where(m => m.Tags.Any(t => t.Key == "floodgate.limiter" && (string?)t.Value == _limiterName))
                 .Where(m => m.Instrument == instrument && (tag is null || m.Tags.Any(t => t.Key == tag && (string?)t.Value == value)))
                 .Sum(m => m.Value);
         }

@@ -15,10 +15,14 @@ internal sealed class Harness : IDisposable
             Capacity = capacity,
             TimeProvider = Time,
             Ipv6PrefixLength = ipv6PrefixLength,
+            Name = Name,
         });
     }
 
     public FakeTimeProvider Time { get; } = new(Start);
+
+    /// <summary>A unique limiter name, so metric tests see only this limiter's measurements.</summary>
+    public string Name { get; } = "test-" + Guid.NewGuid().ToString("N");
 
     public FloodgateLimiter Limiter { get; }
 

@@ -142,6 +142,21 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
 
             if (WindowWord.BlockCounted(w))
             {
+                // The block this window counted may have landed since we read the block word: report it if so.
+                long latest = Volatile.Read(ref e.Block);
+                if (latest != block)
+                {
+                    if (BlockWord.IsBlacklisted(latest))
+                    {
+                        return Decision.Forbidden(DecisionReason.Blacklisted, _p.PermitLimit);
+                    }
+
+                    if (BlockWord.Until(latest) > now)
+                    {
+                        return DenyBlocked(ref e, latest, BlockWord.Until(latest), now);
+                    }
+                }
+
                 return Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, windowEnd - now, windowEnd - now);
             }
 
