@@ -43,6 +43,13 @@ public sealed class FloodgateLimiterOptions
     /// </summary>
     public IMeterFactory? MeterFactory { get; set; }
 
+    /// <summary>
+    /// Gets or sets a coarse timestamp source to read instead of the provider on the check path (tests use it to
+    /// lag the clock on purpose). <see langword="null"/>: the shared ticker for <see cref="TimeProvider.System"/>,
+    /// none for other providers.
+    /// </summary>
+    internal Internal.CoarseTimestamp? CoarseClock { get; set; }
+
     /// <summary>Returns every problem with these options, each naming the setting and its value; empty when valid.</summary>
     /// <returns>The error messages.</returns>
     public IReadOnlyList<string> Validate()

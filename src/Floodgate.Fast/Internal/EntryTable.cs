@@ -1,24 +1,28 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 
 namespace Floodgate.Internal;
 
 /// <summary>
-/// Fixed-capacity storage for <see cref="Entry"/> slots: shards of pinned, 64-byte-aligned memory, addressed by
-/// a keyed hash. Nothing here grows after construction.
+/// Fixed-capacity storage for client slots: a hot array of <see cref="HotEntry"/> (what every check reads) and
+/// a cold array of <see cref="ColdEntry"/> (the rest) in native memory, addressed by a keyed hash. Nothing here
+/// grows after construction: 64 bytes per slot.
 /// </summary>
 /// <remarks>
 /// A key's home slot is chosen by a hash keyed with a random per-process secret, so a client cannot pick
 /// addresses that collide. Probing is linear over at most <see cref="ProbeLength"/> slots and wraps inside
-/// the key's shard, so a lookup touches a bounded number of cache lines.
+/// the key's shard (a power-of-two range of slots), so a lookup touches a bounded number of cache lines.
 /// </remarks>
-internal sealed unsafe class EntryTable
+internal sealed unsafe partial class EntryTable
 {
     /// <summary>The number of slots a key may live in, starting at its home slot.</summary>
     public const int ProbeLength = 16;
 
     private const int MaxSlotsPerShard = 1 << 16;
+    private const int HugePageSize = 2 << 20;
+    private const int MadviseHugePage = 14;   // MADV_HUGEPAGE
 
     // Per-process secret hash keys: drawn once, never exposed.
     private static readonly ulong s_k0 = RandomKey();
@@ -26,8 +30,9 @@ internal sealed unsafe class EntryTable
     private static readonly ulong s_k2 = RandomKey();
     private static readonly ulong s_k3 = RandomKey();
 
-    private readonly byte[][] _buffers;   // keeps the pinned memory alive
-    private readonly nint[] _shards;      // 64-byte-aligned start of each shard's slots
+    private readonly nint _hot;
+    private readonly nint _cold;
+    private readonly long _bytes;
     private readonly int _slotBits;
     private readonly int _slotMask;
     private readonly int _shardShift;
@@ -43,16 +48,22 @@ internal sealed unsafe class EntryTable
         _shardShift = 64 - Math.Max(1, BitOperations.Log2((uint)shardCount));
         Capacity = total;
         ShardCount = shardCount;
-        _buffers = new byte[shardCount][];
-        _shards = new nint[shardCount];
-        for (int i = 0; i < shardCount; i++)
-        {
-            // Pinned so that the aligned start address stays valid; zeroed, which is every slot Empty.
-            byte[] buffer = GC.AllocateArray<byte>((perShard * Entry.Size) + Entry.Size, pinned: true);
-            nint start = (nint)Unsafe.AsPointer(ref buffer[0]);
-            _buffers[i] = buffer;
-            _shards[i] = (start + Entry.Size - 1) & ~(nint)(Entry.Size - 1);
-        }
+
+        _hot = Allocate((long)total * HotEntry.Size);
+        _cold = Allocate((long)total * ColdEntry.Size);
+        _bytes = (long)total * (HotEntry.Size + ColdEntry.Size);
+        GC.AddMemoryPressure(_bytes);
+    }
+
+    /// <summary>
+    /// Frees the slots once nothing can reach the table. Disposing a limiter does not free them, so a check
+    /// racing with Dispose can never touch freed memory.
+    /// </summary>
+    ~EntryTable()
+    {
+        NativeMemory.AlignedFree((void*)_hot);
+        NativeMemory.AlignedFree((void*)_cold);
+        GC.RemoveMemoryPressure(_bytes);
     }
 
     /// <summary>Gets the number of slots.</summary>
@@ -61,12 +72,11 @@ internal sealed unsafe class EntryTable
     /// <summary>Gets the number of shards the slots are split into.</summary>
     public int ShardCount { get; }
 
-    /// <summary>Gets the slot with the given global index (shard number in the high bits).</summary>
-    public ref Entry this[int slot]
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => ref Unsafe.AsRef<Entry>((void*)(_shards[slot >> _slotBits] + ((nint)(slot & _slotMask) * Entry.Size)));
-    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ref HotEntry Hot(int slot) => ref Unsafe.AsRef<HotEntry>((void*)(_hot + ((nint)slot * HotEntry.Size)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ref ColdEntry Cold(int slot) => ref Unsafe.AsRef<ColdEntry>((void*)(_cold + ((nint)slot * ColdEntry.Size)));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong Hash(in IpKey key)
@@ -81,12 +91,25 @@ internal sealed unsafe class EntryTable
     public int HomeSlot(ulong hash)
     {
         int shard = ShardCount == 1 ? 0 : (int)(hash >> _shardShift);
-        return (shard << _slotBits) | ((int)hash & _slotMask);
+        return (shard << _slotBits) | ((int)(hash >> 2) & _slotMask);
     }
 
     /// <summary>Gets the <paramref name="step"/>-th slot of the probe sequence that starts at <paramref name="home"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int Probe(int home, int step) => (home & ~_slotMask) | ((home + step) & _slotMask);
+
+    /// <summary>
+    /// Zeroed native memory (every slot Empty), aligned to 2 MiB when large so that Linux can back it with huge
+    /// pages: a check touches one random slot, and with 4 KiB pages a large table misses the TLB on most checks.
+    /// </summary>
+    private static nint Allocate(long bytes)
+    {
+        nuint alignment = bytes >= HugePageSize ? (nuint)HugePageSize : 64;
+        void* memory = NativeMemory.AlignedAlloc((nuint)bytes, alignment);
+        AdviseHugePages((nint)memory, (nuint)bytes);
+        NativeMemory.Clear(memory, (nuint)bytes);
+        return (nint)memory;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong Fold(ulong a, ulong b)
@@ -102,4 +125,27 @@ internal sealed unsafe class EntryTable
         // An odd key keeps the multiply from collapsing when an input XORs to zero.
         return BitConverter.ToUInt64(bytes) | 1;
     }
+
+    /// <summary>Asks Linux for transparent huge pages; elsewhere, or if the call is unavailable, nothing happens.</summary>
+    private static void AdviseHugePages(nint address, nuint length)
+    {
+        if (!OperatingSystem.IsLinux() || length < HugePageSize)
+        {
+            return;
+        }
+
+        try
+        {
+            _ = Madvise(address, length, MadviseHugePage);   // a refusal (THP off) only costs speed
+        }
+        catch (DllNotFoundException)
+        {
+        }
+        catch (EntryPointNotFoundException)
+        {
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "madvise")]
+    private static partial int Madvise(nint address, nuint length, int advice);
 }

@@ -3,53 +3,57 @@ using System.Runtime.CompilerServices;
 namespace Floodgate.Internal;
 
 /// <summary>
-/// The slot header, CAS'd to claim, evict and publish a slot.
+/// A slot's tag, CAS'd to claim, evict and publish the slot.
 /// <code>
-///  31              16 15                      2 1      0
-/// [ generation : 16  | key fingerprint : 14    | state ]   state: 0 Empty, 1 Live, 2 Busy
+///  63                                                   2 1      0
+/// [ identity: 62 bits of the key's keyed hash             | state ]   state: 1 Live, 2 Busy; 0 (whole word) Empty
 /// </code>
+/// Checks match a client by its identity: the hash is keyed with a per-process secret, so two clients share
+/// an identity (and a probe window) with a chance of about 2^-62 per pair, and nobody can aim for it. The
+/// exact key is kept in the cold entry for operator operations.
 /// </summary>
-internal static class SlotHeader
+internal static class SlotTag
 {
-    public const int Empty = 0;
-    public const int Live = 1;
-    public const int Busy = 2;
+    public const long Empty = 0;
+    private const long StateMask = 3;
+    private const long LiveState = 1;
+    private const long BusyState = 2;
+
+    /// <summary>The identity part of a hash; never 0, so a Live or Busy tag is never Empty.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static long Identity(ulong hash) => (long)(hash & ~(ulong)StateMask) | 4;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int State(int header) => header & 3;
+    public static long Live(long identity) => identity | LiveState;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Fingerprint(int header) => (header >> 2) & 0x3FFF;
+    public static long Busy(long identity) => identity | BusyState;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Generation(int header) => (int)((uint)header >> 16);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int FingerprintOf(ulong hash) => (int)(hash >> 32) & 0x3FFF;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Make(int generation, int fingerprint, int state) =>
-        (int)((uint)(generation & 0xFFFF) << 16) | ((fingerprint & 0x3FFF) << 2) | state;
+    public static bool IsLive(long tag) => (tag & StateMask) == LiveState;
 }
 
 /// <summary>
 /// The current window, CAS'd by every counted request.
 /// <code>
-///  63                           24  23  22                 0
-/// [ window start, ms : 40         | B | counter : 23        ]
+///  63                           25  24  23  22                 0
+/// [ window start, ms : 39         | H | B | counter : 23        ]
 /// </code>
-/// Start 0 means no window yet. B: this window has already counted a block (at most one per window).
+/// Start 0 means no window yet (39 bits of milliseconds cover 17 years of uptime).
+/// H: the client has block state to consult in its cold entry (set with the block, cleared by the window
+/// roll after the block ended): without it a check reads nothing but this word.
+/// B: this window has already counted a block (at most one per window).
 /// The counter begins each window at <c>AccumulateCap - carry</c>, so a request is allowed while
 /// <c>counter &lt; AccumulateCap + PermitLimit (+ grace)</c>: the carry needs no bits of its own.
-/// 40 bits of milliseconds cover 34 years of uptime.
 /// </summary>
 internal static class WindowWord
 {
     public const int MaxCounter = (1 << 23) - 1;
     private const long CountedBit = 1L << 23;
+    private const long BlockStateBit = 1L << 24;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static long Start(long word) => (long)((ulong)word >> 24);
+    public static long Start(long word) => (long)((ulong)word >> 25);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Counter(long word) => (int)(word & MaxCounter);
@@ -58,10 +62,16 @@ internal static class WindowWord
     public static bool BlockCounted(long word) => (word & CountedBit) != 0;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static long WithBlockCounted(long word) => word | CountedBit;
+    public static bool HasBlockState(long word) => (word & BlockStateBit) != 0;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static long Make(long start, int counter) => (start << 24) | (uint)counter;
+    public static long WithBlockCounted(long word, bool blockState) => word | CountedBit | (blockState ? BlockStateBit : 0);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static long WithBlockState(long word) => word | BlockStateBit;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static long Make(long start, int counter) => (start << 25) | (uint)counter;
 }
 
 /// <summary>

@@ -4,7 +4,7 @@ namespace Floodgate.Internal;
 
 /// <summary>
 /// The check, compiled once per policy type. Every decision reads and CASes single 64-bit words of one slot;
-/// nothing allocates, locks or throws.
+/// nothing allocates, locks or throws. A client with no block state is decided from its hot entry alone.
 /// </summary>
 internal sealed partial class LimiterEngine<TParams> : LimiterEngine
     where TParams : struct, IPolicyParameters
@@ -22,22 +22,24 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
         _p = parameters;
     }
 
+    /// <summary>True when a violation may start a block (so the window must point checks to the block state).</summary>
+    private bool ViolationsBlock => _p.BlockDurationMs > 0 || _p.BlockLimit >= 0;
+
     public override Decision Check(in IpKey key)
     {
         long now = Clock.NowMs();
         Decision decision;
-        if (Allowlist.Contains(in key))
+        if (ListsInUse && ListDecision(in key, out decision))
         {
-            decision = Decision.Allowlisted(_p.PermitLimit);
-        }
-        else if (Denylist.Contains(in key))
-        {
-            decision = Decision.Forbidden(DecisionReason.Denylisted, _p.PermitLimit);
+            // Allowlisted or denylisted: decided before any per-client state.
         }
         else
         {
-            int slot = FindOrAdd(in key, EntryTable.Hash(in key), now);
-            decision = slot >= 0 ? Evaluate(ref Table[slot], in key, now) : CheckOverflow(now);
+            ulong hash = EntryTable.Hash(in key);
+            int slot = FindOrAdd(in key, hash, now);
+            decision = slot >= 0 ? Evaluate(slot, in key, now)
+                : slot == NoSlot ? CheckOverflow(now)
+                : Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, 1000, 1000);
         }
 
         // MetricIndex lists the decision counters in DecisionReason order.
@@ -45,51 +47,123 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
         return decision;
     }
 
+    private bool ListDecision(in IpKey key, out Decision decision)
+    {
+        if (Allowlist.Contains(in key))
+        {
+            decision = Decision.Allowlisted(_p.PermitLimit);
+            return true;
+        }
+
+        if (Denylist.Contains(in key))
+        {
+            decision = Decision.Forbidden(DecisionReason.Denylisted, _p.PermitLimit);
+            return true;
+        }
+
+        decision = default;
+        return false;
+    }
+
     /// <summary>
     /// The order of evaluation: blacklist → active block → cooldown → window roll → count → allowed or violation.
     /// </summary>
-    private Decision Evaluate(ref Entry e, in IpKey key, long now)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Decision Evaluate(int slot, in IpKey key, long now)
     {
-        // LRU hint only: a lost race leaves it a second older, which is harmless.
-        uint seen = (uint)(now / 1000);
-        if (e.LastSeen != seen)
+        ref HotEntry hot = ref Table.Hot(slot);
+        long w = Volatile.Read(ref hot.Window);
+        if (_p.CooldownMs > 0 || WindowWord.HasBlockState(w))
         {
-            Volatile.Write(ref e.LastSeen, seen);
+            return EvaluateWithState(slot, in key, w, now);
         }
 
-        long block = Volatile.Read(ref e.Block);
-        if (BlockWord.IsBlacklisted(block))
+        // The hot path: no block state, no cooldown. Roll or count with one CAS on the window word.
+        for (int attempt = 0; attempt < MaxCasAttempts; attempt++)
         {
-            return Decision.Forbidden(DecisionReason.Blacklisted, _p.PermitLimit);
+            long start = WindowWord.Start(w);
+            int counter = WindowWord.Counter(w);
+            if (start != 0 && now - start < _p.WindowMs && counter < _p.PermitLimit + _p.AccumulateCap)
+            {
+                // CAS: +1 on the low bits; counter < PermitLimit + AccumulateCap <= MaxCounter, so it cannot carry into B.
+                if (Interlocked.CompareExchange(ref hot.Window, w + 1, w) == w)
+                {
+                    return Allowed(_p.PermitLimit + _p.AccumulateCap - counter - 1, start + _p.WindowMs - now);
+                }
+
+                w = Volatile.Read(ref hot.Window);
+                if (WindowWord.HasBlockState(w))
+                {
+                    break;
+                }
+
+                continue;
+            }
+
+            break;
         }
 
-        long until = BlockWord.Until(block);
-        if (until > now)
+        return EvaluateWithState(slot, in key, Volatile.Read(ref hot.Window), now);
+    }
+
+    /// <summary>Every step of the evaluation order, for clients with block state, a cooldown, a full or ended window.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Decision EvaluateWithState(int slot, in IpKey key, long w, long now)
+    {
+        ref HotEntry hot = ref Table.Hot(slot);
+        ref ColdEntry cold = ref Table.Cold(slot);
+        if (WindowWord.HasBlockState(w) && BlockedNow(ref cold, now, out _, out Decision denied))
         {
-            return DenyBlocked(ref e, block, until, now);
+            return denied;
         }
 
         long cooldownRestore = -1;
+        long cooldownStamp = 0;
         if (_p.CooldownMs > 0)
         {
-            long last = Volatile.Read(ref e.LastAllowed);
+            long last = Volatile.Read(ref cold.LastAllowed);
             if (last != 0 && now - last < _p.CooldownMs)
             {
-                return DenyCooldown(ref e, last + _p.CooldownMs - now, now);
+                return DenyCooldown(w, last + _p.CooldownMs - now, now);
             }
 
             // Reserve this cooldown period: of the requests racing here, only the CAS winner goes on.
-            if (Interlocked.CompareExchange(ref e.LastAllowed, now, last) != last)
+            cooldownStamp = Clock.StampMs();
+            if (Interlocked.CompareExchange(ref cold.LastAllowed, cooldownStamp, last) != last)
             {
-                return DenyCooldown(ref e, _p.CooldownMs, now);
+                return DenyCooldown(w, _p.CooldownMs, now);
             }
 
             cooldownRestore = last;
         }
 
-        for (int attempt = 0; attempt < MaxCasAttempts; attempt++)
+        Decision decision = CountInWindow(slot, ref hot, ref cold, in key, w, now);
+        if (!decision.IsAllowed && cooldownRestore >= 0)
         {
-            long w = Volatile.Read(ref e.Window);
+            // Hand back the cooldown period this denied request reserved; if another request moved it, keep theirs.
+            Interlocked.CompareExchange(ref cold.LastAllowed, cooldownRestore, cooldownStamp);
+        }
+
+        return decision;
+    }
+
+    private Decision CountInWindow(int slot, ref HotEntry hot, ref ColdEntry cold, in IpKey key, long w, long now)
+    {
+        for (int attempt = 0; attempt < MaxCasAttempts; attempt++, w = Volatile.Read(ref hot.Window))
+        {
+            long until = 0;
+            if (WindowWord.HasBlockState(w))
+            {
+                // Re-read on every attempt: a block may have started since the last one. One read serves both
+                // questions (blocked now? when did the last block end?): two reads could mix an old and a new block.
+                if (BlockedNow(ref cold, now, out long block, out Decision denied))
+                {
+                    return denied;
+                }
+
+                until = BlockWord.Until(block);
+            }
+
             long start = WindowWord.Start(w);
             int counter = WindowWord.Counter(w);
 
@@ -101,11 +175,13 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
                 int first = _p.AccumulateCap - carry + 1;
 
                 // CAS: racing requests of this client either roll the window here or count in the rolled one.
-                if (Interlocked.CompareExchange(ref e.Window, WindowWord.Make(now, first), w) == w)
+                // The start is stamped from the provider, so the window can never end early. The new word has no
+                // H or B: a finished block needs no more consulting.
+                if (Interlocked.CompareExchange(ref hot.Window, WindowWord.Make(Clock.StampMs(), first), w) == w)
                 {
                     if (_p.AccumulateCap > 0)
                     {
-                        Volatile.Write(ref e.Carry, carry);
+                        Volatile.Write(ref cold.Carry, carry);
                     }
 
                     return Allowed(_p.PermitLimit + _p.AccumulateCap - first, _p.WindowMs);
@@ -117,7 +193,7 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
             long windowEnd = start + _p.WindowMs;
             int allowance = _p.PermitLimit + _p.AccumulateCap;
             if (_p.GracePermits > 0 && counter >= allowance &&
-                EffectiveBlockCount(Volatile.Read(ref e.Offenses), block, now) == 0)
+                EffectiveBlockCount(Volatile.Read(ref cold.Offenses), Volatile.Read(ref cold.Block), now) == 0)
             {
                 allowance += _p.GracePermits;
             }
@@ -125,7 +201,7 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
             if (counter < allowance)
             {
                 // CAS: +1 on the low bits; counter < allowance <= WindowWord.MaxCounter, so it cannot carry into B.
-                if (Interlocked.CompareExchange(ref e.Window, w + 1, w) == w)
+                if (Interlocked.CompareExchange(ref hot.Window, w + 1, w) == w)
                 {
                     return Allowed(Math.Max(0, _p.PermitLimit + _p.AccumulateCap - counter - 1), windowEnd - now);
                 }
@@ -133,75 +209,71 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
                 continue;
             }
 
-            if (cooldownRestore >= 0)
-            {
-                // Hand back the cooldown period this denied request reserved; if another request moved it, keep theirs.
-                Interlocked.CompareExchange(ref e.LastAllowed, cooldownRestore, now);
-                cooldownRestore = -1;
-            }
-
             if (WindowWord.BlockCounted(w))
             {
-                // The block this window counted may have landed since we read the block word: report it if so.
-                long latest = Volatile.Read(ref e.Block);
-                if (latest != block)
+                // The block this window counted may have landed since the top of this attempt: report it if so.
+                if (WindowWord.HasBlockState(w) && BlockedNow(ref cold, now, out _, out Decision denied))
                 {
-                    if (BlockWord.IsBlacklisted(latest))
-                    {
-                        return Decision.Forbidden(DecisionReason.Blacklisted, _p.PermitLimit);
-                    }
-
-                    if (BlockWord.Until(latest) > now)
-                    {
-                        return DenyBlocked(ref e, latest, BlockWord.Until(latest), now);
-                    }
+                    return denied;
                 }
 
                 return Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, windowEnd - now, windowEnd - now);
             }
 
-            // CAS: at most one block per window; only the request that sets the flag records the violation.
-            if (Interlocked.CompareExchange(ref e.Window, WindowWord.WithBlockCounted(w), w) == w)
+            // CAS: at most one block per window; only the request that sets B records the violation. H is set in
+            // the same CAS when the violation may block, so from now on checks consult the block state.
+            if (Interlocked.CompareExchange(ref hot.Window, WindowWord.WithBlockCounted(w, ViolationsBlock), w) == w)
             {
-                return Violation(ref e, in key, block, windowEnd, now);
+                return Violation(ref cold, in key, windowEnd);
             }
         }
 
-        return ContendedDenial(ref e, cooldownRestore, now);
+        return Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, 1000, 1000);
     }
 
-    private Decision ContendedDenial(ref Entry e, long cooldownRestore, long now)
+    /// <summary>Reads the block state once: blacklisted or blocked now gives the denial.</summary>
+    private bool BlockedNow(ref ColdEntry cold, long now, out long block, out Decision denied)
     {
-        if (cooldownRestore >= 0)
+        block = Volatile.Read(ref cold.Block);
+        if (BlockWord.IsBlacklisted(block))
         {
-            Interlocked.CompareExchange(ref e.LastAllowed, cooldownRestore, now);
+            denied = Decision.Forbidden(DecisionReason.Blacklisted, _p.PermitLimit);
+            return true;
         }
 
-        return Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, 1000, 1000);
+        long until = BlockWord.Until(block);
+        if (until > now)
+        {
+            denied = DenyBlocked(ref cold, block, until, now);
+            return true;
+        }
+
+        denied = default;
+        return false;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Decision Allowed(int remaining, long resetAfterMs) =>
         new(DecisionReason.Allowed, _p.PermitLimit, remaining, 0, resetAfterMs);
 
-    private Decision DenyCooldown(ref Entry e, long retryAfterMs, long now)
+    private Decision DenyCooldown(long w, long retryAfterMs, long now)
     {
-        long start = WindowWord.Start(Volatile.Read(ref e.Window));
+        long start = WindowWord.Start(w);
         long resetAfter = start != 0 && now - start < _p.WindowMs ? start + _p.WindowMs - now : retryAfterMs;
         return Decision.Denied(DecisionReason.Cooldown, _p.PermitLimit, retryAfterMs, resetAfter);
     }
 
-    private Decision DenyBlocked(ref Entry e, long block, long until, long now)
+    private Decision DenyBlocked(ref ColdEntry cold, long block, long until, long now)
     {
         if (_p.RelativeBlock)
         {
             long length = BlockWord.IsPunished(block)
                 ? _p.BlockExceedMs
-                : BlockLength(OffenseWord.Count(Volatile.Read(ref e.Offenses)));
-            long extended = now + length;
+                : BlockLength(OffenseWord.Count(Volatile.Read(ref cold.Offenses)));
+            long extended = Clock.StampMs() + length;
 
             // CAS: restart the block timer. Losing to another request of this client is fine: it extended it as far.
-            if (extended > until && Interlocked.CompareExchange(ref e.Block, BlockWord.WithUntil(block, extended), block) == block)
+            if (extended > until && Interlocked.CompareExchange(ref cold.Block, BlockWord.WithUntil(block, extended), block) == block)
             {
                 until = extended;
             }
@@ -214,21 +286,23 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
     /// Records a violation: the block count rises (after forgetting and resets), and the client is blocked,
     /// punished or blacklisted. The triggering request is denied with that block's decision.
     /// </summary>
-    private Decision Violation(ref Entry e, in IpKey key, long block, long windowEnd, long now)
+    private Decision Violation(ref ColdEntry cold, in IpKey key, long windowEnd)
     {
-        long offenses = Volatile.Read(ref e.Offenses);
+        long stamp = Clock.StampMs();   // the block's start, stored: read from the provider
+        long block = Volatile.Read(ref cold.Block);
+        long offenses = Volatile.Read(ref cold.Offenses);
         int count = 0;
         bool punish = false;
         long length = 0;   // -1: blacklist; 0: deny until the window ends; above 0: block this long
         for (int attempt = 0; ; attempt++)
         {
-            count = Math.Min(EffectiveBlockCount(offenses, block, now) + 1, OffenseWord.MaxCount);
+            count = Math.Min(EffectiveBlockCount(offenses, block, stamp) + 1, OffenseWord.MaxCount);
             punish = _p.BlockLimit >= 0 && count > _p.BlockLimit;
             length = punish ? _p.BlockExceedMs : BlockLength(count);
-            long quietFrom = length < 0 ? now : (length == 0 ? windowEnd : now + length);
+            long quietFrom = length < 0 ? stamp : (length == 0 ? windowEnd : stamp + length);
 
             // CAS with the generation in the word: fails if the slot was handed to another client meanwhile.
-            long seen = Interlocked.CompareExchange(ref e.Offenses, OffenseWord.Make(quietFrom, count, offenses), offenses);
+            long seen = Interlocked.CompareExchange(ref cold.Offenses, OffenseWord.Make(quietFrom, count, offenses), offenses);
             if (seen == offenses)
             {
                 break;
@@ -236,7 +310,7 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
 
             if (OffenseWord.Generation(seen) != OffenseWord.Generation(offenses) || attempt >= MaxCasAttempts)
             {
-                return Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, windowEnd - now, windowEnd - now);
+                return Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, windowEnd - stamp, windowEnd - stamp);
             }
 
             offenses = seen;
@@ -248,10 +322,10 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
             {
                 long updated = length < 0
                     ? BlockWord.Make(BlockWord.Until(block), BlockWord.Generation(block), punished: false, blacklisted: true)
-                    : BlockWord.Make(now + length, BlockWord.Generation(block), punish, blacklisted: false);
+                    : BlockWord.Make(stamp + length, BlockWord.Generation(block), punish, blacklisted: false);
 
                 // CAS with the generation in the word, as above; an operator's change in between is re-read.
-                long seen = Interlocked.CompareExchange(ref e.Block, updated, block);
+                long seen = Interlocked.CompareExchange(ref cold.Block, updated, block);
                 if (seen == block)
                 {
                     break;
@@ -259,7 +333,7 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
 
                 if (BlockWord.Generation(seen) != BlockWord.Generation(block) || attempt >= MaxCasAttempts)
                 {
-                    return Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, windowEnd - now, windowEnd - now);
+                    return Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, windowEnd - stamp, windowEnd - stamp);
                 }
 
                 if (BlockWord.IsBlacklisted(seen))
@@ -275,25 +349,26 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
         if (length < 0)
         {
             Metrics.Increment(MetricIndex.Blacklistings);
-            Raise(FloodgateEventKind.Blacklisted, in key, count, -1, now);
+            Raise(FloodgateEventKind.Blacklisted, in key, count, -1, stamp);
             return Decision.Forbidden(DecisionReason.Blacklisted, _p.PermitLimit);
         }
 
         if (punish)
         {
             Metrics.Increment(MetricIndex.Punishments);
-            Raise(FloodgateEventKind.Punished, in key, count, length, now);
+            Raise(FloodgateEventKind.Punished, in key, count, length, stamp);
             return Decision.Denied(DecisionReason.Blocked, _p.PermitLimit, length, length);
         }
 
         Metrics.Increment(MetricIndex.BlocksStarted);
+        long untilWindowEnd = Math.Max(0, windowEnd - stamp);
         if (length == 0)
         {
-            Raise(FloodgateEventKind.Blocked, in key, count, windowEnd - now, now);
-            return Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, windowEnd - now, windowEnd - now);
+            Raise(FloodgateEventKind.Blocked, in key, count, untilWindowEnd, stamp);
+            return Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, untilWindowEnd, untilWindowEnd);
         }
 
-        Raise(FloodgateEventKind.Blocked, in key, count, length, now);
+        Raise(FloodgateEventKind.Blocked, in key, count, length, stamp);
         return Decision.Denied(DecisionReason.Blocked, _p.PermitLimit, length, length);
     }
 
@@ -311,7 +386,7 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
             if (start == 0 || now - start >= _p.WindowMs)
             {
                 // CAS: as for a client's window.
-                if (Interlocked.CompareExchange(ref _overflow.Value, WindowWord.Make(now, 1), w) == w)
+                if (Interlocked.CompareExchange(ref _overflow.Value, WindowWord.Make(Clock.StampMs(), 1), w) == w)
                 {
                     return Allowed(_p.PermitLimit - 1, _p.WindowMs);
                 }

@@ -5,32 +5,31 @@ internal sealed partial class LimiterEngine<TParams>
 {
     public override ClientState Inspect(in IpKey key)
     {
-        long now = Clock.NowMs();
         int slot = Find(in key);
         ClientState state = slot >= 0
-            ? Describe(ref Table[slot], key, now)
+            ? Describe(slot, key, Clock.StampMs())
             : new ClientState { Client = key, Remaining = _p.PermitLimit };
         return state with { IsAllowlisted = Allowlist.Contains(in key), IsDenylisted = Denylist.Contains(in key) };
     }
 
     public override IReadOnlyList<ClientState> GetBlockedClients()
     {
-        long now = Clock.NowMs();
+        long now = Clock.StampMs();
         var clients = new List<ClientState>();
         for (int slot = 0; slot < Table.Capacity; slot++)
         {
-            ref Entry e = ref Table[slot];
-            int header = Volatile.Read(ref e.Header);
-            if (SlotHeader.State(header) != SlotHeader.Live || !BlockWord.Protects(Volatile.Read(ref e.Block), now))
+            long tag = Volatile.Read(ref Table.Hot(slot).Tag);
+            ref ColdEntry cold = ref Table.Cold(slot);
+            if (!SlotTag.IsLive(tag) || !BlockWord.Protects(Volatile.Read(ref cold.Block), now))
             {
                 continue;
             }
 
-            var key = new IpKey(Volatile.Read(ref e.KeyHigh), Volatile.Read(ref e.KeyLow));
-            ClientState state = Describe(ref e, key, now);
+            var key = new IpKey(Volatile.Read(ref cold.KeyHigh), Volatile.Read(ref cold.KeyLow));
+            ClientState state = Describe(slot, key, now);
 
-            // Skip a slot that was reused while we read it.
-            if (Volatile.Read(ref e.Header) == header)
+            // Skip a slot that was given to another client while we read it.
+            if (Volatile.Read(ref Table.Hot(slot).Tag) == tag)
             {
                 clients.Add(state);
             }
@@ -47,22 +46,23 @@ internal sealed partial class LimiterEngine<TParams>
             return false;
         }
 
-        ref Entry e = ref Table[slot];
-        long now = Clock.NowMs();
+        ref ColdEntry cold = ref Table.Cold(slot);
         var spinner = default(SpinWait);
         while (true)
         {
-            long block = Volatile.Read(ref e.Block);
+            long block = Volatile.Read(ref cold.Block);
+            long now = Clock.NowMs();
             if (BlockWord.IsBlacklisted(block) || BlockWord.Until(block) <= now)
             {
                 return false; // not blocked; a blacklisting is lifted by Unblacklist
             }
 
-            // CAS: end the block now. Its end time stays in the word, so the next request starts a new window.
-            if (Interlocked.CompareExchange(ref e.Block, BlockWord.WithUntil(block, now), block) == block)
+            // CAS: end the block at "now" as checks read it (never ahead of the provider), so the very next
+            // check sees it over. The end time stays in the word: the client's quiet time counts from it.
+            if (Interlocked.CompareExchange(ref cold.Block, BlockWord.WithUntil(block, now), block) == block)
             {
-                StartFreshWindow(ref e);
-                Raise(FloodgateEventKind.Unblocked, in key, OffenseWord.Count(Volatile.Read(ref e.Offenses)), -1, now);
+                StartFreshWindow(slot);
+                Raise(FloodgateEventKind.Unblocked, in key, OffenseWord.Count(Volatile.Read(ref cold.Offenses)), -1, now);
                 return true;
             }
 
@@ -73,19 +73,29 @@ internal sealed partial class LimiterEngine<TParams>
     public override bool Blacklist(in IpKey key)
     {
         long now = Clock.NowMs();
-        int slot = FindOrAdd(in key, EntryTable.Hash(in key), now);
-        if (slot < 0)
+        int slot = Contended;
+        for (int attempt = 0; attempt < 100 && slot == Contended; attempt++)
+        {
+            slot = FindOrAdd(in key, EntryTable.Hash(in key), now);
+        }
+
+        if (slot == Contended)
+        {
+            throw new InvalidOperationException($"Cannot blacklist {key} now: its slot is being claimed by another thread. Try again.");
+        }
+
+        if (slot == NoSlot)
         {
             throw new InvalidOperationException(
                 $"Cannot blacklist {key}: every slot it could use holds a blocked or blacklisted client. " +
                 $"Increase FloodgateLimiterOptions.Capacity (now {Table.Capacity}) or add the address to the Denylist.");
         }
 
-        ref Entry e = ref Table[slot];
+        ref ColdEntry cold = ref Table.Cold(slot);
         var spinner = default(SpinWait);
         while (true)
         {
-            long block = Volatile.Read(ref e.Block);
+            long block = Volatile.Read(ref cold.Block);
             if (BlockWord.IsBlacklisted(block))
             {
                 return false;
@@ -93,15 +103,26 @@ internal sealed partial class LimiterEngine<TParams>
 
             // CAS: set the blacklist flag, keeping the rest of the word.
             long updated = BlockWord.Make(BlockWord.Until(block), BlockWord.Generation(block), BlockWord.IsPunished(block), blacklisted: true);
-            if (Interlocked.CompareExchange(ref e.Block, updated, block) == block)
+            if (Interlocked.CompareExchange(ref cold.Block, updated, block) == block)
             {
-                Metrics.Increment(MetricIndex.Blacklistings);
-                Raise(FloodgateEventKind.Blacklisted, in key, OffenseWord.Count(Volatile.Read(ref e.Offenses)), -1, now);
-                return true;
+                break;
             }
 
             spinner.SpinOnce(sleep1Threshold: -1);
         }
+
+        // Point checks at the block state (H), whatever else the window word holds.
+        ref HotEntry hot = ref Table.Hot(slot);
+        long w = Volatile.Read(ref hot.Window);
+        while (!WindowWord.HasBlockState(w))
+        {
+            long seen = Interlocked.CompareExchange(ref hot.Window, WindowWord.WithBlockState(w), w);
+            w = seen == w ? WindowWord.WithBlockState(w) : seen;
+        }
+
+        Metrics.Increment(MetricIndex.Blacklistings);
+        Raise(FloodgateEventKind.Blacklisted, in key, OffenseWord.Count(Volatile.Read(ref cold.Offenses)), -1, now);
+        return true;
     }
 
     public override bool Unblacklist(in IpKey key)
@@ -112,24 +133,24 @@ internal sealed partial class LimiterEngine<TParams>
             return false;
         }
 
-        ref Entry e = ref Table[slot];
-        long now = Clock.NowMs();
+        ref ColdEntry cold = ref Table.Cold(slot);
         var spinner = default(SpinWait);
         while (true)
         {
-            long block = Volatile.Read(ref e.Block);
+            long block = Volatile.Read(ref cold.Block);
             if (!BlockWord.IsBlacklisted(block))
             {
                 return false;
             }
 
             // CAS: the blacklisting counts as a punishment served now: with BlockExceedReset the block count
-            // starts again at 0, without it the next violation is punished again. The next request starts a new window.
+            // starts again at 0, without it the next violation is punished again.
+            long now = Clock.NowMs();
             long updated = BlockWord.Make(now, BlockWord.Generation(block), punished: true, blacklisted: false);
-            if (Interlocked.CompareExchange(ref e.Block, updated, block) == block)
+            if (Interlocked.CompareExchange(ref cold.Block, updated, block) == block)
             {
-                StartFreshWindow(ref e);
-                Raise(FloodgateEventKind.Unblacklisted, in key, EffectiveBlockCount(Volatile.Read(ref e.Offenses), updated, now), -1, now);
+                StartFreshWindow(slot);
+                Raise(FloodgateEventKind.Unblacklisted, in key, EffectiveBlockCount(Volatile.Read(ref cold.Offenses), updated, now), -1, now);
                 return true;
             }
 
@@ -138,25 +159,26 @@ internal sealed partial class LimiterEngine<TParams>
     }
 
     /// <summary>
-    /// After a block is lifted the client's next request starts a new window. The block's end time alone says so
-    /// too, unless the block was lifted in the same millisecond its window started: clearing the word covers that.
-    /// A check racing with this write fails its CAS and re-reads.
+    /// After a block is lifted the client's next request starts a new window, and checks stop consulting the
+    /// block state (H cleared). A check racing with this write fails its CAS and re-reads.
     /// </summary>
-    private static void StartFreshWindow(ref Entry e) => Volatile.Write(ref e.Window, 0);
+    private void StartFreshWindow(int slot) => Volatile.Write(ref Table.Hot(slot).Window, 0);
 
-    private ClientState Describe(ref Entry e, IpKey key, long now)
+    private ClientState Describe(int slot, IpKey key, long now)
     {
-        long w = Volatile.Read(ref e.Window);
-        long block = Volatile.Read(ref e.Block);
-        long offenses = Volatile.Read(ref e.Offenses);
-        int carry = Volatile.Read(ref e.Carry);
+        ref ColdEntry cold = ref Table.Cold(slot);
+        long w = Volatile.Read(ref Table.Hot(slot).Window);
+        long block = Volatile.Read(ref cold.Block);
+        long offenses = Volatile.Read(ref cold.Offenses);
+        int carry = Volatile.Read(ref cold.Carry);
 
         long start = WindowWord.Start(w);
         int counter = WindowWord.Counter(w);
         long until = BlockWord.Until(block);
         bool blacklisted = BlockWord.IsBlacklisted(block);
         bool blocked = !blacklisted && until > now;
-        bool active = start != 0 && now - start < _p.WindowMs && !(until > start && until <= now);
+        bool blockEnded = WindowWord.HasBlockState(w) && until > start && until <= now;
+        bool active = start != 0 && now - start < _p.WindowMs && !blockEnded;
 
         int remaining = active
             ? Math.Max(0, _p.PermitLimit + _p.AccumulateCap - counter)
@@ -169,11 +191,11 @@ internal sealed partial class LimiterEngine<TParams>
             IsWindowActive = active,
             Count = active ? Math.Max(0, counter - (_p.AccumulateCap - carry)) : 0,
             Remaining = blocked || blacklisted ? 0 : remaining,
-            ResetAfter = active ? TimeSpan.FromMilliseconds(start + _p.WindowMs - now) : TimeSpan.Zero,
+            ResetAfter = active ? TimeSpan.FromMilliseconds(Math.Max(0, start + _p.WindowMs - now)) : TimeSpan.Zero,
             IsBlocked = blocked,
             IsPunished = BlockWord.IsPunished(block) && (blocked || blacklisted),
             IsBlacklisted = blacklisted,
-            BlockExpiresAt = blocked ? Clock.ToUtc(until, now) : null,
+            BlockExpiresAt = blocked ? Clock.ToUtc(until) : null,
             BlockCount = EffectiveBlockCount(offenses, block, now),
         };
     }

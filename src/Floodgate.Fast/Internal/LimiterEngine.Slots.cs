@@ -4,29 +4,48 @@ namespace Floodgate.Internal;
 
 /// <summary>
 /// Finding a client's slot, and claiming one for a new client: an empty slot first, else a slot whose state
-/// can be forgotten, else the least recently seen slot that is neither blocked nor blacklisted.
+/// can be forgotten, else the slot with the oldest window that is neither blocked nor blacklisted.
 /// </summary>
 /// <remarks>
-/// Claiming is a CAS of the slot header to Busy (with the key's fingerprint); the claimer then checks that no
-/// other thread placed or is placing the same key in the probe window, and publishes the slot as Live with a
-/// new generation. Of two threads inserting one key, the one further from the home slot backs off, so a key
-/// never ends up in two slots.
+/// Claiming is a CAS of the slot's tag to Busy (with the key's identity); the claimer then checks that no other
+/// thread placed or is placing the same key in the probe window, and publishes the slot as Live. Of two threads
+/// inserting one key, the one further from the home slot backs off, so a key never ends up in two slots.
 /// </remarks>
 internal sealed partial class LimiterEngine<TParams>
 {
+    /// <summary>No slot can be had: every candidate is blocked or blacklisted. The overflow entry limits the client.</summary>
+    private const int NoSlot = -1;
+
+    /// <summary>Another thread is still placing this client: the check is denied, never counted elsewhere.</summary>
+    private const int Contended = -2;
+
     private const int MaxInsertAttempts = 64;
+    private const int MaxPendingSpins = 1_000;
     private const int MaxRivalSpins = 64;
 
-    /// <summary>Finds the client's slot, or claims one; -1 when none can be had (use the overflow entry).</summary>
+    /// <summary>Finds the client's slot, or claims one; <see cref="NoSlot"/> or <see cref="Contended"/> when it cannot.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int FindOrAdd(in IpKey key, ulong hash, long now)
     {
-        int fingerprint = SlotHeader.FingerprintOf(hash);
+        long live = SlotTag.Live(SlotTag.Identity(hash));
+        int home = Table.HomeSlot(hash);
+
+        // The common case: the client is at its home slot.
+        return Volatile.Read(ref Table.Hot(home).Tag) == live ? home : FindOrAddSlow(in key, hash, now);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int FindOrAddSlow(in IpKey key, ulong hash, long now)
+    {
+        long identity = SlotTag.Identity(hash);
+        long live = SlotTag.Live(identity);
+        long busy = SlotTag.Busy(identity);
         int home = Table.HomeSlot(hash);
         var spinner = default(SpinWait);
+        int pendingSpins = 0;
         for (int attempt = 0; attempt < MaxInsertAttempts; attempt++)
         {
             int emptyStep = -1;
-            int emptyHeader = 0;
             bool pending = false;
 
             // Scan the whole probe window: slots are claimed and given back in any order, so an empty slot
@@ -34,68 +53,75 @@ internal sealed partial class LimiterEngine<TParams>
             for (int step = 0; step < EntryTable.ProbeLength; step++)
             {
                 int slot = Table.Probe(home, step);
-                ref Entry e = ref Table[slot];
-                int header = Volatile.Read(ref e.Header);
-                switch (SlotHeader.State(header))
+                long tag = Volatile.Read(ref Table.Hot(slot).Tag);
+                if (tag == live)
                 {
-                    case SlotHeader.Live when SlotHeader.Fingerprint(header) == fingerprint && KeyMatches(ref e, in key, header):
-                        return slot;
-                    case SlotHeader.Empty when emptyStep < 0:
-                        emptyStep = step;
-                        emptyHeader = header;
-                        break;
-                    case SlotHeader.Busy when SlotHeader.Fingerprint(header) == fingerprint:
-                        pending = true;
-                        break;
+                    return slot;
+                }
+
+                if (tag == SlotTag.Empty)
+                {
+                    emptyStep = emptyStep < 0 ? step : emptyStep;
+                }
+                else if (tag == busy)
+                {
+                    pending = true;
                 }
             }
 
             if (pending)
             {
-                // Another thread may be placing this very key: let it finish, then look again.
+                // Another thread is placing this very key: let it finish (it may be descheduled, or compiling
+                // this path for the first time), then look again. Waiting does not use up an attempt.
+                if (++pendingSpins > MaxPendingSpins)
+                {
+                    return Contended;
+                }
+
+                attempt--;
                 spinner.SpinOnce(sleep1Threshold: -1);
                 continue;
             }
 
             int claimedStep = emptyStep;
-            int previous = emptyHeader;
+            long previous = SlotTag.Empty;
             bool evicting = claimedStep < 0;
             if (evicting)
             {
                 claimedStep = ChooseVictim(home, now, out previous);
                 if (claimedStep < 0)
                 {
-                    return -1;
+                    return NoSlot;
                 }
             }
 
             int claimed = Table.Probe(home, claimedStep);
-            ref Entry c = ref Table[claimed];
-            int generation = SlotHeader.Generation(previous);
+            ref HotEntry hot = ref Table.Hot(claimed);
 
-            // CAS: claim the slot. Busy with our fingerprint tells other threads this key is being placed here.
-            if (Interlocked.CompareExchange(ref c.Header, SlotHeader.Make(generation, fingerprint, SlotHeader.Busy), previous) != previous)
+            // CAS: claim the slot. Busy with our identity tells other threads this key is being placed here.
+            if (Interlocked.CompareExchange(ref hot.Tag, busy, previous) != previous)
             {
                 continue;
             }
 
-            if (HasRival(in key, fingerprint, home, claimedStep))
+            if (HasRival(live, busy, home, claimedStep))
             {
-                Volatile.Write(ref c.Header, previous);
+                Volatile.Write(ref hot.Tag, previous);
                 spinner.SpinOnce(sleep1Threshold: -1);
                 continue;
             }
 
-            int next = (generation + 1) & 0xFFFF;
+            ref ColdEntry cold = ref Table.Cold(claimed);
+            long block = Volatile.Read(ref cold.Block);
+            int generation = (BlockWord.Generation(block) + 1) & 0xFFFF;
             if (evicting)
             {
                 // Re-check under the claim: the victim may have been blocked since it was chosen. Resetting the
                 // block word by CAS makes a block that lands after our read win, and our eviction back off.
-                long block = Volatile.Read(ref c.Block);
                 if (BlockWord.Protects(block, now) ||
-                    Interlocked.CompareExchange(ref c.Block, BlockWord.Fresh(next), block) != block)
+                    Interlocked.CompareExchange(ref cold.Block, BlockWord.Fresh(generation), block) != block)
                 {
-                    Volatile.Write(ref c.Header, previous);
+                    Volatile.Write(ref hot.Tag, previous);
                     continue;
                 }
 
@@ -103,57 +129,52 @@ internal sealed partial class LimiterEngine<TParams>
             }
             else
             {
-                Volatile.Write(ref c.Block, BlockWord.Fresh(next));
+                // Never used: nothing else can be writing here.
+                Volatile.Write(ref cold.Block, BlockWord.Fresh(generation));
             }
 
-            c.KeyHigh = key.High;
-            c.KeyLow = key.Low;
-            c.LastSeen = (uint)(now / 1000);
-            c.Carry = 0;
-            Volatile.Write(ref c.Window, 0);
-            Volatile.Write(ref c.LastAllowed, 0);
-            Volatile.Write(ref c.Offenses, OffenseWord.Fresh(next));
+            cold.KeyHigh = key.High;
+            cold.KeyLow = key.Low;
+            cold.Carry = 0;
+            Volatile.Write(ref cold.LastAllowed, 0);
+            Volatile.Write(ref cold.Offenses, OffenseWord.Fresh(generation));
+            Volatile.Write(ref hot.Window, 0);
 
             // Release: everything written above is visible to whoever sees the slot Live.
-            Volatile.Write(ref c.Header, SlotHeader.Make(next, fingerprint, SlotHeader.Live));
+            Volatile.Write(ref hot.Tag, live);
             return claimed;
         }
 
-        return -1;
+        return Contended;
     }
 
-    /// <summary>Finds the client's slot without claiming one; -1 when it is not tracked.</summary>
+    /// <summary>Finds the client's slot without claiming one, comparing the exact key; -1 when it is not tracked.</summary>
     private int Find(in IpKey key)
     {
         ulong hash = EntryTable.Hash(in key);
-        int fingerprint = SlotHeader.FingerprintOf(hash);
+        long live = SlotTag.Live(SlotTag.Identity(hash));
         int home = Table.HomeSlot(hash);
         for (int step = 0; step < EntryTable.ProbeLength; step++)
         {
             int slot = Table.Probe(home, step);
-            ref Entry e = ref Table[slot];
-            int header = Volatile.Read(ref e.Header);
-            if (SlotHeader.State(header) == SlotHeader.Live && SlotHeader.Fingerprint(header) == fingerprint &&
-                KeyMatches(ref e, in key, header))
+            if (Volatile.Read(ref Table.Hot(slot).Tag) == live)
             {
-                return slot;
+                ref ColdEntry cold = ref Table.Cold(slot);
+                if (Volatile.Read(ref cold.KeyHigh) == key.High && Volatile.Read(ref cold.KeyLow) == key.Low)
+                {
+                    return slot;
+                }
             }
         }
 
         return -1;
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool KeyMatches(ref Entry e, in IpKey key, int header) =>
-        // Volatile reads, then the header again: a slot being reused in between shows a changed header.
-        Volatile.Read(ref e.KeyHigh) == key.High && Volatile.Read(ref e.KeyLow) == key.Low &&
-        Volatile.Read(ref e.Header) == header;
 
     /// <summary>
     /// True when the key is already Live in the window, or another thread is placing it nearer the home slot
     /// (or takes too long to finish placing it further away): the caller then backs off.
     /// </summary>
-    private bool HasRival(in IpKey key, int fingerprint, int home, int claimedStep)
+    private bool HasRival(long live, long busy, int home, int claimedStep)
     {
         for (int step = 0; step < EntryTable.ProbeLength; step++)
         {
@@ -162,10 +183,10 @@ internal sealed partial class LimiterEngine<TParams>
                 continue;
             }
 
-            ref Entry e = ref Table[Table.Probe(home, step)];
-            int header = Volatile.Read(ref e.Header);
+            ref HotEntry hot = ref Table.Hot(Table.Probe(home, step));
+            long tag = Volatile.Read(ref hot.Tag);
             var spinner = default(SpinWait);
-            while (SlotHeader.State(header) == SlotHeader.Busy && SlotHeader.Fingerprint(header) == fingerprint)
+            while (tag == busy)
             {
                 if (step < claimedStep || spinner.Count >= MaxRivalSpins)
                 {
@@ -173,11 +194,10 @@ internal sealed partial class LimiterEngine<TParams>
                 }
 
                 spinner.SpinOnce(sleep1Threshold: -1);
-                header = Volatile.Read(ref e.Header);
+                tag = Volatile.Read(ref hot.Tag);
             }
 
-            if (SlotHeader.State(header) == SlotHeader.Live && SlotHeader.Fingerprint(header) == fingerprint &&
-                KeyMatches(ref e, in key, header))
+            if (tag == live)
             {
                 return true;
             }
@@ -188,70 +208,72 @@ internal sealed partial class LimiterEngine<TParams>
 
     /// <summary>
     /// Picks the slot to give to a new client: the first whose state can be forgotten without loss, else the
-    /// least recently seen. Blocked and blacklisted slots are never picked. Returns the probe step, or -1.
+    /// one whose window started longest ago. Blocked and blacklisted slots are never picked. Returns the probe
+    /// step, or -1.
     /// </summary>
-    private int ChooseVictim(int home, long now, out int victimHeader)
+    private int ChooseVictim(int home, long now, out long victimTag)
     {
         int best = -1;
-        uint oldest = uint.MaxValue;
-        victimHeader = 0;
+        long oldest = long.MaxValue;
+        victimTag = SlotTag.Empty;
         for (int step = 0; step < EntryTable.ProbeLength; step++)
         {
-            ref Entry e = ref Table[Table.Probe(home, step)];
-            int header = Volatile.Read(ref e.Header);
-            if (SlotHeader.State(header) != SlotHeader.Live)
+            int slot = Table.Probe(home, step);
+            ref HotEntry hot = ref Table.Hot(slot);
+            long tag = Volatile.Read(ref hot.Tag);
+            if (!SlotTag.IsLive(tag))
             {
                 continue;
             }
 
-            long block = Volatile.Read(ref e.Block);
-            if (BlockWord.Protects(block, now))
+            long w = Volatile.Read(ref hot.Window);
+            long block = 0;
+            if (WindowWord.HasBlockState(w))
             {
-                continue;
+                block = Volatile.Read(ref Table.Cold(slot).Block);
+                if (BlockWord.Protects(block, now))
+                {
+                    continue;
+                }
             }
 
-            if (CanForget(ref e, block, now))
+            long start = WindowWord.Start(w);
+            if ((start == 0 || now - start >= _p.WindowMs) && CanForget(slot, w, now))
             {
-                victimHeader = header;
+                victimTag = tag;
                 return step;
             }
 
-            uint seen = Volatile.Read(ref e.LastSeen);
-            if (seen < oldest)
+            if (start < oldest)
             {
-                oldest = seen;
+                oldest = start;
                 best = step;
-                victimHeader = header;
+                victimTag = tag;
             }
         }
 
         return best;
     }
 
-    /// <summary>True when forgetting the slot changes no future decision: no running window, block count, cooldown or carry.</summary>
-    private bool CanForget(ref Entry e, long block, long now)
+    /// <summary>True when forgetting a slot whose window is over changes no future decision: no block count, cooldown or carry.</summary>
+    private bool CanForget(int slot, long w, long now)
     {
-        long w = Volatile.Read(ref e.Window);
-        long start = WindowWord.Start(w);
-        if (start != 0 && now - start < _p.WindowMs)
-        {
-            return false;
-        }
-
-        if (EffectiveBlockCount(Volatile.Read(ref e.Offenses), block, now) != 0)
+        ref ColdEntry cold = ref Table.Cold(slot);
+        if (EffectiveBlockCount(Volatile.Read(ref cold.Offenses), Volatile.Read(ref cold.Block), now) != 0)
         {
             return false;
         }
 
         if (_p.CooldownMs > 0)
         {
-            long last = Volatile.Read(ref e.LastAllowed);
+            long last = Volatile.Read(ref cold.LastAllowed);
             if (last != 0 && now - last < _p.CooldownMs)
             {
                 return false;
             }
         }
 
+        long start = WindowWord.Start(w);
         return _p.AccumulateCap == 0 || start == 0 || CarryFrom(WindowWord.Counter(w), start, now) == 0;
     }
 }

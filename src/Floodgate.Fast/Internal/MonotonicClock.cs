@@ -3,37 +3,70 @@ using System.Runtime.CompilerServices;
 namespace Floodgate.Internal;
 
 /// <summary>
-/// Milliseconds since the limiter was created, from <see cref="TimeProvider.GetTimestamp"/>, starting at 1
-/// so that 0 can mean "never" in the packed words.
+/// Milliseconds since the limiter was created, from its <see cref="TimeProvider"/>, starting at 1 so that 0 can
+/// mean "never" in the packed words.
 /// </summary>
-internal sealed class MonotonicClock
+/// <remarks>
+/// Two readings. <see cref="StampMs"/> reads the provider: every time that is stored (a window's start, a
+/// block's end, the last allowed request) is stamped exactly. <see cref="NowMs"/> reads a
+/// <see cref="CoarseTimestamp"/> when there is one (always for <see cref="TimeProvider.System"/>), which lags
+/// the provider by about a millisecond: it is used only to compare against stored times, and a clock that lags
+/// can only make a window, block or cooldown end later, never earlier. Decisions therefore never allow more than
+/// the policy does; a denial may last about a millisecond longer.
+/// </remarks>
+internal sealed class MonotonicClock : IDisposable
 {
-    private readonly TimeProvider _timeProvider;
-    private readonly long _origin;
-    private readonly long _ticksPerMs;   // 0 when the frequency is not a whole number of ticks per ms
-    private readonly long _frequency;
+    private readonly CoarseTimestamp _source;
+    private readonly long _originMs;
+    private readonly bool _ownsSystemTicker;
+    private CoarseTimestamp? _coarse;
 
-    public MonotonicClock(TimeProvider timeProvider)
+    public MonotonicClock(TimeProvider timeProvider, CoarseTimestamp? coarse = null)
     {
-        _timeProvider = timeProvider;
-        _frequency = timeProvider.TimestampFrequency;
-        _ticksPerMs = _frequency % 1000 == 0 ? _frequency / 1000 : 0;
-        _origin = timeProvider.GetTimestamp();
+        if (coarse is null && ReferenceEquals(timeProvider, TimeProvider.System))
+        {
+            coarse = CoarseTimestamp.AcquireSystem();
+            _ownsSystemTicker = true;
+        }
+
+        // Stamps and coarse readings share one millisecond scale, so that a stamp is never behind a reading.
+        _source = coarse ?? new CoarseTimestamp(timeProvider);
+        _coarse = coarse;
+        _originMs = _source.ToMilliseconds(timeProvider.GetTimestamp());
+        TimeProvider = timeProvider;
     }
 
-    public TimeProvider TimeProvider => _timeProvider;
+    public TimeProvider TimeProvider { get; }
 
+    /// <summary>The current time for comparisons: never ahead of the provider, possibly about 1 ms behind.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public long NowMs()
     {
-        // Subtract first: a difference of timestamps cannot overflow where their sum might.
-        long elapsed = _timeProvider.GetTimestamp() - _origin;
-        long ms = _ticksPerMs != 0 ? elapsed / _ticksPerMs : (long)((Int128)elapsed * 1000 / _frequency);
-
-        // A provider that goes backwards (a misbehaving fake) must not produce "never" (0) or negative times.
-        return ms < 0 ? 1 : ms + 1;
+        CoarseTimestamp? coarse = _coarse;
+        return coarse is null ? StampMs() : FromSource(coarse.Milliseconds);
     }
 
-    /// <summary>Converts a monotonic millisecond time to absolute UTC, relative to the current time.</summary>
-    public DateTimeOffset ToUtc(long ms, long nowMs) => _timeProvider.GetUtcNow().AddMilliseconds(ms - nowMs);
+    /// <summary>The current time read from the provider, for times that are stored.</summary>
+    public long StampMs() => FromSource(_source.ToMilliseconds(TimeProvider.GetTimestamp()));
+
+    /// <summary>Converts a monotonic millisecond time to absolute UTC.</summary>
+    public DateTimeOffset ToUtc(long ms) => TimeProvider.GetUtcNow().AddMilliseconds(ms - StampMs());
+
+    /// <summary>Stops using the shared ticker; later readings go to the provider.</summary>
+    public void Dispose()
+    {
+        if (_ownsSystemTicker && Interlocked.Exchange(ref _coarse, null) is not null)
+        {
+            CoarseTimestamp.ReleaseSystem();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private long FromSource(long sourceMs)
+    {
+        // Before this clock's origin (a coarse value published just before the limiter started, or a provider
+        // that goes backwards) reads as the earliest time, never as "never" (0) or negative.
+        long ms = sourceMs - _originMs;
+        return ms < 0 ? 1 : ms + 1;
+    }
 }
