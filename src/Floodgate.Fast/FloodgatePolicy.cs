@@ -16,8 +16,8 @@ public sealed class FloodgatePolicy
     /// <see cref="MaxWindowDuration"/> of <c>Forever</c> keeps idle state.</summary>
     public static readonly TimeSpan Forever = TimeSpan.MaxValue;
 
-    /// <summary>The longest finite duration a policy accepts (100 years).</summary>
-    public static readonly TimeSpan MaxFiniteDuration = TimeSpan.FromDays(36_500);
+    /// <summary>The longest finite duration a policy accepts (10 years).</summary>
+    public static readonly TimeSpan MaxFiniteDuration = TimeSpan.FromDays(3_650);
 
     /// <summary>The largest value of <c>PermitLimit + GracePermits + AccumulateLimit</c> (the per-window counter has 23 bits).</summary>
     public const int MaxTotalPermits = (1 << 23) - 2;
@@ -128,7 +128,7 @@ public sealed class FloodgatePolicy
 
         if (Window < TimeSpan.FromMilliseconds(1) || Window > MaxFiniteDuration)
         {
-            Fail(nameof(Window), Window, "must be at least 1 ms and at most 100 years");
+            Fail(nameof(Window), Window, "must be at least 1 ms and at most 10 years");
         }
 
         CheckDuration(nameof(BlockDuration), BlockDuration, allowZero: true, allowForever: false);
@@ -175,7 +175,7 @@ public sealed class FloodgatePolicy
         {
             if (maxBlock <= TimeSpan.Zero || maxBlock > MaxFiniteDuration)
             {
-                Fail(nameof(MaxBlockDuration), maxBlock, "must be greater than 0 and at most 100 years, or null");
+                Fail(nameof(MaxBlockDuration), maxBlock, "must be greater than 0 and at most 10 years, or null");
             }
             else if (maxBlock < BlockDuration)
             {
@@ -195,7 +195,7 @@ public sealed class FloodgatePolicy
             if (value < TimeSpan.Zero || (!allowZero && value == TimeSpan.Zero) || value > MaxFiniteDuration)
             {
                 string range = allowZero ? "0 or more" : "greater than 0";
-                Fail(setting, value, $"must be {range} and at most 100 years{(allowForever ? ", or Forever" : string.Empty)}");
+                Fail(setting, value, $"must be {range} and at most 10 years{(allowForever ? ", or Forever" : string.Empty)}");
             }
         }
     }

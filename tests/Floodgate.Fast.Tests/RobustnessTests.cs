@@ -42,13 +42,13 @@ public sealed class RobustnessTests
     {
         var time = new FakeTimeProvider(DateTimeOffset.MinValue + TimeSpan.FromDays(1));
         using var limiter = new FloodgateLimiter(
-            new() { PermitLimit = 1, Window = TimeSpan.FromDays(36_500), BlockDuration = TimeSpan.FromDays(36_500), MaxWindowDuration = FloodgatePolicy.Forever },
+            new() { PermitLimit = 1, Window = TimeSpan.FromDays(3_650), BlockDuration = TimeSpan.FromDays(3_650), MaxWindowDuration = FloodgatePolicy.Forever },
             new FloodgateLimiterOptions { TimeProvider = time });
         Assert.True(limiter.Check(IPAddress.Loopback).IsAllowed);
         Decision blocked = limiter.Check(IPAddress.Loopback);
         Assert.Equal(DecisionReason.Blocked, blocked.Reason);
-        Assert.Equal(TimeSpan.FromDays(36_500), blocked.RetryAfter);
-        time.Advance(TimeSpan.FromDays(20 * 365));
+        Assert.Equal(TimeSpan.FromDays(3_650), blocked.RetryAfter);
+        time.Advance(TimeSpan.FromDays(5 * 365));
         Assert.Equal(DecisionReason.Blocked, limiter.Check(IPAddress.Loopback).Reason);
         Assert.NotNull(limiter.Inspect(IPAddress.Loopback).BlockExpiresAt);
     }

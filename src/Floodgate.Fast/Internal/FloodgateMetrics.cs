@@ -8,32 +8,28 @@ namespace Floodgate.Internal;
 /// The limiter's counters, published through a <see cref="Meter"/> named <c>Floodgate</c>.
 /// </summary>
 /// <remarks>
-/// The request path only increments a per-processor stripe of counters (one 128-byte block per stripe, so
-/// cores do not share cache lines); the meter's observable instruments add the stripes up when a listener
-/// asks. This keeps metrics at a few nanoseconds per check whether or not anyone listens.
+/// The request path increments a counter in the calling thread's own row (<see cref="CounterRows"/>; one
+/// 128-byte block per row, so threads do not share cache lines); the meter's observable instruments add the
+/// rows up when a listener asks. Counting costs about half a nanosecond whether or not anyone listens.
 /// </remarks>
 internal sealed class FloodgateMetrics : IDisposable
 {
     public const string MeterName = "Floodgate";
 
-    private const int StripeWidth = 16;   // longs per stripe: 128 bytes, two cache lines
+    private const int RowWidth = 16;   // longs per row: 128 bytes, two cache lines
 
     private static readonly string[] s_decisionNames =
         ["allowed", "allowlisted", "rate_limited", "cooldown", "blocked", "blacklisted", "denylisted"];
 
     private readonly long[] _cells;
-    private readonly int _stripeMask;
     private readonly Meter _meter;
     private readonly bool _ownsMeter;
     private readonly KeyValuePair<string, object?> _limiterTag;
 
     public FloodgateMetrics(string limiterName, int capacity, IMeterFactory? meterFactory)
     {
-        int stripes = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Environment.ProcessorCount);
-        _stripeMask = stripes - 1;
-
-        // One spare stripe in front, so stripe 0 does not share a line with the array header.
-        _cells = new long[(stripes + 1) * StripeWidth];
+        // One spare row in front, so row 0 does not share a line with the array header.
+        _cells = new long[(CounterRows.Count + 1) * RowWidth];
         _limiterTag = new("floodgate.limiter", limiterName);
 
         _ownsMeter = meterFactory is null;
@@ -56,19 +52,26 @@ internal sealed class FloodgateMetrics : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Increment(MetricIndex index)
     {
-        int cell = ((Thread.GetCurrentProcessorId() & _stripeMask) + 1) * StripeWidth + (int)index;
-
-        // Interlocked because two threads can share a stripe (the processor id is only a hint); the line is
-        // almost always owned by this core, so the increment stays cheap.
-        Interlocked.Increment(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_cells), cell));
+        int row = CounterRows.Current;
+        ref long cell = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_cells), ((row + 1) * RowWidth) + (int)index);
+        if (row != 0)
+        {
+            // This thread's own row: it is the only writer, a plain increment is exact.
+            Volatile.Write(ref cell, cell + 1);
+        }
+        else
+        {
+            // The shared row: threads that found no row of their own increment it atomically.
+            Interlocked.Increment(ref cell);
+        }
     }
 
     public long Read(MetricIndex index)
     {
         long sum = 0;
-        for (int stripe = 1; stripe <= _stripeMask + 1; stripe++)
+        for (int row = 0; row < CounterRows.Count; row++)
         {
-            sum += Volatile.Read(ref _cells[stripe * StripeWidth + (int)index]);
+            sum += Volatile.Read(ref _cells[((row + 1) * RowWidth) + (int)index]);
         }
 
         return sum;
