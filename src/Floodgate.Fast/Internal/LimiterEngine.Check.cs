@@ -78,12 +78,18 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
             return EvaluateWithState(slot, in key, w, now);
         }
 
-        // The hot path: no block state, no cooldown. Roll or count with one CAS on the window word.
+        // The hot path: no block state, no cooldown. Count with one CAS on the window word, or reject a client
+        // that is over its limit and already has its violation recorded, reading nothing else.
         for (int attempt = 0; attempt < MaxCasAttempts; attempt++)
         {
             long start = WindowWord.Start(w);
             int counter = WindowWord.Counter(w);
-            if (start != 0 && now - start < _p.WindowMs && counter < _p.PermitLimit + _p.AccumulateCap)
+            if (start == 0 || now - start >= _p.WindowMs)
+            {
+                break;   // roll: rare, on the full path
+            }
+
+            if (counter < _p.PermitLimit + _p.AccumulateCap)
             {
                 // CAS: +1 on the low bits; counter < PermitLimit + AccumulateCap <= MaxCounter, so it cannot carry into B.
                 if (Interlocked.CompareExchange(ref hot.Window, w + 1, w) == w)
@@ -98,6 +104,12 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
                 }
 
                 continue;
+            }
+
+            if (WindowWord.BlockCounted(w) && _p.GracePermits == 0)
+            {
+                long resetAfter = start + _p.WindowMs - now;
+                return Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, resetAfter, resetAfter);
             }
 
             break;

@@ -30,8 +30,14 @@ internal sealed partial class LimiterEngine<TParams>
         long live = SlotTag.Live(SlotTag.Identity(hash));
         int home = Table.HomeSlot(hash);
 
-        // The common case: the client is at its home slot.
-        return Volatile.Read(ref Table.Hot(home).Tag) == live ? home : FindOrAddSlow(in key, hash, now);
+        // The common case: the client is at its home slot, or the next one (usually the same cache line).
+        if (Volatile.Read(ref Table.Hot(home).Tag) == live)
+        {
+            return home;
+        }
+
+        int next = Table.Probe(home, 1);
+        return Volatile.Read(ref Table.Hot(next).Tag) == live ? next : FindOrAddSlow(in key, hash, now);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
