@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test of the solution: the one command behind the README's quick start and .ci/run.
+# Later test suites that need services (Redis, a load generator) install and start them here.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+results="$(mktemp -d)"
+trap 'rm -rf "$results"' EXIT
+
+set +e
+dotnet test Floodgate.sln -c Release --logger "trx" --results-directory "$results" "$@"
+status=$?
+set -e
+
+# One plain summary line for CI: "N passed, N failed".
+python3 - "$results" <<'PY' || true
+import glob, sys, xml.etree.ElementTree as ET
+passed = failed = skipped = 0
+for path in glob.glob(sys.argv[1] + "/*.trx"):
+    counters = ET.parse(path).getroot().find(".//{*}Counters")
+    if counters is not None:
+        passed += int(counters.get("passed", 0))
+        failed += int(counters.get("failed", 0))
+        skipped += int(counters.get("notExecuted", 0))
+print(f"tests: {passed} passed, {failed} failed, {skipped} skipped")
+PY
+exit $status
