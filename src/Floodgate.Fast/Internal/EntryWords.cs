@@ -39,7 +39,7 @@ internal static class SlotTag
 ///  63                           25  24  23  22                 0
 /// [ window start, ms : 39         | H | B | counter : 23        ]
 /// </code>
-/// Start 0 means no window yet (39 bits of milliseconds cover 17 years of uptime).
+/// Start 0 means no window yet (39 bits of milliseconds cover 17 years of uptime after the clock's 99-day epoch).
 /// H: the client has block state to consult in its cold entry (set with the block, cleared by the window
 /// roll after the block ended): without it a check reads nothing but this word.
 /// B: this window has already counted a block (at most one per window).

@@ -3,8 +3,9 @@ using System.Runtime.CompilerServices;
 namespace Floodgate.Internal;
 
 /// <summary>
-/// Milliseconds since the limiter was created, from its <see cref="TimeProvider"/>, starting at 1 so that 0 can
-/// mean "never" in the packed words.
+/// Milliseconds of the limiter's own monotonic clock, from its <see cref="TimeProvider"/>. The clock starts at
+/// <see cref="Epoch"/> (about 99 days) rather than 0, so that times before the limiter was created (recovered
+/// from a checkpoint) are representable, and 0 can mean "never" in the packed words.
 /// </summary>
 /// <remarks>
 /// Two readings. <see cref="StampMs"/> reads the provider: every time that is stored (a window's start, a
@@ -16,6 +17,9 @@ namespace Floodgate.Internal;
 /// </remarks>
 internal sealed class MonotonicClock : IDisposable
 {
+    /// <summary>The reading at creation: 2^33 ms, about 99 days.</summary>
+    public const long Epoch = 1L << 33;
+
     private readonly CoarseTimestamp _source;
     private readonly long _originMs;
     private readonly bool _ownsSystemTicker;
@@ -64,9 +68,9 @@ internal sealed class MonotonicClock : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private long FromSource(long sourceMs)
     {
-        // Before this clock's origin (a coarse value published just before the limiter started, or a provider
-        // that goes backwards) reads as the earliest time, never as "never" (0) or negative.
-        long ms = sourceMs - _originMs;
-        return ms < 0 ? 1 : ms + 1;
+        // A provider going back further than the epoch (a misbehaving fake) reads as the earliest time, never
+        // as "never" (0) or negative.
+        long ms = sourceMs - _originMs + Epoch;
+        return ms < 1 ? 1 : ms;
     }
 }
