@@ -76,6 +76,12 @@ public sealed class AccessList
         return false;
     }
 
+    /// <summary>The entries in canonical form (key prefix, length), for checkpoints.</summary>
+    internal (IpKey Key, int Bits)[] CanonicalEntries => Volatile.Read(ref _snapshot).Entries;
+
+    /// <summary>Adds an entry in canonical form, as read back from a checkpoint.</summary>
+    internal bool AddCanonical(IpKey key, int bits) => Update((key.Mask(bits), Math.Clamp(bits, 0, 128)), add: true);
+
     private static IPNetwork SingleAddress(IPAddress address)
     {
         ArgumentNullException.ThrowIfNull(address);

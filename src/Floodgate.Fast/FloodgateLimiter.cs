@@ -1,6 +1,7 @@
 using System.Net;
 using System.Runtime.CompilerServices;
 using Floodgate.Internal;
+using Floodgate.Persistence;
 
 namespace Floodgate;
 
@@ -25,27 +26,39 @@ public sealed class FloodgateLimiter : IDisposable
 {
     private readonly LimiterEngine _engine;
     private readonly int _ipv6PrefixLength;
+    private readonly Checkpointer? _checkpointer;
 
     /// <summary>Creates a limiter for a policy configured at run time.</summary>
     /// <param name="policy">The policy; copied, so later changes to it have no effect.</param>
     /// <param name="options">The table size, clock and other options; <see langword="null"/> for the defaults.</param>
     /// <exception cref="ArgumentNullException"><paramref name="policy"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">The policy or the options are invalid; the message names every bad setting and its value.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// <see cref="FloodgateLimiterOptions.DataDirectory"/> cannot be created or written, or another limiter uses it.
+    /// </exception>
     public FloodgateLimiter(FloodgatePolicy policy, FloodgateLimiterOptions? options = null)
+        : this(CreateEngine(policy, ref options), options!)
     {
-        ArgumentNullException.ThrowIfNull(policy);
-        FloodgatePolicy copy = policy.Clone();
-        options ??= new FloodgateLimiterOptions();
-        ThrowIfInvalid(copy, options);
-        _ipv6PrefixLength = options.Ipv6PrefixLength;
-        _engine = new LimiterEngine<RuntimePolicyParameters>(new RuntimePolicyParameters(copy), copy, options) { EventSender = this };
     }
 
-    private FloodgateLimiter(LimiterEngine engine, int ipv6PrefixLength)
+    private FloodgateLimiter(LimiterEngine engine, FloodgateLimiterOptions options)
     {
         _engine = engine;
-        _ipv6PrefixLength = ipv6PrefixLength;
+        _ipv6PrefixLength = options.Ipv6PrefixLength;
         engine.EventSender = this;
+        if (options.DataDirectory is { } directory)
+        {
+            try
+            {
+                // Recovery happens here, before the limiter is handed out: the first check sees the recovered state.
+                _checkpointer = Checkpointer.Open(engine, directory, options.CheckpointInterval, options.LoggerOrNull);
+            }
+            catch
+            {
+                engine.Dispose();
+                throw;
+            }
+        }
     }
 
     /// <summary>
@@ -85,10 +98,18 @@ public sealed class FloodgateLimiter : IDisposable
         FloodgatePolicy policy = StaticPolicyParameters<TPolicy>.ToPolicy();
         options ??= new FloodgateLimiterOptions();
         ThrowIfInvalid(policy, options, TPolicy.Name);
-        return new FloodgateLimiter(
-            new LimiterEngine<StaticPolicyParameters<TPolicy>>(default, policy, options),
-            options.Ipv6PrefixLength);
+        return new FloodgateLimiter(new LimiterEngine<StaticPolicyParameters<TPolicy>>(default, policy, options), options);
     }
+
+    /// <summary>
+    /// Writes a checkpoint of the current state to <see cref="FloodgateLimiterOptions.DataDirectory"/> now (after
+    /// one already running). Checks go on meanwhile. Completes at once when there is no data directory.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels waiting for a running checkpoint.</param>
+    /// <returns>A task that completes when the checkpoint is durable.</returns>
+    /// <exception cref="IOException">The checkpoint could not be written (also logged and counted).</exception>
+    public Task CheckpointAsync(CancellationToken cancellationToken = default) =>
+        _checkpointer?.CheckpointAsync(cancellationToken) ?? Task.CompletedTask;
 
     /// <summary>Returns the canonical key this limiter uses for an address.</summary>
     /// <param name="address">The client address, or <see langword="null"/> for the shared unknown key.</param>
@@ -159,8 +180,24 @@ public sealed class FloodgateLimiter : IDisposable
     /// <returns><see langword="true"/> when it was blacklisted.</returns>
     public bool Unblacklist(in IpKey key) => _engine.Unblacklist(in key);
 
-    /// <summary>Releases the limiter's meter. Checks keep working on the in-memory state afterwards.</summary>
-    public void Dispose() => _engine.Dispose();
+    /// <summary>
+    /// Takes a final checkpoint (when there is a data directory), releases the directory and the limiter's meter.
+    /// Checks keep working on the in-memory state afterwards.
+    /// </summary>
+    public void Dispose()
+    {
+        _checkpointer?.Dispose();
+        _engine.Dispose();
+    }
+
+    private static LimiterEngine CreateEngine(FloodgatePolicy policy, ref FloodgateLimiterOptions? options)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        FloodgatePolicy copy = policy.Clone();
+        options ??= new FloodgateLimiterOptions();
+        ThrowIfInvalid(copy, options);
+        return new LimiterEngine<RuntimePolicyParameters>(new RuntimePolicyParameters(copy), copy, options);
+    }
 
     private static void ThrowIfInvalid(FloodgatePolicy policy, FloodgateLimiterOptions options, string policyName = nameof(FloodgatePolicy))
     {

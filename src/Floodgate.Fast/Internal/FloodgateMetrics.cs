@@ -45,6 +45,8 @@ internal sealed class FloodgateMetrics : IDisposable
             "Checks limited through the shared overflow entry because no slot could be had.");
         _meter.CreateObservableCounter("floodgate.event_handler.errors", () => Observe(MetricIndex.EventHandlerErrors), "{error}",
             "Exceptions thrown by ClientStateChanged handlers (caught, so checks never throw).");
+        _meter.CreateObservableCounter("floodgate.checkpoints", ObserveCheckpoints, "{checkpoint}",
+            "Checkpoints written to the data directory, by outcome (tag floodgate.checkpoint.outcome: success, failure).");
         _meter.CreateObservableGauge("floodgate.capacity", () => new Measurement<int>(capacity, _limiterTag), "{client}",
             "Client slots in the table.");
     }
@@ -97,6 +99,12 @@ internal sealed class FloodgateMetrics : IDisposable
 
         return measurements;
     }
+
+    private IEnumerable<Measurement<long>> ObserveCheckpoints() =>
+    [
+        new(Read(MetricIndex.Checkpoints), _limiterTag, new("floodgate.checkpoint.outcome", "success")),
+        new(Read(MetricIndex.CheckpointFailures), _limiterTag, new("floodgate.checkpoint.outcome", "failure")),
+    ];
 
     private IEnumerable<Measurement<long>> ObserveBlocks() =>
     [

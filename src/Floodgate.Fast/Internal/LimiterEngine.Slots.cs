@@ -40,8 +40,9 @@ internal sealed partial class LimiterEngine<TParams>
         return Volatile.Read(ref Table.Hot(next).Tag) == live ? next : FindOrAddSlow(in key, hash, now);
     }
 
+    // evict: false when restoring a checkpoint, so a recovered client takes a free slot, never another's.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private int FindOrAddSlow(in IpKey key, ulong hash, long now)
+    private int FindOrAddSlow(in IpKey key, ulong hash, long now, bool evict = true)
     {
         long identity = SlotTag.Identity(hash);
         long live = SlotTag.Live(identity);
@@ -94,7 +95,7 @@ internal sealed partial class LimiterEngine<TParams>
             bool evicting = claimedStep < 0;
             if (evicting)
             {
-                claimedStep = ChooseVictim(home, now, out previous);
+                claimedStep = evict ? ChooseVictim(home, now, out previous) : -1;
                 if (claimedStep < 0)
                 {
                     return NoSlot;

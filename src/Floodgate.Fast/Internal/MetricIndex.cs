@@ -19,6 +19,8 @@ internal enum MetricIndex
     Evictions,
     Overflow,
     EventHandlerErrors,
+    Checkpoints,
+    CheckpointFailures,
 
     Count,
 }

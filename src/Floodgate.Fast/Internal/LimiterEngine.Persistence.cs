@@ -1,0 +1,119 @@
+using Floodgate.Persistence;
+
+namespace Floodgate.Internal;
+
+/// <summary>
+/// Copying the table out to a checkpoint and back in at recovery. Copying reads each word atomically while
+/// checks go on; it never makes a check wait.
+/// </summary>
+internal sealed partial class LimiterEngine<TParams>
+{
+    public override List<(PersistedKey Key, PersistedEntry Entry)> ExportClients(long nowMs, long utcNowTicks)
+    {
+        var records = new List<(PersistedKey, PersistedEntry)>();
+        for (int slot = 0; slot < Table.Capacity; slot++)
+        {
+            ref HotEntry hot = ref Table.Hot(slot);
+            long tag = Volatile.Read(ref hot.Tag);
+            if (!SlotTag.IsLive(tag))
+            {
+                continue;
+            }
+
+            ref ColdEntry cold = ref Table.Cold(slot);
+            long w = Volatile.Read(ref hot.Window);
+            long block = Volatile.Read(ref cold.Block);
+            long offenses = Volatile.Read(ref cold.Offenses);
+            long start = WindowWord.Start(w);
+            bool windowOver = start == 0 || nowMs - start >= _p.WindowMs;
+            if (windowOver && !BlockWord.Protects(block, nowMs) && CanForget(slot, w, nowMs))
+            {
+                continue;   // nothing a decision depends on
+            }
+
+            var key = new PersistedKey { High = Volatile.Read(ref cold.KeyHigh), Low = Volatile.Read(ref cold.KeyLow), Kind = (int)PersistedKind.Client };
+            var entry = new PersistedEntry
+            {
+                WindowStartUtc = ToUtcTicks(start, nowMs, utcNowTicks),
+                Counter = WindowWord.Counter(w),
+                BlockCounted = WindowWord.BlockCounted(w) ? 1 : 0,
+                BlockUntilUtc = ToUtcTicks(BlockWord.Until(block), nowMs, utcNowTicks),
+                BlockFlags = (BlockWord.IsBlacklisted(block) ? 1 : 0) | (BlockWord.IsPunished(block) ? 2 : 0),
+                OffenseCount = OffenseWord.Count(offenses),
+                QuietFromUtc = ToUtcTicks(OffenseWord.QuietFromMs(offenses), nowMs, utcNowTicks),
+                LastAllowedUtc = ToUtcTicks(Volatile.Read(ref cold.LastAllowed), nowMs, utcNowTicks),
+                Carry = Volatile.Read(ref cold.Carry),
+            };
+
+            // Skip a slot that was given to another client while we read it.
+            if (Volatile.Read(ref hot.Tag) == tag)
+            {
+                records.Add((key, entry));
+            }
+        }
+
+        return records;
+    }
+
+    public override bool Restore(in PersistedKey record, in PersistedEntry entry, long nowMs, long utcNowTicks)
+    {
+        var key = new IpKey(record.High, record.Low);
+        int slot = FindOrAddSlow(in key, EntryTable.Hash(in key), nowMs, evict: false);
+        if (slot < 0)
+        {
+            return false;
+        }
+
+        bool blacklisted = (entry.BlockFlags & 1) != 0;
+        bool punished = (entry.BlockFlags & 2) != 0;
+
+        // Times come back relative to now, clamped: the wall clock may have moved since they were written. A
+        // block may not outlast the policy's longest; nothing may lie in the future that should lie in the past.
+        long until = FromUtcTicks(entry.BlockUntilUtc, nowMs, utcNowTicks);
+        until = until <= 0 ? 0 : Math.Min(until, nowMs + LongestBlockMs());
+        long start = Math.Min(FromUtcTicks(entry.WindowStartUtc, nowMs, utcNowTicks), nowMs);
+        long quietFrom = Math.Min(FromUtcTicks(entry.QuietFromUtc, nowMs, utcNowTicks), Math.Max(nowMs, until));
+        long lastAllowed = Math.Min(FromUtcTicks(entry.LastAllowedUtc, nowMs, utcNowTicks), nowMs);
+        int counter = Math.Clamp(entry.Counter, 0, WindowWord.MaxCounter);
+
+        ref ColdEntry cold = ref Table.Cold(slot);
+        long fresh = Volatile.Read(ref cold.Block);
+        bool blockState = blacklisted || until > 0;
+        Volatile.Write(ref cold.Block, BlockWord.Make(until, BlockWord.Generation(fresh), punished, blacklisted));
+        Volatile.Write(ref cold.Offenses, OffenseWord.Make(Math.Max(0, quietFrom), Math.Clamp(entry.OffenseCount, 0, OffenseWord.MaxCount), Volatile.Read(ref cold.Offenses)));
+        Volatile.Write(ref cold.LastAllowed, Math.Max(0, lastAllowed));
+        Volatile.Write(ref cold.Carry, Math.Clamp(entry.Carry, 0, _p.AccumulateCap));
+
+        long w = start > 0 ? WindowWord.Make(start, counter) : 0;
+        if (entry.BlockCounted != 0 && start > 0)
+        {
+            w = WindowWord.WithBlockCounted(w, blockState);
+        }
+        else if (blockState)
+        {
+            w = WindowWord.WithBlockState(w);
+        }
+
+        Volatile.Write(ref Table.Hot(slot).Window, w);
+        return true;
+    }
+
+    /// <summary>The longest block the policy can impose: a recovered block is never longer.</summary>
+    private long LongestBlockMs() =>
+        Math.Max(Math.Max(_p.BlockDurationMs, BlockLengths[^1]), _p.BlockExceedMs);
+
+    private static long ToUtcTicks(long ms, long nowMs, long utcNowTicks) =>
+        ms == 0 ? 0 : utcNowTicks + ((ms - nowMs) * TimeSpan.TicksPerMillisecond);
+
+    /// <summary>The monotonic time of a UTC time; 0 for none or for a time before the clock's epoch.</summary>
+    private static long FromUtcTicks(long utcTicks, long nowMs, long utcNowTicks)
+    {
+        if (utcTicks == 0)
+        {
+            return 0;
+        }
+
+        long ms = nowMs + ((utcTicks - utcNowTicks) / TimeSpan.TicksPerMillisecond);
+        return ms < 1 ? 0 : ms;
+    }
+}

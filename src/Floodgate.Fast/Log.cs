@@ -1,0 +1,31 @@
+using Microsoft.Extensions.Logging;
+
+namespace Floodgate;
+
+/// <summary>Floodgate's log messages, with stable event ids.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 100, Level = LogLevel.Error,
+        Message = "Floodgate could not write checkpoint {Sequence} to '{Directory}': {Reason}. Checks go on; state since the last checkpoint would be lost in a crash.")]
+    public static partial void CheckpointFailed(ILogger logger, long sequence, string directory, string reason, Exception exception);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Error,
+        Message = "Floodgate checkpoint {Sequence} in '{Directory}' is unusable ({Reason}); trying an older one.")]
+    public static partial void CheckpointUnusable(ILogger logger, long sequence, string directory, string reason, Exception exception);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Error,
+        Message = "Floodgate found {Damaged} checkpoint(s) in '{Directory}' and none usable: starting with an empty state.")]
+    public static partial void NoUsableCheckpoint(ILogger logger, int damaged, string directory);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Information,
+        Message = "Floodgate recovered {Clients} clients and {ListEntries} list entries from checkpoint {Sequence} in '{Directory}' in {ElapsedMs} ms.")]
+    public static partial void Recovered(ILogger logger, int clients, int listEntries, long sequence, string directory, long elapsedMs);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Debug,
+        Message = "Floodgate wrote checkpoint {Sequence} of {Records} records to '{Directory}' in {ElapsedMs} ms.")]
+    public static partial void CheckpointWritten(ILogger logger, long sequence, int records, string directory, long elapsedMs);
+
+    [LoggerMessage(EventId = 105, Level = LogLevel.Warning,
+        Message = "Floodgate could not restore {Dropped} recovered clients: no slot for them in a table of {Capacity}. Increase FloodgateLimiterOptions.Capacity.")]
+    public static partial void RestoreDropped(ILogger logger, int dropped, int capacity);
+}

@@ -1,0 +1,204 @@
+using System.Globalization;
+using System.Numerics;
+using FASTER.core;
+using Microsoft.Extensions.Logging;
+
+namespace Floodgate.Persistence;
+
+/// <summary>
+/// Checkpoints in a data directory, each a FASTER KV store of its own under <c>checkpoints/&lt;sequence&gt;</c>:
+/// every record upserted, then a FASTER fold-over checkpoint whose commit cookie carries the
+/// <see cref="CheckpointManifest"/>. A checkpoint that did not complete has no FASTER commit and is never
+/// loaded; one whose records do not match its manifest is skipped for the one before it.
+/// </summary>
+internal sealed class CheckpointStore
+{
+    // Records are 8 (header) + 24 (key) + 56 (value) bytes; the page size must be the same when recovering.
+    private const int RecordSize = 88;
+    private const int PageBits = 20;
+    private const long MinMemory = 1L << 22;
+    private const long MaxMemory = 1L << 30;
+
+    private readonly string _root;
+    private readonly ILogger _logger;
+
+    public CheckpointStore(string directory, ILogger logger)
+    {
+        Directory = directory;
+        _root = Path.Combine(directory, "checkpoints");
+        _logger = logger;
+        System.IO.Directory.CreateDirectory(_root);
+    }
+
+    public string Directory { get; }
+
+    /// <summary>Lists the checkpoint sequence numbers on disk, newest first.</summary>
+    public List<long> ListSequences()
+    {
+        var sequences = new List<long>();
+        foreach (string path in System.IO.Directory.EnumerateDirectories(_root))
+        {
+            if (long.TryParse(Path.GetFileName(path), NumberStyles.None, CultureInfo.InvariantCulture, out long sequence))
+            {
+                sequences.Add(sequence);
+            }
+        }
+
+        sequences.Sort((a, b) => b.CompareTo(a));
+        return sequences;
+    }
+
+    /// <summary>Writes a complete checkpoint; throws when it cannot (the partial directory is removed).</summary>
+    public async Task WriteAsync(long sequence, List<(PersistedKey Key, PersistedEntry Entry)> records, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        string path = PathOf(sequence);
+        try
+        {
+            System.IO.Directory.CreateDirectory(path);
+            ulong checksum = 0;
+            using IDevice log = Devices.CreateLogDevice(Path.Combine(path, "hlog.log"), preallocateFile: false);
+            using FasterKVSettings<PersistedKey, PersistedEntry> settings = Settings(path, log, records.Count);
+            using var store = new FasterKV<PersistedKey, PersistedEntry>(settings);
+            using (var session = store.NewSession(new SimpleFunctions<PersistedKey, PersistedEntry>()))
+            {
+                for (int i = 0; i < records.Count; i++)
+                {
+                    (PersistedKey key, PersistedEntry entry) = records[i];
+                    checksum += Checksum.Of(in key, in entry);
+                    session.Upsert(ref key, ref entry);
+                }
+
+                session.CompletePending(wait: true);
+            }
+
+            store.CommitCookie = new CheckpointManifest(sequence, records.Count, checksum, now.UtcTicks).ToBytes();
+            (bool success, _) = await store.TakeFullCheckpointAsync(CheckpointType.FoldOver, cancellationToken).ConfigureAwait(false);
+            if (!success)
+            {
+                throw new IOException($"FASTER did not take checkpoint {sequence} in '{path}'.");
+            }
+
+            await store.CompleteCheckpointAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            TryDelete(sequence);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Loads the newest checkpoint whose records match its manifest. Damaged ones are logged and skipped.
+    /// </summary>
+    /// <returns>The records, or <see langword="null"/> when no checkpoint is usable.</returns>
+    public List<(PersistedKey Key, PersistedEntry Entry)>? Recover(out long sequence, out int damaged)
+    {
+        damaged = 0;
+        foreach (long candidate in ListSequences())
+        {
+            try
+            {
+                List<(PersistedKey, PersistedEntry)> records = Read(candidate);
+                sequence = candidate;
+                return records;
+            }
+#pragma warning disable CA1031 // Any failure to read a checkpoint means "damaged": log it and use an older one.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                damaged++;
+                Log.CheckpointUnusable(_logger, candidate, Directory, ex.Message, ex);
+            }
+        }
+
+        sequence = 0;
+        return null;
+    }
+
+    /// <summary>Removes every checkpoint except the ones given.</summary>
+    public void Prune(long keep, long alsoKeep)
+    {
+        foreach (long sequence in ListSequences())
+        {
+            if (sequence != keep && sequence != alsoKeep)
+            {
+                TryDelete(sequence);
+            }
+        }
+    }
+
+    private List<(PersistedKey, PersistedEntry)> Read(long sequence)
+    {
+        string path = PathOf(sequence);
+        string logFile = Path.Combine(path, "hlog.log");
+        long logBytes = System.IO.Directory.EnumerateFiles(path, "hlog.log*").Sum(f => new FileInfo(f).Length);
+        using IDevice log = Devices.CreateLogDevice(logFile, preallocateFile: false);
+        using FasterKVSettings<PersistedKey, PersistedEntry> settings = Settings(path, log, (int)Math.Min(int.MaxValue, logBytes / RecordSize));
+        using var store = new FasterKV<PersistedKey, PersistedEntry>(settings);
+        store.Recover();
+        if (!CheckpointManifest.TryParse(store.RecoveredCommitCookie, out CheckpointManifest manifest, out string problem))
+        {
+            throw new InvalidDataException(problem);
+        }
+
+        if (manifest.Sequence != sequence)
+        {
+            throw new InvalidDataException($"the manifest is for checkpoint {manifest.Sequence}");
+        }
+
+        var records = new List<(PersistedKey, PersistedEntry)>((int)Math.Min(manifest.Count, 1 << 24));
+        ulong checksum = 0;
+        using var session = store.NewSession(new SimpleFunctions<PersistedKey, PersistedEntry>());
+        using (IFasterScanIterator<PersistedKey, PersistedEntry> iterator = session.Iterate())
+        {
+            while (iterator.GetNext(out RecordInfo _))
+            {
+                PersistedKey key = iterator.GetKey();
+                PersistedEntry entry = iterator.GetValue();
+                checksum += Checksum.Of(in key, in entry);
+                records.Add((key, entry));
+            }
+        }
+
+        if (records.Count != manifest.Count || checksum != manifest.RecordChecksum)
+        {
+            throw new InvalidDataException(
+                $"read {records.Count} records (checksum {checksum:x16}), the manifest says {manifest.Count} ({manifest.RecordChecksum:x16})");
+        }
+
+        return records;
+    }
+
+    private static FasterKVSettings<PersistedKey, PersistedEntry> Settings(string path, IDevice log, int records)
+    {
+        // Sized for the records: FASTER's defaults are a 64 MiB index and a 16 GiB in-memory log.
+        long memory = (long)BitOperations.RoundUpToPowerOf2((ulong)Math.Max(MinMemory, ((long)records * RecordSize * 5) / 4));
+        long buckets = (long)BitOperations.RoundUpToPowerOf2((ulong)Math.Max(1024, records / 4));
+        return new FasterKVSettings<PersistedKey, PersistedEntry>
+        {
+            LogDevice = log,
+            CheckpointDir = path,
+            PageSize = 1L << PageBits,
+            MemorySize = Math.Min(memory, MaxMemory),
+            IndexSize = buckets * 64,
+            EqualityComparer = PersistedKeyComparer.Instance,
+            RemoveOutdatedCheckpoints = true,
+        };
+    }
+
+    private string PathOf(long sequence) => Path.Combine(_root, sequence.ToString("D19", CultureInfo.InvariantCulture));
+
+    private void TryDelete(long sequence)
+    {
+        try
+        {
+            System.IO.Directory.Delete(PathOf(sequence), recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}

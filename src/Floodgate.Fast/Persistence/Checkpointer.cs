@@ -1,0 +1,223 @@
+using System.Diagnostics;
+using Floodgate.Internal;
+using Microsoft.Extensions.Logging;
+
+namespace Floodgate.Persistence;
+
+/// <summary>
+/// Keeps a limiter's state in its data directory: recovers it at startup, checkpoints it periodically, on
+/// demand and on dispose. Owns the directory through a lock file for its whole life.
+/// </summary>
+/// <remarks>
+/// A checkpoint copies the table (never blocking checks), writes it as a new FASTER store, then removes all
+/// checkpoints but the new one and the previous good one. A failure is logged and counted; checks go on.
+/// </remarks>
+internal sealed class Checkpointer : IDisposable
+{
+    private const string LockFileName = "floodgate.lock";
+
+    private readonly LimiterEngine _engine;
+    private readonly CheckpointStore _store;
+    private readonly FileStream _lock;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly ITimer _timer;
+    private long _sequence;
+    private long _previousGood;
+    private int _disposed;
+
+    private Checkpointer(LimiterEngine engine, CheckpointStore store, FileStream fileLock, ILogger logger, TimeSpan interval)
+    {
+        _engine = engine;
+        _store = store;
+        _lock = fileLock;
+        _logger = logger;
+        Recover();
+        _timer = engine.Clock.TimeProvider.CreateTimer(static state => ((Checkpointer)state!).OnTimer(), this, interval, interval);
+    }
+
+    public string Directory => _store.Directory;
+
+    /// <summary>Takes the directory, recovers the newest usable checkpoint into the engine, and starts the timer.</summary>
+    /// <exception cref="InvalidOperationException">The directory cannot be created or written, or another limiter holds it.</exception>
+    public static Checkpointer Open(LimiterEngine engine, string dataDirectory, TimeSpan interval, ILogger logger)
+    {
+        string directory = Path.GetFullPath(dataDirectory);
+        try
+        {
+            System.IO.Directory.CreateDirectory(directory);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            throw new InvalidOperationException($"Floodgate cannot use the data directory '{directory}': {ex.Message}", ex);
+        }
+
+        FileStream fileLock;
+        try
+        {
+            // FileShare.None is an exclusive advisory lock on Unix too: a second limiter, in this process or
+            // another, fails here instead of corrupting the first one's checkpoints.
+            fileLock = new FileStream(Path.Combine(directory, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            throw new InvalidOperationException($"Floodgate cannot write to the data directory '{directory}': {ex.Message}", ex);
+        }
+        catch (IOException ex)
+        {
+            throw new InvalidOperationException(
+                $"The Floodgate data directory '{directory}' is in use by another limiter (in this or another process); each limiter needs its own. ({ex.Message})", ex);
+        }
+
+        try
+        {
+            return new Checkpointer(engine, new CheckpointStore(directory, logger), fileLock, logger, interval);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            fileLock.Dispose();
+            throw new InvalidOperationException($"Floodgate cannot use the data directory '{directory}': {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>Writes a checkpoint now (after any running one). A failure is logged, counted and thrown.</summary>
+    public async Task CheckpointAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        long sequence = ++_sequence;
+        try
+        {
+            var watch = Stopwatch.StartNew();
+            DateTimeOffset utcNow = _engine.Clock.TimeProvider.GetUtcNow();
+            long nowMs = _engine.Clock.StampMs();
+            List<(PersistedKey Key, PersistedEntry Entry)> records = _engine.ExportClients(nowMs, utcNow.UtcTicks);
+            AddListEntries(records, _engine.Allowlist, PersistedKind.Allowlist);
+            AddListEntries(records, _engine.Denylist, PersistedKind.Denylist);
+
+            await _store.WriteAsync(sequence, records, utcNow, cancellationToken).ConfigureAwait(false);
+            _store.Prune(sequence, _previousGood);
+            _previousGood = sequence;
+            _engine.Metrics.Increment(MetricIndex.Checkpoints);
+            Log.CheckpointWritten(_logger, sequence, records.Count, Directory, watch.ElapsedMilliseconds);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            _engine.Metrics.Increment(MetricIndex.CheckpointFailures);
+            Log.CheckpointFailed(_logger, sequence, Directory, ex.Message, ex);
+            throw;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Stops the timer, takes a final checkpoint and releases the directory.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _timer.Dispose();
+        try
+        {
+            CheckpointAsync(CancellationToken.None).GetAwaiter().GetResult();
+        }
+#pragma warning disable CA1031 // Logged and counted by CheckpointAsync; disposing must still release the directory.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+        finally
+        {
+            _lock.Dispose();
+            _gate.Dispose();
+        }
+    }
+
+    private static void AddListEntries(List<(PersistedKey, PersistedEntry)> records, AccessList list, PersistedKind kind)
+    {
+        foreach ((IpKey key, int bits) in list.CanonicalEntries)
+        {
+            records.Add((new PersistedKey { High = key.High, Low = key.Low, Kind = (int)kind, Bits = bits }, default));
+        }
+    }
+
+    private void Recover()
+    {
+        var watch = Stopwatch.StartNew();
+        List<long> existing = _store.ListSequences();
+        _sequence = existing.Count > 0 ? existing[0] : 0;
+        _previousGood = -1;
+        List<(PersistedKey Key, PersistedEntry Entry)>? records = _store.Recover(out long sequence, out int damaged);
+        if (records is null)
+        {
+            if (damaged > 0)
+            {
+                Log.NoUsableCheckpoint(_logger, damaged, Directory);
+            }
+
+            return;
+        }
+
+        _previousGood = sequence;
+        long nowMs = _engine.Clock.StampMs();
+        long utcNowTicks = _engine.Clock.TimeProvider.GetUtcNow().UtcTicks;
+        int clients = 0;
+        int listEntries = 0;
+        int dropped = 0;
+
+        // Blocked and blacklisted clients first: if the table is smaller than before, they are the ones to keep.
+        records.Sort(static (a, b) => (b.Entry.BlockFlags != 0 || b.Entry.BlockUntilUtc != 0).CompareTo(a.Entry.BlockFlags != 0 || a.Entry.BlockUntilUtc != 0));
+        foreach ((PersistedKey key, PersistedEntry entry) in records)
+        {
+            switch ((PersistedKind)key.Kind)
+            {
+                case PersistedKind.Client when _engine.Restore(in key, in entry, nowMs, utcNowTicks):
+                    clients++;
+                    break;
+                case PersistedKind.Client:
+                    dropped++;
+                    break;
+                case PersistedKind.Allowlist:
+                    _engine.Allowlist.AddCanonical(new IpKey(key.High, key.Low), key.Bits);
+                    listEntries++;
+                    break;
+                case PersistedKind.Denylist:
+                    _engine.Denylist.AddCanonical(new IpKey(key.High, key.Low), key.Bits);
+                    listEntries++;
+                    break;
+            }
+        }
+
+        if (dropped > 0)
+        {
+            Log.RestoreDropped(_logger, dropped, _engine.Table.Capacity);
+        }
+
+        Log.Recovered(_logger, clients, listEntries, sequence, Directory, watch.ElapsedMilliseconds);
+    }
+
+    private void OnTimer()
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return;
+        }
+
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await CheckpointAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // A periodic checkpoint's failure is logged and counted by CheckpointAsync.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+            }
+        });
+    }
+}

@@ -1,0 +1,374 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Floodgate.Tests;
+
+/// <summary>Checkpoints to FASTER KV in real directories, and recovery from them.</summary>
+public sealed class PersistenceTests : IDisposable
+{
+    private static readonly IPAddress s_blocked = IPAddress.Parse("192.0.2.10");
+    private static readonly IPAddress s_banned = IPAddress.Parse("2001:db8:bad::1");
+    private static readonly IPAddress s_counting = IPAddress.Parse("198.51.100.3");
+
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "floodgate-test-" + Guid.NewGuid().ToString("N"));
+    private readonly FakeTimeProvider _time = new(Harness.Start);
+    private readonly CollectingLogger _log = new();
+
+    private static FloodgatePolicy Policy() => new()
+    {
+        PermitLimit = 3,
+        Window = TimeSpan.FromMinutes(1),
+        BlockDuration = TimeSpan.FromMinutes(10),
+        BlockLimit = 5,
+    };
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_directory))
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+    }
+
+    private FloodgateLimiter Open(TimeProvider? time = null, int capacity = 1024, FloodgatePolicy? policy = null) =>
+        new(policy ?? Policy(), new FloodgateLimiterOptions
+        {
+            Capacity = capacity,
+            TimeProvider = time ?? _time,
+            DataDirectory = _directory,
+            CheckpointInterval = TimeSpan.FromHours(1),
+            Logger = _log,
+        });
+
+    /// <summary>Builds a state with a block (count 1), a blacklisting, a counting window and list entries.</summary>
+    private void BuildState(FloodgateLimiter limiter)
+    {
+        while (limiter.Check(s_blocked).IsAllowed)
+        {
+        }
+
+        limiter.Blacklist(s_banned);
+        limiter.Check(s_counting);
+        limiter.Check(s_counting);
+        limiter.Allowlist.Add(IPNetwork.Parse("10.0.0.0/8"));
+        limiter.Denylist.Add(IPNetwork.Parse("2001:db8:dead::/48"));
+    }
+
+    private void AssertState(FloodgateLimiter limiter, TimeSpan elapsed)
+    {
+        ClientState blocked = limiter.Inspect(s_blocked);
+        Assert.True(blocked.IsBlocked);
+        Assert.Equal(1, blocked.BlockCount);
+        Assert.Equal(Harness.Start + TimeSpan.FromMinutes(10), blocked.BlockExpiresAt);
+        Assert.Equal(DecisionReason.Blocked, limiter.Check(s_blocked).Reason);
+        Assert.Equal(TimeSpan.FromMinutes(10) - elapsed, limiter.Check(s_blocked).RetryAfter);
+
+        Assert.True(limiter.Inspect(s_banned).IsBlacklisted);
+        Assert.Equal(DecisionReason.Blacklisted, limiter.Check(IPAddress.Parse("2001:db8:bad::99")).Reason);
+
+        Assert.Equal(2, limiter.Inspect(s_counting).Count);
+        Assert.Equal(DecisionReason.Allowlisted, limiter.Check(IPAddress.Parse("10.9.9.9")).Reason);
+        Assert.Equal(DecisionReason.Denylisted, limiter.Check(IPAddress.Parse("2001:db8:dead:1::1")).Reason);
+    }
+
+    [Fact]
+    public void StateSurvivesDisposeAndRecoveryBeforeTheFirstCheck()
+    {
+        using (FloodgateLimiter first = Open())
+        {
+            BuildState(first);
+        }   // Dispose takes the final checkpoint
+
+        _time.Advance(TimeSpan.FromSeconds(30));
+        using FloodgateLimiter second = Open();
+        AssertState(second, TimeSpan.FromSeconds(30));
+        Assert.Contains(_log.Entries, e => e.Id == 103 && e.Message.Contains("3 clients and 2 list entries", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task OnDemandCheckpointIsRecoveredAfterACrash()
+    {
+        FloodgateLimiter first = Open();
+        BuildState(first);
+        await first.CheckpointAsync();
+        first.Check(IPAddress.Parse("203.0.113.200"));   // after the checkpoint: lost in the "crash"
+
+        // No Dispose: the process "dies". The lock goes with the process; here, with the file handle.
+        ReleaseWithoutCheckpoint(first);
+        using FloodgateLimiter second = Open();
+        AssertState(second, TimeSpan.Zero);
+        Assert.False(second.Inspect(IPAddress.Parse("203.0.113.200")).IsTracked);
+    }
+
+    [Fact]
+    public async Task PeriodicCheckpointsFollowTheInterval()
+    {
+        FloodgateLimiter first = new(Policy(), new FloodgateLimiterOptions
+        {
+            TimeProvider = _time,
+            DataDirectory = _directory,
+            CheckpointInterval = TimeSpan.FromSeconds(30),
+            Logger = _log,
+        });
+        BuildState(first);
+        _time.Advance(TimeSpan.FromSeconds(30));   // the timer fires a checkpoint
+        await WaitForCheckpointsAsync(1);
+
+        ReleaseWithoutCheckpoint(first);
+        using FloodgateLimiter second = Open();
+        AssertState(second, TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task WithoutADataDirectoryCheckpointCompletesAtOnce()
+    {
+        using var limiter = new FloodgateLimiter(Policy());
+        Task checkpoint = limiter.CheckpointAsync();
+        Assert.True(checkpoint.IsCompletedSuccessfully);
+        await checkpoint;
+    }
+
+    [Fact]
+    public void ASecondLimiterOnTheSameDirectoryIsRefusedNamingIt()
+    {
+        using FloodgateLimiter first = Open();
+        var error = Assert.Throws<InvalidOperationException>(() => Open());
+        Assert.Contains(Path.GetFullPath(_directory), error.Message);
+        Assert.Contains("in use", error.Message);
+    }
+
+    [Fact]
+    public void AnUnusableDirectoryIsAClearErrorAtStartup()
+    {
+        Directory.CreateDirectory(_directory);
+        string file = Path.Combine(_directory, "not-a-directory");
+        File.WriteAllText(file, "x");
+        var error = Assert.Throws<InvalidOperationException>(() => new FloodgateLimiter(Policy(), new FloodgateLimiterOptions { DataDirectory = Path.Combine(file, "data") }));
+        Assert.Contains(Path.Combine(file, "data"), error.Message);
+    }
+
+    [Fact]
+    public async Task AFailedCheckpointIsLoggedCountedAndChecksGoOn()
+    {
+        using FloodgateLimiter limiter = Open();
+        BuildState(limiter);
+        string checkpoints = Path.Combine(_directory, "checkpoints");
+        Directory.Delete(checkpoints, recursive: true);
+        File.WriteAllText(checkpoints, "a file where the checkpoints should go");
+
+        await Assert.ThrowsAnyAsync<IOException>(() => limiter.CheckpointAsync());
+        Assert.Contains(_log.Entries, e => e.Id == 100 && e.Level == LogLevel.Error);
+        Assert.Equal(DecisionReason.Blocked, limiter.Check(s_blocked).Reason);
+        Assert.True(limiter.Check(IPAddress.Parse("203.0.113.1")).IsAllowed);
+        File.Delete(checkpoints);
+        Directory.CreateDirectory(checkpoints);
+    }
+
+    [Theory]
+    [InlineData(3_650)]
+    [InlineData(-3_650)]
+    public void WallClockMovedTenYearsKeepsBlocksWithinThePolicy(int days)
+    {
+        using (FloodgateLimiter first = Open())
+        {
+            BuildState(first);
+        }
+
+        // A new process whose wall clock is ten years off: remaining block times stay within [0, the policy's longest block].
+        var moved = new FakeTimeProvider(Harness.Start + TimeSpan.FromDays(days));
+        using FloodgateLimiter second = Open(moved);
+        Decision d = second.Check(s_blocked);
+        if (days > 0)
+        {
+            Assert.True(d.IsAllowed);   // the block ended years ago
+        }
+        else
+        {
+            Assert.Equal(DecisionReason.Blocked, d.Reason);
+            Assert.InRange(d.RetryAfter, TimeSpan.Zero, TimeSpan.FromMinutes(10));
+        }
+
+        Assert.Equal(DecisionReason.Blacklisted, second.Check(s_banned).Reason);
+        Assert.True(second.Check(s_counting).IsAllowed);
+    }
+
+    [Fact]
+    public async Task DamagedFilesOfTheNewestCheckpointFallBackToThePreviousOne()
+    {
+        using (FloodgateLimiter first = Open())
+        {
+            BuildState(first);
+            await first.CheckpointAsync();                     // checkpoint 1: the full state
+            first.Blacklist(IPAddress.Parse("192.0.2.99"));
+        }   // checkpoint 2: one more ban
+
+        string newest = Directory.GetDirectories(Path.Combine(_directory, "checkpoints")).Max()!;
+        string[] files = Directory.GetFiles(newest, "*", SearchOption.AllDirectories);
+        Assert.NotEmpty(files);
+        byte[][] originals = files.Select(File.ReadAllBytes).ToArray();
+        foreach ((string file, int index) in files.Select((f, i) => (f, i)))
+        {
+            foreach (string damage in new[] { "flip", "truncate" })
+            {
+                byte[] bytes = (byte[])originals[index].Clone();
+                if (damage == "flip" && bytes.Length > 0)
+                {
+                    for (int i = 0; i < bytes.Length; i += 97)
+                    {
+                        bytes[i] ^= 0x5A;
+                    }
+                }
+                else
+                {
+                    bytes = bytes[..(bytes.Length / 2)];
+                }
+
+                File.WriteAllBytes(file, bytes);
+                _log.Clear();
+                using (FloodgateLimiter recovered = Open())
+                {
+                    // Never a mix: either the newest checkpoint read back intact (the damage hit bytes it does not
+                    // read), or the previous one, without the later ban.
+                    AssertState(recovered, TimeSpan.Zero);
+                    bool newestLoaded = recovered.Inspect(IPAddress.Parse("192.0.2.99")).IsBlacklisted;
+                    Assert.True(newestLoaded || _log.Entries.Any(e => e.Id == 101), $"{damage} {Path.GetFileName(file)}: fell back without logging why");
+                    ReleaseWithoutCheckpoint(recovered);
+                }
+
+                // Put the checkpoints back as they were for the next round.
+                RestoreCheckpoints(newest, files, originals);
+            }
+        }
+    }
+
+    [Fact]
+    public void WithEveryCheckpointDamagedStartupLogsAnErrorAndStartsEmpty()
+    {
+        using (FloodgateLimiter first = Open())
+        {
+            BuildState(first);
+        }
+
+        foreach (string file in Directory.GetFiles(Path.Combine(_directory, "checkpoints"), "*", SearchOption.AllDirectories))
+        {
+            File.WriteAllBytes(file, new byte[7]);
+        }
+
+        using FloodgateLimiter recovered = Open();
+        Assert.False(recovered.Inspect(s_blocked).IsTracked);
+        Assert.Contains(_log.Entries, e => e.Id == 102 && e.Level == LogLevel.Error);
+        Assert.True(recovered.Check(s_blocked).IsAllowed);
+    }
+
+    [Fact]
+    public async Task OldCheckpointsAreRemoved()
+    {
+        using FloodgateLimiter limiter = Open();
+        for (int i = 0; i < 6; i++)
+        {
+            limiter.Blacklist(IPAddress.Parse($"192.0.2.{i}"));
+            await limiter.CheckpointAsync();
+        }
+
+        Assert.Equal(2, Directory.GetDirectories(Path.Combine(_directory, "checkpoints")).Length);
+    }
+
+    [Fact]
+    public void RecoveredClientsThatDoNotFitAreLoggedBlockedOnesFirst()
+    {
+        using (FloodgateLimiter first = Open(capacity: 4096))
+        {
+            for (uint i = 0; i < 600; i++)
+            {
+                first.Check(IpKey.FromIPv4(0x0A000000u + i));
+            }
+
+            first.Blacklist(s_banned);
+        }
+
+        using FloodgateLimiter small = Open(capacity: 16);
+        Assert.True(small.Inspect(s_banned).IsBlacklisted);
+        Assert.Contains(_log.Entries, e => e.Id == 105 && e.Level == LogLevel.Warning);
+        Assert.Contains(_log.Entries, e => e.Id == 103 && e.Message.Contains("recovered 16 clients", StringComparison.Ordinal));
+    }
+
+    private void ReleaseWithoutCheckpoint(FloodgateLimiter limiter)
+    {
+        // Simulates a process that died: the directory lock is released without a final checkpoint.
+        var field = typeof(FloodgateLimiter).GetField("_checkpointer", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
+        var checkpointer = field.GetValue(limiter)!;
+        var lockField = checkpointer.GetType().GetField("_lock", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
+        var timerField = checkpointer.GetType().GetField("_timer", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
+        ((ITimer)timerField.GetValue(checkpointer)!).Dispose();
+        ((FileStream)lockField.GetValue(checkpointer)!).Dispose();
+        field.SetValue(limiter, null);
+    }
+
+    private static void RestoreCheckpoints(string newest, string[] files, byte[][] originals)
+    {
+        string root = Path.GetDirectoryName(newest)!;
+        if (!Directory.Exists(newest))
+        {
+            Directory.CreateDirectory(newest);
+        }
+
+        for (int i = 0; i < files.Length; i++)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(files[i])!);
+            File.WriteAllBytes(files[i], originals[i]);
+        }
+
+        // Recovery from the previous checkpoint may have pruned nothing; remove checkpoints it did not start from.
+        foreach (string dir in Directory.GetDirectories(root).Where(d => string.CompareOrdinal(d, newest) > 0))
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private Task WaitForCheckpointsAsync(int count)
+    {
+        // The fake clock fired the timer synchronously; the checkpoint itself runs on the thread pool.
+        Assert.True(SpinWait.SpinUntil(() => _log.Count(104) >= count, TimeSpan.FromSeconds(30)), "no periodic checkpoint was written");
+        return Task.CompletedTask;
+    }
+
+    private sealed class CollectingLogger : ILogger
+    {
+        private readonly List<(int Id, LogLevel Level, string Message)> _entries = [];
+
+        public List<(int Id, LogLevel Level, string Message)> Entries
+        {
+            get
+            {
+                lock (_entries)
+                {
+                    return [.. _entries];
+                }
+            }
+        }
+
+        public int Count(int id) => Entries.Count(e => e.Id == id);
+
+        public void Clear()
+        {
+            lock (_entries)
+            {
+                _entries.Clear();
+            }
+        }
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            lock (_entries)
+            {
+                _entries.Add((eventId.Id, logLevel, formatter(state, exception)));
+            }
+        }
+    }
+}
