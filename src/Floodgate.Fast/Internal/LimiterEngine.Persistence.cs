@@ -10,7 +10,7 @@ internal sealed partial class LimiterEngine<TParams>
 {
     public override List<(PersistedKey Key, PersistedEntry Entry)> ExportClients(long nowMs, long utcNowTicks)
     {
-        var records = new List<(PersistedKey, PersistedEntry)>();
+        var records = new List<(PersistedKey, PersistedEntry)>(Math.Min(Table.Capacity, 1 << 16));
         for (int slot = 0; slot < Table.Capacity; slot++)
         {
             ref HotEntry hot = ref Table.Hot(slot);
