@@ -8,9 +8,8 @@ namespace Floodgate.Internal;
 /// </summary>
 internal sealed partial class LimiterEngine<TParams>
 {
-    public override List<(PersistedKey Key, PersistedEntry Entry)> ExportClients(long nowMs, long utcNowTicks)
+    public override void ExportClients(IRecordSink sink, long nowMs, long utcNowTicks)
     {
-        var records = new List<(PersistedKey, PersistedEntry)>(Math.Min(Table.Capacity, 1 << 16));
         for (int slot = 0; slot < Table.Capacity; slot++)
         {
             ref HotEntry hot = ref Table.Hot(slot);
@@ -48,11 +47,9 @@ internal sealed partial class LimiterEngine<TParams>
             // Skip a slot that was given to another client while we read it.
             if (Volatile.Read(ref hot.Tag) == tag)
             {
-                records.Add((key, entry));
+                sink.Add(in key, in entry);
             }
         }
-
-        return records;
     }
 
     public override bool Restore(in PersistedKey record, in PersistedEntry entry, long nowMs, long utcNowTicks)

@@ -59,7 +59,7 @@ internal abstract class LimiterEngine : IDisposable
     public abstract bool Unblacklist(in IpKey key);
 
     /// <summary>Copies out every client whose state a decision depends on, with times as UTC ticks.</summary>
-    public abstract List<(Persistence.PersistedKey Key, Persistence.PersistedEntry Entry)> ExportClients(long nowMs, long utcNowTicks);
+    public abstract void ExportClients(Persistence.IRecordSink sink, long nowMs, long utcNowTicks);
 
     /// <summary>Loads one recovered client; false when no slot could hold it.</summary>
     public abstract bool Restore(in Persistence.PersistedKey key, in Persistence.PersistedEntry entry, long nowMs, long utcNowTicks);
