@@ -95,10 +95,16 @@ internal sealed partial class LimiterEngine<TParams>
             bool evicting = claimedStep < 0;
             if (evicting)
             {
-                claimedStep = evict ? ChooseVictim(home, now, out previous) : -1;
+                claimedStep = evict ? ChooseVictim(home, now, live, out previous) : -1;
                 if (claimedStep < 0)
                 {
                     return NoSlot;
+                }
+
+                if (previous == live)
+                {
+                    // Another thread placed this key since our scan: it is ours, not a victim.
+                    return Table.Probe(home, claimedStep);
                 }
             }
 
@@ -216,9 +222,11 @@ internal sealed partial class LimiterEngine<TParams>
     /// <summary>
     /// Picks the slot to give to a new client: the first whose state can be forgotten without loss, else the
     /// one whose window started longest ago. Blocked and blacklisted slots are never picked. Returns the probe
-    /// step, or -1.
+    /// step, or -1. If the client itself has meanwhile been placed in the window (by another thread), returns
+    /// its step with <paramref name="victimTag"/> equal to <paramref name="live"/>: a fresh slot has the oldest
+    /// window of all, and evicting it would reset the client it was just given to.
     /// </summary>
-    private int ChooseVictim(int home, long now, out long victimTag)
+    private int ChooseVictim(int home, long now, long live, out long victimTag)
     {
         int best = -1;
         long oldest = long.MaxValue;
@@ -228,6 +236,12 @@ internal sealed partial class LimiterEngine<TParams>
             int slot = Table.Probe(home, step);
             ref HotEntry hot = ref Table.Hot(slot);
             long tag = Volatile.Read(ref hot.Tag);
+            if (tag == live)
+            {
+                victimTag = live;
+                return step;
+            }
+
             if (!SlotTag.IsLive(tag))
             {
                 continue;

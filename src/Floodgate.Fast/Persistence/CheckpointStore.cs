@@ -53,14 +53,14 @@ internal sealed class CheckpointStore
     /// table, never copied whole); throws when it cannot, and the partial directory is removed.
     /// </summary>
     /// <returns>The number of records written.</returns>
-    public async Task<long> WriteAsync(long sequence, Action<IRecordSink> produce, int expectedRecords, DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task<long> WriteAsync(long sequence, Action<IRecordSink> produce, int expectedRecords, Internal.EntryTable table, DateTimeOffset now, CancellationToken cancellationToken)
     {
         string path = PathOf(sequence);
         try
         {
             System.IO.Directory.CreateDirectory(path);
             using IDevice log = Devices.CreateLogDevice(Path.Combine(path, "hlog.log"), preallocateFile: false);
-            using FasterKVSettings<PersistedKey, PersistedEntry> settings = Settings(path, log, expectedRecords);
+            using FasterKVSettings<PersistedKey, PersistedEntry> settings = Settings(path, log, expectedRecords, table);
             using var store = new FasterKV<PersistedKey, PersistedEntry>(settings);
             var sink = new UpsertSink();
             using (var session = store.NewSession(new SimpleFunctions<PersistedKey, PersistedEntry>()))
@@ -184,11 +184,12 @@ internal sealed class CheckpointStore
         return records;
     }
 
-    private static FasterKVSettings<PersistedKey, PersistedEntry> Settings(string path, IDevice log, int records)
+    private static FasterKVSettings<PersistedKey, PersistedEntry> Settings(string path, IDevice log, int records, Internal.EntryTable? table = null)
     {
         // Sized for the records: FASTER's defaults are a 64 MiB index and a 16 GiB in-memory log.
         long memory = (long)BitOperations.RoundUpToPowerOf2((ulong)Math.Max(MinMemory, ((long)records * RecordSize * 5) / 4));
         long buckets = (long)BitOperations.RoundUpToPowerOf2((ulong)Math.Max(1024, records / 4));
+        var comparer = table is null ? PersistedKeyComparer.Instance : new PersistedKeyComparer(table, BitOperations.Log2((ulong)buckets));
         return new FasterKVSettings<PersistedKey, PersistedEntry>
         {
             LogDevice = log,
@@ -196,7 +197,7 @@ internal sealed class CheckpointStore
             PageSize = 1L << PageBits,
             MemorySize = Math.Min(memory, MaxMemory),
             IndexSize = buckets * 64,
-            EqualityComparer = PersistedKeyComparer.Instance,
+            EqualityComparer = comparer,
             RemoveOutdatedCheckpoints = true,
         };
     }

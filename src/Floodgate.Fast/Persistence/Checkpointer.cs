@@ -99,7 +99,8 @@ internal sealed class Checkpointer : IDisposable
                     AddListEntries(sink, _engine.Allowlist, PersistedKind.Allowlist);
                     AddListEntries(sink, _engine.Denylist, PersistedKind.Denylist);
                 },
-                _lastCount,
+                Math.Max(_lastCount, _engine.Table.CountLive()),
+                _engine.Table,
                 utcNow,
                 cancellationToken).ConfigureAwait(false);
             _lastCount = (int)Math.Min(int.MaxValue, written);
