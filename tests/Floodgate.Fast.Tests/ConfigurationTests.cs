@@ -59,6 +59,9 @@ public sealed class ConfigurationTests
         { o => o.Ipv6PrefixLength = 129, "Ipv6PrefixLength", "got 129" },
         { o => o.TimeProvider = null!, "TimeProvider", "got null" },
         { o => o.Name = " ", "Name", "got ' '" },
+        { o => o.DataDirectory = "  ", "DataDirectory", "got '  '" },
+        { o => o.CheckpointInterval = TimeSpan.FromMilliseconds(10), "CheckpointInterval", "got 00:00:00.0100000" },
+        { o => o.CheckpointInterval = TimeSpan.Zero, "CheckpointInterval", "got 00:00:00" },
     };
 
     [Theory]

@@ -24,7 +24,7 @@ public sealed class CrashTests : IDisposable
     {
         var random = new Random(2026);
         long durable = 0;
-        for (int crash = 0; crash < 12; crash++)
+        for (int crash = 0; crash < 20; crash++)
         {
             // Kill after a random number of reported checkpoints: the helper is then somewhere inside the next one.
             int reports = random.Next(1, 4);
@@ -38,7 +38,28 @@ public sealed class CrashTests : IDisposable
             durable = present;
         }
 
-        Assert.True(durable >= 12);
+        Assert.True(durable >= 20);
+    }
+
+    [Fact]
+    public void AnotherProcessHoldingTheDirectoryIsRefusedNamingIt()
+    {
+        var start = new ProcessStartInfo("dotnet", [HelperPath(), _directory]) { RedirectStandardOutput = true, UseShellExecute = false };
+        using Process helper = Process.Start(start)!;
+        try
+        {
+            Assert.StartsWith("recovered", helper.StandardOutput.ReadLine());   // the helper holds the directory now
+            var error = Assert.Throws<InvalidOperationException>(() => new FloodgateLimiter(
+                new FloodgatePolicy { PermitLimit = 1, Window = TimeSpan.FromSeconds(1) },
+                new FloodgateLimiterOptions { DataDirectory = _directory }));
+            Assert.Contains(Path.GetFullPath(_directory), error.Message);
+            Assert.Contains("another limiter", error.Message);
+        }
+        finally
+        {
+            helper.Kill();
+            helper.WaitForExit();
+        }
     }
 
     /// <summary>Starts the helper, kills it after it reported <paramref name="reports"/> checkpoints, and returns the last one reported.</summary>
