@@ -51,7 +51,7 @@ public sealed class FloodgateLimiter : IDisposable
             try
             {
                 // Recovery happens here, before the limiter is handed out: the first check sees the recovered state.
-                _checkpointer = Checkpointer.Open(engine, directory, options.CheckpointInterval, options.LoggerOrNull);
+                _checkpointer = Checkpointer.Open(engine, directory, options.CheckpointInterval, options.CheckpointTimeout, options.LoggerOrNull);
             }
             catch
             {

@@ -68,6 +68,9 @@ public sealed class FloodgateLimiterOptions
 
     internal ILogger LoggerOrNull => Logger ?? NullLogger.Instance;
 
+    /// <summary>How long a checkpoint's disk writes may take before it counts as failed (tests shorten it).</summary>
+    internal TimeSpan CheckpointTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
     /// <summary>
     /// Gets or sets a coarse timestamp source to read instead of the provider on the check path (tests use it to
     /// lag the clock on purpose). <see langword="null"/>: the shared ticker for <see cref="TimeProvider.System"/>,

@@ -165,6 +165,58 @@ public sealed class PersistenceTests : IDisposable
         Directory.CreateDirectory(checkpoints);
     }
 
+    [Fact]
+    public async Task ADiskFullCheckpointIsLoggedCountedAndTheLastGoodOneStays()
+    {
+        string name = "disk-full-" + Guid.NewGuid().ToString("N");
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        long failures = 0;
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "Floodgate" && instrument.Name == "floodgate.checkpoints")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            var t = tags.ToArray();
+            if (t.Any(x => x.Key == "floodgate.limiter" && (string?)x.Value == name) && t.Any(x => x.Key == "floodgate.checkpoint.outcome" && (string?)x.Value == "failure"))
+            {
+                failures = value;
+            }
+        });
+        listener.Start();
+
+        var limiter = new FloodgateLimiter(Policy(), new FloodgateLimiterOptions
+        {
+            TimeProvider = _time,
+            DataDirectory = _directory,
+            CheckpointInterval = TimeSpan.FromHours(1),
+            Logger = _log,
+            Name = name,
+            CheckpointTimeout = TimeSpan.FromSeconds(3),
+        });
+        BuildState(limiter);
+        await limiter.CheckpointAsync();   // checkpoint 1: good
+
+        // Checkpoint 2 writes its log to /dev/full: every write fails with ENOSPC, as on a full disk.
+        string next = Directory.GetDirectories(Path.Combine(_directory, "checkpoints")).Max()![..^1] + "2";
+        Directory.CreateDirectory(next);
+        File.CreateSymbolicLink(Path.Combine(next, "hlog.log.0"), "/dev/full");
+
+        await Assert.ThrowsAnyAsync<Exception>(() => limiter.CheckpointAsync());
+        Assert.Contains(_log.Entries, e => e.Id == 100 && e.Level == LogLevel.Error);
+        listener.RecordObservableInstruments();
+        Assert.Equal(1, failures);
+        Assert.False(Directory.Exists(next));                              // the partial checkpoint is gone
+        Assert.Equal(DecisionReason.Blocked, limiter.Check(s_blocked).Reason);   // checks go on
+
+        ReleaseWithoutCheckpoint(limiter);
+        using FloodgateLimiter recovered = Open();                         // checkpoint 1 is still there
+        AssertState(recovered, TimeSpan.Zero);
+    }
+
     [Theory]
     [InlineData(3_650)]
     [InlineData(-3_650)]

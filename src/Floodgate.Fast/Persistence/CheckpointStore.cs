@@ -21,10 +21,12 @@ internal sealed class CheckpointStore
 
     private readonly string _root;
     private readonly ILogger _logger;
+    private readonly TimeSpan _timeout;
 
-    public CheckpointStore(string directory, ILogger logger)
+    public CheckpointStore(string directory, ILogger logger, TimeSpan timeout)
     {
         Directory = directory;
+        _timeout = timeout;
         _root = Path.Combine(directory, "checkpoints");
         _logger = logger;
         System.IO.Directory.CreateDirectory(_root);
@@ -56,12 +58,17 @@ internal sealed class CheckpointStore
     public async Task<long> WriteAsync(long sequence, Action<IRecordSink> produce, int expectedRecords, Internal.EntryTable table, DateTimeOffset now, CancellationToken cancellationToken)
     {
         string path = PathOf(sequence);
+        IDevice? log = null;
+        FasterKVSettings<PersistedKey, PersistedEntry>? settings = null;
+        FasterKV<PersistedKey, PersistedEntry>? store = null;
+        bool abandon = false;
         try
         {
+            EnsureSpace(expectedRecords);
             System.IO.Directory.CreateDirectory(path);
-            using IDevice log = Devices.CreateLogDevice(Path.Combine(path, "hlog.log"), preallocateFile: false);
-            using FasterKVSettings<PersistedKey, PersistedEntry> settings = Settings(path, log, expectedRecords, table);
-            using var store = new FasterKV<PersistedKey, PersistedEntry>(settings);
+            log = Devices.CreateLogDevice(Path.Combine(path, "hlog.log"), preallocateFile: false);
+            settings = Settings(path, log, expectedRecords, table);
+            store = new FasterKV<PersistedKey, PersistedEntry>(settings);
             var sink = new UpsertSink();
             using (var session = store.NewSession(new SimpleFunctions<PersistedKey, PersistedEntry>()))
             {
@@ -80,19 +87,61 @@ internal sealed class CheckpointStore
             }
 
             store.CommitCookie = new CheckpointManifest(sequence, sink.Count, sink.Checksum, now.UtcTicks).ToBytes();
-            (bool success, _) = await store.TakeFullCheckpointAsync(CheckpointType.FoldOver, cancellationToken).ConfigureAwait(false);
-            if (!success)
+            try
             {
-                throw new IOException($"FASTER did not take checkpoint {sequence} in '{path}'.");
+                // FASTER never completes a checkpoint whose writes fail (a full disk): bound the wait.
+                (bool success, _) = await store.TakeFullCheckpointAsync(CheckpointType.FoldOver, cancellationToken)
+                    .AsTask().WaitAsync(_timeout, cancellationToken).ConfigureAwait(false);
+                if (!success)
+                {
+                    throw new IOException($"FASTER did not take checkpoint {sequence} in '{path}'.");
+                }
+
+                await store.CompleteCheckpointAsync(cancellationToken).AsTask().WaitAsync(_timeout, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException ex)
+            {
+                // Disposing the store would wait for the stuck writes too: leave it to the garbage collector.
+                abandon = true;
+                throw new IOException(
+                    $"Checkpoint {sequence} in '{path}' did not finish within {_timeout.TotalSeconds:0} s: the disk may be full or failing.", ex);
             }
 
-            await store.CompleteCheckpointAsync(cancellationToken).ConfigureAwait(false);
             return sink.Count;
         }
         catch
         {
             TryDelete(sequence);
             throw;
+        }
+        finally
+        {
+            if (!abandon)
+            {
+                store?.Dispose();
+                settings?.Dispose();
+                log?.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Fails at once, with the figures, when the volume clearly cannot take the checkpoint.</summary>
+    private void EnsureSpace(int records)
+    {
+        long needed = ((long)records * RecordSize * 2) + (16L << 20);
+        long available;
+        try
+        {
+            available = new DriveInfo(Path.GetPathRoot(Path.GetFullPath(_root)) ?? _root).AvailableFreeSpace;
+        }
+        catch (Exception ex) when (ex is IOException or ArgumentException or UnauthorizedAccessException)
+        {
+            return;   // unknown: let the write itself tell
+        }
+
+        if (available < needed)
+        {
+            throw new IOException($"Not enough disk space for a checkpoint in '{Directory}': about {needed >> 20} MiB needed, {available >> 20} MiB free.");
         }
     }
 

@@ -41,7 +41,7 @@ internal sealed class Checkpointer : IDisposable
 
     /// <summary>Takes the directory, recovers the newest usable checkpoint into the engine, and starts the timer.</summary>
     /// <exception cref="InvalidOperationException">The directory cannot be created or written, or another limiter holds it.</exception>
-    public static Checkpointer Open(LimiterEngine engine, string dataDirectory, TimeSpan interval, ILogger logger)
+    public static Checkpointer Open(LimiterEngine engine, string dataDirectory, TimeSpan interval, TimeSpan timeout, ILogger logger)
     {
         string directory = Path.GetFullPath(dataDirectory);
         try
@@ -72,7 +72,7 @@ internal sealed class Checkpointer : IDisposable
 
         try
         {
-            return new Checkpointer(engine, new CheckpointStore(directory, logger), fileLock, logger, interval);
+            return new Checkpointer(engine, new CheckpointStore(directory, logger, timeout), fileLock, logger, interval);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
