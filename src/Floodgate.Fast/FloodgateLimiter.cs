@@ -26,7 +26,7 @@ public sealed class FloodgateLimiter : IDisposable
 {
     private readonly LimiterEngine _engine;
     private readonly int _ipv6PrefixLength;
-    private readonly Checkpointer? _checkpointer;
+    private Checkpointer? _checkpointer;
 
     /// <summary>Creates a limiter for a policy configured at run time.</summary>
     /// <param name="policy">The policy; copied, so later changes to it have no effect.</param>
@@ -186,9 +186,12 @@ public sealed class FloodgateLimiter : IDisposable
     /// </summary>
     public void Dispose()
     {
-        _checkpointer?.Dispose();
+        Interlocked.Exchange(ref _checkpointer, null)?.Dispose();
         _engine.Dispose();
     }
+
+    /// <summary>Stops persisting without a final checkpoint and releases the directory: what a crash does (tests).</summary>
+    internal void AbandonPersistence() => Interlocked.Exchange(ref _checkpointer, null)?.Abandon();
 
     private static LimiterEngine CreateEngine(FloodgatePolicy policy, ref FloodgateLimiterOptions? options)
     {

@@ -345,17 +345,8 @@ public sealed class PersistenceTests : IDisposable
         Assert.Contains(_log.Entries, e => e.Id == 103 && e.Message.Contains("recovered 16 clients", StringComparison.Ordinal));
     }
 
-    private void ReleaseWithoutCheckpoint(FloodgateLimiter limiter)
-    {
-        // Simulates a process that died: the directory lock is released without a final checkpoint.
-        var field = typeof(FloodgateLimiter).GetField("_checkpointer", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
-        var checkpointer = field.GetValue(limiter)!;
-        var lockField = checkpointer.GetType().GetField("_lock", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
-        var timerField = checkpointer.GetType().GetField("_timer", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
-        ((ITimer)timerField.GetValue(checkpointer)!).Dispose();
-        ((FileStream)lockField.GetValue(checkpointer)!).Dispose();
-        field.SetValue(limiter, null);
-    }
+    /// <summary>Simulates a process that died: the directory is released without a final checkpoint.</summary>
+    private static void ReleaseWithoutCheckpoint(FloodgateLimiter limiter) => limiter.AbandonPersistence();
 
     private static void RestoreCheckpoints(string newest, string[] files, byte[][] originals)
     {

@@ -121,6 +121,16 @@ internal sealed class Checkpointer : IDisposable
         }
     }
 
+    /// <summary>Releases the directory without a final checkpoint, as a process that dies does (crash tests).</summary>
+    public void Abandon()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _timer.Dispose();
+            _lock.Dispose();
+        }
+    }
+
     /// <summary>Stops the timer, takes a final checkpoint and releases the directory.</summary>
     public void Dispose()
     {
