@@ -1,0 +1,55 @@
+using Microsoft.CodeAnalysis;
+
+namespace Floodgate.Generators;
+
+/// <summary>The diagnostics of the Floodgate generator (tracked in AnalyzerReleases.*.md).</summary>
+internal static class DiagnosticDescriptors
+{
+    private const string Category = "Floodgate";
+
+    public static readonly DiagnosticDescriptor UnparsableDuration = new(
+        "FLOOD001", "Duration cannot be parsed",
+        "{0} of Floodgate policy '{1}' is '{2}', which is not a duration: use a number and a unit (500ms, 30s, 15m, 2h, 7d){3}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor NonPositive = new(
+        "FLOOD002", "Permit limit or window missing, zero or negative",
+        "{0} of Floodgate policy '{1}' must be greater than 0; got {2}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor DuplicateName = new(
+        "FLOOD003", "Duplicate policy name",
+        "Floodgate policy '{0}' is declared more than once in this assembly",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor UnknownPolicy = new(
+        "FLOOD004", "Unknown policy",
+        "[Floodgate(\"{0}\")] refers to a policy this assembly does not declare; declared: {1} (a policy configured at run time is declared with [assembly: FloodgateRuntimePolicy(\"{0}\")])",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor NotPartial = new(
+        "FLOOD005", "Type declaring policies is not partial",
+        "'{0}' declares Floodgate policies, so it and every type containing it must be partial",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor Contradictory = new(
+        "FLOOD006", "Contradictory or out-of-range settings",
+        "Floodgate policy '{0}': {1}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor TypeNameClash = new(
+        "FLOOD007", "Two policy names map to the same type name",
+        "Floodgate policies '{0}' and '{1}' would both be generated as type '{2}': rename one",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static DiagnosticDescriptor ById(string id) => id switch
+    {
+        "FLOOD001" => UnparsableDuration,
+        "FLOOD002" => NonPositive,
+        "FLOOD003" => DuplicateName,
+        "FLOOD004" => UnknownPolicy,
+        "FLOOD005" => NotPartial,
+        "FLOOD006" => Contradictory,
+        _ => TypeNameClash,
+    };
+}

@@ -1,0 +1,154 @@
+using Microsoft.CodeAnalysis;
+
+namespace Floodgate.Generators.Tests;
+
+public sealed class DiagnosticTests
+{
+    private static Diagnostic Single(string id, string source)
+    {
+        var (_, diagnostics, _, _) = GeneratorHarness.Run(source);
+        Diagnostic diagnostic = Assert.Single(diagnostics, d => d.Id == id);
+        Assert.Equal(DiagnosticSeverity.Error, diagnostic.Severity);
+        Assert.NotEqual(Location.None, diagnostic.Location);
+        return diagnostic;
+    }
+
+    [Theory]
+    [InlineData("Window = \"1 minute\"", "Window", "1 minute")]
+    [InlineData("Window = \"1m\", BlockDuration = \"15x\"", "BlockDuration", "15x")]
+    [InlineData("Window = \"forever\"", "Window", "forever")]
+    [InlineData("Window = \"1m\", Cooldown = \"abc\"", "Cooldown", "abc")]
+    public void UnparsableDurationIsFlood001(string arguments, string setting, string value)
+    {
+        Diagnostic d = Single("FLOOD001", $$"""
+            using Floodgate;
+            [FloodgatePolicy("login", PermitLimit = 5, {{arguments}})]
+            public static partial class Policies;
+            """);
+        string message = d.GetMessage(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Contains(setting, message);
+        Assert.Contains($"'{value}'", message);
+        Assert.Contains("'login'", message);
+        Assert.Equal(1, d.Location.GetLineSpan().StartLinePosition.Line);
+    }
+
+    [Theory]
+    [InlineData("PermitLimit = 0, Window = \"1m\"", "PermitLimit", "got 0")]
+    [InlineData("PermitLimit = -3, Window = \"1m\"", "PermitLimit", "got -3")]
+    [InlineData("PermitLimit = 5, Window = \"0s\"", "Window", "got 0s")]
+    [InlineData("PermitLimit = 5", "Window", "no value")]
+    public void NonPositiveLimitOrWindowIsFlood002(string arguments, string setting, string value)
+    {
+        string message = Single("FLOOD002", $$"""
+            using Floodgate;
+            [FloodgatePolicy("api", {{arguments}})]
+            public static partial class Policies;
+            """).GetMessage(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Contains(setting, message);
+        Assert.Contains(value, message);
+    }
+
+    [Fact]
+    public void DuplicatePolicyNameIsFlood003()
+    {
+        Diagnostic d = Single("FLOOD003", """
+            using Floodgate;
+            [FloodgatePolicy("api", PermitLimit = 5, Window = "1m")]
+            public static partial class A;
+            [FloodgatePolicy("api", PermitLimit = 9, Window = "1m")]
+            public static partial class B;
+            """);
+        Assert.Contains("'api'", d.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public void UnknownPolicyReferencedIsFlood004()
+    {
+        Diagnostic d = Single("FLOOD004", """
+            using Floodgate;
+            [FloodgatePolicy("login", PermitLimit = 5, Window = "1m")]
+            public static partial class Policies;
+            public class Endpoints
+            {
+                [Floodgate("login")] public void Login() { }
+                [Floodgate("logn")] public void Typo() { }
+            }
+            """);
+        string message = d.GetMessage(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Contains("\"logn\"", message);
+        Assert.Contains("'login'", message);
+        Assert.Equal(6, d.Location.GetLineSpan().StartLinePosition.Line);
+    }
+
+    [Fact]
+    public void RuntimePoliciesDeclaredOnTheAssemblyAreKnown()
+    {
+        var (_, diagnostics, errors, _) = GeneratorHarness.Run("""
+            using Floodgate;
+            [assembly: FloodgateRuntimePolicy("api")]
+            public class Endpoints
+            {
+                [Floodgate("api")] public void Items() { }
+            }
+            """);
+        Assert.Empty(diagnostics);
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public void TypeThatIsNotPartialIsFlood005()
+    {
+        Diagnostic d = Single("FLOOD005", """
+            using Floodgate;
+            public static class Outer
+            {
+                [FloodgatePolicy("api", PermitLimit = 5, Window = "1m")]
+                public static partial class Policies;
+            }
+            """);
+        Assert.Contains("'Policies'", d.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Theory]
+    [InlineData("MaxWindowDuration = \"10s\"", "MaxWindowDuration must be at least Window")]
+    [InlineData("BlockDuration = \"5m\", MaxBlockDuration = \"1m\"", "MaxBlockDuration must be greater than 0 and at least BlockDuration")]
+    [InlineData("BlockMultiplier = 0.5", "BlockMultiplier must be a finite number of at least 1.0; got 0.5")]
+    [InlineData("BlockExceedDuration = \"1h\"", "BlockExceedDuration is set but BlockLimit is not")]
+    [InlineData("AccumulateLimit = 3", "AccumulateLimit is set but AccumulateRequests is false")]
+    [InlineData("BlockLimit = 5000", "BlockLimit must be between 0 and 4094")]
+    [InlineData("BlockDuration = \"4000d\"", "more than 10 years")]
+    public void ContradictorySettingsAreFlood006(string arguments, string expected)
+    {
+        Diagnostic d = Single("FLOOD006", $$"""
+            using Floodgate;
+            [FloodgatePolicy("api", PermitLimit = 5, Window = "1m", {{arguments}})]
+            public static partial class Policies;
+            """);
+        Assert.Contains(expected, d.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public void PolicyNamesMappingToOneTypeNameAreFlood007()
+    {
+        Diagnostic d = Single("FLOOD007", """
+            using Floodgate;
+            [FloodgatePolicy("api-v1", PermitLimit = 5, Window = "1m")]
+            [FloodgatePolicy("api_v1", PermitLimit = 5, Window = "1m")]
+            public static partial class Policies;
+            """);
+        Assert.Contains("'ApiV1'", d.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public void AValidDeclarationHasNoDiagnostics()
+    {
+        var (sources, diagnostics, errors, _) = GeneratorHarness.Run("""
+            using Floodgate;
+            [FloodgatePolicy("login", PermitLimit = 5, Window = "1m", BlockDuration = "15m", BlockLimit = 3, BlockExceedDuration = "forever")]
+            public static partial class Policies;
+            """);
+        Assert.Empty(diagnostics);
+        Assert.Empty(errors);
+        Assert.Equal(2, sources.Length);
+    }
+}
