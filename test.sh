@@ -12,8 +12,8 @@ dotnet test Floodgate.sln -c Release --logger "trx" --results-directory "$result
 status=$?
 set -e
 
-# One plain summary line for CI: "N passed, N failed".
-python3 - "$results" <<'PY' || true
+# One plain summary line for CI: "N passed, N failed". A build failure runs no test: say so, never "0 failed".
+python3 - "$results" "$status" <<'PY' || true
 import glob, sys, xml.etree.ElementTree as ET
 passed = failed = skipped = 0
 for path in glob.glob(sys.argv[1] + "/*.trx"):
@@ -22,6 +22,9 @@ for path in glob.glob(sys.argv[1] + "/*.trx"):
         passed += int(counters.get("passed", 0))
         failed += int(counters.get("failed", 0))
         skipped += int(counters.get("notExecuted", 0))
+if int(sys.argv[2]) != 0 and failed == 0:
+    failed = 1
+    print("tests: the build or a test run failed before its results were recorded (see above)")
 print(f"tests: {passed} passed, {failed} failed, {skipped} skipped")
 PY
 exit $status
