@@ -1,0 +1,110 @@
+using System.Diagnostics;
+
+namespace Floodgate.Generators.Tests;
+
+/// <summary>
+/// The generator ships inside the Floodgate.Fast package: a project that references the package (not the
+/// projects) gets the generated policies, and a mistake in an attribute fails its build with the FLOOD id.
+/// </summary>
+public sealed class PackagingTests : IDisposable
+{
+    private readonly string _work = Path.Combine(Path.GetTempPath(), "floodgate-consumer-" + Guid.NewGuid().ToString("N"));
+    private readonly string _version = "0.0.0-test." + Guid.NewGuid().ToString("N")[..12];
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_work))
+        {
+            Directory.Delete(_work, recursive: true);
+        }
+
+        // The test package was restored into the global cache under its one-off version: remove it.
+        string home = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
+            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        string cached = Path.Combine(home, "floodgate.fast", _version);
+        if (Directory.Exists(cached))
+        {
+            Directory.Delete(cached, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void AConsumerOfThePackageGetsTheGeneratorAndItsDiagnostics()
+    {
+        // bin/<Configuration>/<framework>/ of this project -> the repository root; pack what was built.
+        var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        string configuration = output.Parent!.Name;
+        string repository = output.Parent!.Parent!.Parent!.Parent!.Parent!.FullName;
+        string feed = Path.Combine(_work, "feed");
+        Directory.CreateDirectory(_work);
+        Run("dotnet", ["pack", Path.Combine(repository, "src", "Floodgate.Fast", "Floodgate.Fast.csproj"), "-c", configuration, "--no-build",
+            "-o", feed, $"-p:PackageVersion={_version}"], _work, expectSuccess: true);
+
+        string consumer = Path.Combine(_work, "consumer");
+        Directory.CreateDirectory(consumer);
+        File.WriteAllText(Path.Combine(consumer, "nuget.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <packageSources>
+                <add key="floodgate-test" value="{feed}" />
+              </packageSources>
+            </configuration>
+            """);
+        File.WriteAllText(Path.Combine(consumer, "Consumer.csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <Nullable>enable</Nullable>
+                <ImplicitUsings>enable</ImplicitUsings>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="Floodgate.Fast" Version="{_version}" />
+              </ItemGroup>
+            </Project>
+            """);
+        File.WriteAllText(Path.Combine(consumer, "Program.cs"), """
+            using Floodgate;
+
+            var registry = new FloodgatePolicyRegistry().AddFloodgatePolicies();
+            using FloodgateLimiter limiter = registry.CreateLimiter("login");
+            var client = System.Net.IPAddress.Parse("192.0.2.1");
+            Console.WriteLine(string.Join(" ", Enumerable.Range(0, 3).Select(_ => limiter.Check(client).Reason)));
+
+            [FloodgatePolicy("login", PermitLimit = 2, Window = "1m")]
+            static partial class Policies;
+            """);
+        string ran = Run("dotnet", ["run", "-c", "Release"], consumer, expectSuccess: true);
+        Assert.Contains("Allowed Allowed RateLimited", ran);
+
+        File.WriteAllText(Path.Combine(consumer, "Program.cs"), """
+            using Floodgate;
+
+            [FloodgatePolicy("login", PermitLimit = 0, Window = "1m")]
+            static partial class Policies;
+            """);
+        string failed = Run("dotnet", ["build", "-c", "Release"], consumer, expectSuccess: false);
+        Assert.Contains("error FLOOD002", failed);
+        Assert.Contains("PermitLimit of Floodgate policy 'login' must be greater than 0; got 0", failed);
+    }
+
+    private static string Run(string file, string[] arguments, string directory, bool expectSuccess)
+    {
+        var start = new ProcessStartInfo(file, arguments)
+        {
+            WorkingDirectory = directory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        start.Environment["DOTNET_NOLOGO"] = "1";
+        using Process process = Process.Start(start)!;
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        string stdout = process.StandardOutput.ReadToEnd();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(5)), $"{file} {string.Join(' ', arguments)} did not finish");
+        string all = stdout + stderr.Result;
+        Assert.True((process.ExitCode == 0) == expectSuccess, $"{file} {string.Join(' ', arguments)} exited {process.ExitCode}:{Environment.NewLine}{all}");
+        return all;
+    }
+}
