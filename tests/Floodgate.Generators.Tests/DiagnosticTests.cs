@@ -81,6 +81,23 @@ public sealed class DiagnosticTests
     }
 
     [Fact]
+    public void UnknownPolicyOnAMinimalApiStyleLambdaIsFlood004()
+    {
+        Diagnostic d = Single("FLOOD004", """
+            using System;
+            using Floodgate;
+            [FloodgatePolicy("api", PermitLimit = 5, Window = "1m")]
+            public static partial class Policies;
+            public static class Routes
+            {
+                public static Func<string> Handler = [Floodgate("apii")] () => "items";
+                public static Func<string> Fine = [Floodgate("api")] () => "items";
+            }
+            """);
+        Assert.Contains("\"apii\"", d.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
     public void RuntimePoliciesDeclaredOnTheAssemblyAreKnown()
     {
         var (_, diagnostics, errors, _) = GeneratorHarness.Run("""
