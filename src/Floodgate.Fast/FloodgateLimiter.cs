@@ -190,6 +190,9 @@ public sealed class FloodgateLimiter : IDisposable
         _engine.Dispose();
     }
 
+    /// <summary>Blocks a key for at least a duration (outbound backoff); false when no slot could hold it.</summary>
+    internal bool BlockFor(in IpKey key, TimeSpan duration) => _engine.BlockFor(in key, (long)Math.Ceiling(duration.TotalMilliseconds));
+
     /// <summary>Stops persisting without a final checkpoint and releases the directory: what a crash does (tests).</summary>
     internal void AbandonPersistence() => Interlocked.Exchange(ref _checkpointer, null)?.Abandon();
 

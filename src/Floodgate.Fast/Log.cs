@@ -28,4 +28,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 105, Level = LogLevel.Warning,
         Message = "Floodgate could not restore {Dropped} recovered clients: no slot for them in a table of {Capacity}. Increase FloodgateLimiterOptions.Capacity.")]
     public static partial void RestoreDropped(ILogger logger, int dropped, int capacity);
+
+    [LoggerMessage(EventId = 200, Level = LogLevel.Information,
+        Message = "Floodgate outbound: {Host} is over its limit; backing off for {Seconds} s.")]
+    public static partial void OutboundBackoff(ILogger logger, string host, double seconds);
+
+    [LoggerMessage(EventId = 201, Level = LogLevel.Information,
+        Message = "Floodgate outbound: {Host} answered {Status} with Retry-After; backing off for {Seconds} s.")]
+    public static partial void OutboundUpstreamBackoff(ILogger logger, string host, int status, double seconds);
 }

@@ -111,17 +111,46 @@ internal sealed partial class LimiterEngine<TParams>
             spinner.SpinOnce(sleep1Threshold: -1);
         }
 
-        // Point checks at the block state (H), whatever else the window word holds.
-        ref HotEntry hot = ref Table.Hot(slot);
-        long w = Volatile.Read(ref hot.Window);
-        while (!WindowWord.HasBlockState(w))
-        {
-            long seen = Interlocked.CompareExchange(ref hot.Window, WindowWord.WithBlockState(w), w);
-            w = seen == w ? WindowWord.WithBlockState(w) : seen;
-        }
+        PointChecksAtBlockState(slot);
 
         Metrics.Increment(MetricIndex.Blacklistings);
         Raise(FloodgateEventKind.Blacklisted, in key, OffenseWord.Count(Volatile.Read(ref cold.Offenses)), -1, now);
+        return true;
+    }
+
+    public override bool BlockFor(in IpKey key, long durationMs)
+    {
+        long now = Clock.NowMs();
+        int slot = FindOrAdd(in key, EntryTable.Hash(in key), now);
+        if (slot < 0)
+        {
+            return false;
+        }
+
+        ref ColdEntry cold = ref Table.Cold(slot);
+        long until = Clock.StampMs() + durationMs;
+        var spinner = default(SpinWait);
+        while (true)
+        {
+            long block = Volatile.Read(ref cold.Block);
+            if (BlockWord.IsBlacklisted(block) || BlockWord.Until(block) >= until)
+            {
+                break;   // already denied at least that long
+            }
+
+            // CAS: extend the block end, keeping the rest of the word.
+            if (Interlocked.CompareExchange(ref cold.Block, BlockWord.WithUntil(block, until), block) == block)
+            {
+                break;
+            }
+
+            spinner.SpinOnce(sleep1Threshold: -1);
+        }
+
+        PointChecksAtBlockState(slot);
+
+        Metrics.Increment(MetricIndex.BlocksStarted);
+        Raise(FloodgateEventKind.Blocked, in key, OffenseWord.Count(Volatile.Read(ref cold.Offenses)), durationMs, Clock.StampMs());
         return true;
     }
 
@@ -155,6 +184,19 @@ internal sealed partial class LimiterEngine<TParams>
             }
 
             spinner.SpinOnce(sleep1Threshold: -1);
+        }
+    }
+
+    /// <summary>Sets H in the slot's window word (whatever else it holds), so checks consult the block state.</summary>
+    private void PointChecksAtBlockState(int slot)
+    {
+        ref HotEntry hot = ref Table.Hot(slot);
+        long w = Volatile.Read(ref hot.Window);
+        while (!WindowWord.HasBlockState(w))
+        {
+            // CAS: only H changes; a concurrent count or roll makes us re-read and try again.
+            long seen = Interlocked.CompareExchange(ref hot.Window, WindowWord.WithBlockState(w), w);
+            w = seen == w ? WindowWord.WithBlockState(w) : seen;
         }
     }
 

@@ -58,6 +58,9 @@ internal abstract class LimiterEngine : IDisposable
 
     public abstract bool Unblacklist(in IpKey key);
 
+    /// <summary>Blocks a key for at least <paramref name="durationMs"/> (a longer block already running stays); false when no slot could hold it.</summary>
+    public abstract bool BlockFor(in IpKey key, long durationMs);
+
     /// <summary>Copies out every client whose state a decision depends on, with times as UTC ticks.</summary>
     public abstract void ExportClients(Persistence.IRecordSink sink, long nowMs, long utcNowTicks);
 
