@@ -32,17 +32,29 @@ public sealed class FloodgateOutboundHandler : DelegatingHandler
     internal FloodgateOutboundHandler(OutboundLimiter limiter) => _limiter = limiter;
 
     /// <inheritdoc />
-    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         if (!TryResolve(request, out FloodgateLimiter? limiter, out IpKey key, out string budget))
         {
-            return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            return base.SendAsync(request, cancellationToken);
         }
 
-        await _limiter.AcquireAsync(limiter, key, budget, cancellationToken).ConfigureAwait(false);
-        HttpResponseMessage response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
-        _limiter.Observe(limiter, key, budget, response);
-        return response;
+        // Not an async method: when the permit is there at once (the common case) and the inner handler has
+        // answered synchronously, nothing is allocated for the call's own task.
+        ValueTask acquire = _limiter.AcquireAsync(limiter, key, budget, cancellationToken);
+        if (!acquire.IsCompletedSuccessfully)
+        {
+            return SendAfterWaitAsync(acquire, request, limiter, key, budget, cancellationToken);
+        }
+
+        Task<HttpResponseMessage> send = base.SendAsync(request, cancellationToken);
+        if (send.IsCompletedSuccessfully)
+        {
+            _limiter.Observe(limiter, key, budget, send.Result);
+            return send;
+        }
+
+        return ObserveAsync(send, limiter, key, budget);
     }
 
     /// <inheritdoc />
@@ -60,6 +72,19 @@ public sealed class FloodgateOutboundHandler : DelegatingHandler
         }
 
         HttpResponseMessage response = base.Send(request, cancellationToken);
+        _limiter.Observe(limiter, key, budget, response);
+        return response;
+    }
+
+    private async Task<HttpResponseMessage> SendAfterWaitAsync(ValueTask acquire, HttpRequestMessage request, FloodgateLimiter limiter, IpKey key, string budget, CancellationToken cancellationToken)
+    {
+        await acquire.ConfigureAwait(false);
+        return await ObserveAsync(base.SendAsync(request, cancellationToken), limiter, key, budget).ConfigureAwait(false);
+    }
+
+    private async Task<HttpResponseMessage> ObserveAsync(Task<HttpResponseMessage> send, FloodgateLimiter limiter, IpKey key, string budget)
+    {
+        HttpResponseMessage response = await send.ConfigureAwait(false);
         _limiter.Observe(limiter, key, budget, response);
         return response;
     }
