@@ -88,8 +88,10 @@ public sealed partial class PolicyGenerator : IIncrementalGenerator
             }
         }
 
+        // Usages are checked only in an assembly that declares its policies (with attributes, or as runtime names):
+        // one that configures them all at run time gets no FLOOD004 for names only known then.
         var known = new HashSet<string>(byName.Keys.Concat(runtimeNames), System.StringComparer.Ordinal);
-        foreach (PolicyUsageSpec usage in usages)
+        foreach (PolicyUsageSpec usage in known.Count == 0 ? ImmutableArray<PolicyUsageSpec>.Empty : usages)
         {
             if (!known.Contains(usage.Name))
             {

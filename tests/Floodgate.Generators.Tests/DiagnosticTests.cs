@@ -98,6 +98,21 @@ public sealed class DiagnosticTests
     }
 
     [Fact]
+    public void AnAssemblyThatDeclaresNoPoliciesIsNotChecked()
+    {
+        // All its policies are configured at run time (code or appsettings.json): nothing to check them against.
+        var (_, diagnostics, errors, _) = GeneratorHarness.Run("""
+            using Floodgate;
+            public class Endpoints
+            {
+                [Floodgate("api")] public void Items() { }
+            }
+            """);
+        Assert.Empty(diagnostics);
+        Assert.Empty(errors);
+    }
+
+    [Fact]
     public void RuntimePoliciesDeclaredOnTheAssemblyAreKnown()
     {
         var (_, diagnostics, errors, _) = GeneratorHarness.Run("""

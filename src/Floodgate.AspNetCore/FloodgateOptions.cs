@@ -1,0 +1,77 @@
+using Microsoft.AspNetCore.Http;
+
+namespace Floodgate;
+
+/// <summary>
+/// Floodgate in an ASP.NET Core app: named policies for endpoints, an optional global limit, lists, persistence
+/// and responses. Bound from the <c>"Floodgate"</c> configuration section and/or set in code; validated at startup.
+/// </summary>
+public sealed class FloodgateOptions
+{
+    /// <summary>Gets the named policies endpoints refer to with <c>[Floodgate("name")]</c> or <c>.RequireFloodgate("name")</c>.</summary>
+    public Dictionary<string, FloodgatePolicy> Policies { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Gets or sets a limit over all requests together, checked first and rejected with 503 and no per-client work.
+    /// <value>The default value is <see langword="null"/>: none.</value>
+    /// </summary>
+    public FloodgatePolicy? GlobalLimit { get; set; }
+
+    /// <summary>
+    /// Gets or sets the policy applied to endpoints that name none (and are not <c>[DisableFloodgate]</c>).
+    /// <value>The default value is <see langword="null"/>: such endpoints are not limited.</value>
+    /// </summary>
+    public string? DefaultPolicy { get; set; }
+
+    /// <summary>Gets the addresses and CIDR networks (e.g. <c>10.0.0.0/8</c>) that are never limited.</summary>
+    public List<string> Allowlist { get; } = [];
+
+    /// <summary>Gets the addresses and CIDR networks that are always denied (403).</summary>
+    public List<string> Denylist { get; } = [];
+
+    /// <summary>
+    /// Gets or sets a predicate exempting a request from every per-client policy (FlaskFloodgate's
+    /// <c>request_data_check</c>), for example a header carrying a known value.
+    /// <value>The default value is <see langword="null"/>.</value>
+    /// </summary>
+    public Func<HttpContext, bool>? Exempt { get; set; }
+
+    /// <summary>Gets or sets the client slots per policy. <value>The default value is 262,144.</value></summary>
+    public int Capacity { get; set; } = FloodgateLimiterOptions.DefaultCapacity;
+
+    /// <summary>Gets or sets the IPv6 prefix clients are grouped by (48 to 128). <value>The default value is 64.</value></summary>
+    public int Ipv6PrefixLength { get; set; } = IpKey.DefaultIpv6PrefixLength;
+
+    /// <summary>
+    /// Gets or sets the data directory for persistence, relative to the content root; each policy keeps its state in a
+    /// sub-directory. <value>The default value is <c>floodgate-data</c>.</value>
+    /// </summary>
+    public string DataDirectory { get; set; } = "floodgate-data";
+
+    /// <summary>Gets or sets a value indicating whether state survives restarts. <value>The default value is <see langword="true"/>.</value></summary>
+    public bool Persistence { get; set; } = true;
+
+    /// <summary>Gets or sets how often state is checkpointed. <value>The default value is 30 seconds.</value></summary>
+    public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Gets or sets whom a rejected person may contact, shown in the HTML page and the problem details. <value>The default value is <see langword="null"/>.</value></summary>
+    public string? Contact { get; set; }
+
+    /// <summary>
+    /// Gets or sets a hook that may replace the rejection response; it runs after the status and headers are set.
+    /// Set <see cref="FloodgateRejectedContext.Handled"/> to skip Floodgate's body.
+    /// </summary>
+    public Func<FloodgateRejectedContext, ValueTask>? OnRejected { get; set; }
+
+    /// <summary>Adds a named policy.</summary>
+    /// <param name="name">The name endpoints use.</param>
+    /// <param name="policy">The policy.</param>
+    /// <returns>These options.</returns>
+    public FloodgateOptions AddPolicy(string name, FloodgatePolicy policy)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(policy);
+        Policies[name] = policy;
+        return this;
+    }
+}

@@ -1,0 +1,47 @@
+using System.Net;
+using Microsoft.Extensions.Options;
+
+namespace Floodgate.AspNetCore;
+
+/// <summary>Checks every setting at startup (<c>ValidateOnStart</c>), reporting each bad one with its value.</summary>
+internal sealed class FloodgateOptionsValidator : IValidateOptions<FloodgateOptions>
+{
+    public ValidateOptionsResult Validate(string? name, FloodgateOptions options)
+    {
+        var errors = new List<string>();
+        foreach ((string policyName, FloodgatePolicy policy) in options.Policies)
+        {
+            errors.AddRange(policy.Validate($"Floodgate:Policies:{policyName}"));
+        }
+
+        if (options.GlobalLimit is not null)
+        {
+            errors.AddRange(options.GlobalLimit.Validate("Floodgate:GlobalLimit"));
+        }
+
+        if (options.DefaultPolicy is { } fallback && !options.Policies.ContainsKey(fallback))
+        {
+            errors.Add($"Floodgate:DefaultPolicy names a policy that is not configured; got '{fallback}' (configured: {string.Join(", ", options.Policies.Keys)}).");
+        }
+
+        errors.AddRange(new FloodgateLimiterOptions { Capacity = options.Capacity, Ipv6PrefixLength = options.Ipv6PrefixLength, CheckpointInterval = options.CheckpointInterval }
+            .Validate().Select(e => e.Replace("FloodgateLimiterOptions.", "Floodgate:", StringComparison.Ordinal)));
+        if (options.Persistence && string.IsNullOrWhiteSpace(options.DataDirectory))
+        {
+            errors.Add($"Floodgate:DataDirectory must be a path when Persistence is on; got '{options.DataDirectory}'.");
+        }
+
+        foreach ((string list, List<string> entries) in new[] { ("Allowlist", options.Allowlist), ("Denylist", options.Denylist) })
+        {
+            foreach (string entry in entries)
+            {
+                if (!IPNetwork.TryParse(entry, out _) && !IPAddress.TryParse(entry, out _))
+                {
+                    errors.Add($"Floodgate:{list} has an entry that is neither an address nor a CIDR network; got '{entry}'.");
+                }
+            }
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}
