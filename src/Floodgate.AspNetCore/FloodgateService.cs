@@ -1,0 +1,88 @@
+using System.Net;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Floodgate.AspNetCore;
+
+/// <summary>
+/// The app's limiters: one per named policy (each persisted in its own sub-directory of the data directory) and
+/// the global one. Built once, before the first request; disposed (with a final checkpoint each) at shutdown.
+/// </summary>
+internal sealed class FloodgateService : IDisposable
+{
+    private readonly Dictionary<string, FloodgateLimiter> _limiters = new(StringComparer.Ordinal);
+
+    public FloodgateService(IOptions<FloodgateOptions> options, IHostEnvironment environment, ILoggerFactory loggers, IServiceProvider services)
+    {
+        Options = options.Value;
+        TimeProvider time = (TimeProvider?)services.GetService(typeof(TimeProvider)) ?? TimeProvider.System;
+        var meters = (System.Diagnostics.Metrics.IMeterFactory?)services.GetService(typeof(System.Diagnostics.Metrics.IMeterFactory));
+        ILogger logger = loggers.CreateLogger("Floodgate");
+        try
+        {
+            foreach ((string name, FloodgatePolicy policy) in Options.Policies)
+            {
+                var limiter = new FloodgateLimiter(policy, new FloodgateLimiterOptions
+                {
+                    Capacity = Options.Capacity,
+                    Ipv6PrefixLength = Options.Ipv6PrefixLength,
+                    TimeProvider = time,
+                    Name = name,
+                    MeterFactory = meters,
+                    Logger = logger,
+                    DataDirectory = Options.Persistence ? Path.Combine(environment.ContentRootPath, Options.DataDirectory, DirectoryName(name)) : null,
+                    CheckpointInterval = Options.CheckpointInterval,
+                });
+                _limiters.Add(name, limiter);
+                AddEntries(limiter.Allowlist, Options.Allowlist);
+                AddEntries(limiter.Denylist, Options.Denylist);
+            }
+
+            if (Options.GlobalLimit is { } global)
+            {
+                Global = new FloodgateLimiter(global, new FloodgateLimiterOptions { Capacity = 16, TimeProvider = time, Name = "global", MeterFactory = meters });
+            }
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public FloodgateOptions Options { get; }
+
+    /// <summary>Gets the global limiter: one shared budget for all requests.</summary>
+    public FloodgateLimiter? Global { get; }
+
+    public IReadOnlyDictionary<string, FloodgateLimiter> Limiters => _limiters;
+
+    public void Dispose()
+    {
+        foreach (FloodgateLimiter limiter in _limiters.Values)
+        {
+            limiter.Dispose();
+        }
+
+        Global?.Dispose();
+    }
+
+    private static void AddEntries(AccessList list, List<string> entries)
+    {
+        foreach (string entry in entries)
+        {
+            if (IPNetwork.TryParse(entry, out IPNetwork network))
+            {
+                list.Add(network);
+            }
+            else if (IPAddress.TryParse(entry, out IPAddress? address))
+            {
+                list.Add(address);
+            }
+        }
+    }
+
+    private static string DirectoryName(string policy) =>
+        string.Concat(policy.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' ? c : '_'));
+}

@@ -1,0 +1,144 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Net.Http.Headers;
+
+namespace Floodgate.AspNetCore;
+
+/// <summary>Statuses, headers and bodies: 429/403/503 with Retry-After, RateLimit headers, problem+json or HTML.</summary>
+internal static class RejectionWriter
+{
+    /// <summary>Adds the IETF draft RateLimit-Policy and RateLimit headers (structured fields), one item per policy.</summary>
+    public static void AddRateLimitHeaders(HttpResponse response, ReadOnlySpan<(string Name, FloodgateLimiter Limiter, Decision Decision)> checks)
+    {
+        var policy = new StringBuilder();
+        var state = new StringBuilder();
+        foreach ((string name, FloodgateLimiter limiter, Decision decision) in checks)
+        {
+            string separator = policy.Length == 0 ? string.Empty : ", ";
+            long window = (long)Math.Ceiling(limiter.Policy.Window.TotalSeconds);
+            policy.Append(separator).Append('"').Append(name).Append("\";q=").Append(decision.Limit).Append(";w=").Append(window);
+            state.Append(separator).Append('"').Append(name).Append("\";r=").Append(decision.Remaining).Append(";t=").Append(Seconds(decision.ResetAfter));
+        }
+
+        response.Headers["RateLimit-Policy"] = policy.ToString();
+        response.Headers["RateLimit"] = state.ToString();
+    }
+
+    public static int StatusOf(DecisionReason reason) => reason is DecisionReason.Blacklisted or DecisionReason.Denylisted ? 403 : 429;
+
+    /// <summary>Writes a rejection: status, Retry-After, then the hook or a body chosen by content negotiation.</summary>
+    public static async Task WriteAsync(HttpContext context, FloodgateOptions options, string policyName, Decision decision, int status)
+    {
+        HttpResponse response = context.Response;
+        response.StatusCode = status;
+        if (decision.RetryAfter != TimeSpan.MaxValue)
+        {
+            response.Headers.RetryAfter = Seconds(decision.RetryAfter).ToString(CultureInfo.InvariantCulture);
+        }
+
+        if (options.OnRejected is { } hook)
+        {
+            var rejected = new FloodgateRejectedContext(context, policyName, decision);
+            await hook(rejected).ConfigureAwait(false);
+            if (rejected.Handled)
+            {
+                return;
+            }
+        }
+
+        string title = decision.Reason switch
+        {
+            DecisionReason.Blacklisted => "You have been blocked",
+            DecisionReason.Denylisted => "Access denied",
+            DecisionReason.Blocked => "Too many requests: temporarily blocked",
+            _ when status == 503 => "Service busy",
+            _ => "Too many requests",
+        };
+        string detail = decision.RetryAfter == TimeSpan.MaxValue
+            ? "Requests from your address are not accepted."
+            : $"Please try again in {Describe(decision.RetryAfter)}.";
+
+        if (PrefersHtml(context.Request))
+        {
+            response.ContentType = "text/html; charset=utf-8";
+            await response.WriteAsync(Html(title, detail, options.Contact, status)).ConfigureAwait(false);
+            return;
+        }
+
+        response.ContentType = "application/problem+json";
+        var problem = new StringBuilder("{\"type\":\"https://httpwg.org/specs/rfc6585.html#status-429\"");
+        if (status != 429)
+        {
+            problem.Clear().Append("{\"type\":\"about:blank\"");
+        }
+
+        problem.Append(",\"title\":").Append(Json(title)).Append(",\"status\":").Append(status).Append(",\"detail\":").Append(Json(detail));
+        problem.Append(",\"policy\":").Append(Json(policyName));
+        if (decision.RetryAfter != TimeSpan.MaxValue)
+        {
+            problem.Append(",\"retryAfter\":").Append(Seconds(decision.RetryAfter));
+        }
+
+        if (options.Contact is { } contact)
+        {
+            problem.Append(",\"contact\":").Append(Json(contact));
+        }
+
+        await response.WriteAsync(problem.Append('}').ToString()).ConfigureAwait(false);
+    }
+
+    /// <summary>True when the client ranks text/html above JSON (browsers); APIs and */* get problem+json.</summary>
+    internal static bool PrefersHtml(HttpRequest request)
+    {
+        if (!MediaTypeHeaderValue.TryParseList(request.Headers.Accept, out IList<MediaTypeHeaderValue>? accept))
+        {
+            return false;
+        }
+
+        double html = 0;
+        double json = 0;
+        foreach (MediaTypeHeaderValue type in accept)
+        {
+            double quality = type.Quality ?? 1.0;
+            if (type.MediaType.Equals("text/html", StringComparison.OrdinalIgnoreCase))
+            {
+                html = Math.Max(html, quality);
+            }
+            else if (type.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) ||
+                     type.MediaType.Equals("application/problem+json", StringComparison.OrdinalIgnoreCase))
+            {
+                json = Math.Max(json, quality);
+            }
+        }
+
+        return html > json;
+    }
+
+    /// <summary>Whole seconds, rounded up, as HTTP wants them.</summary>
+    internal static long Seconds(TimeSpan value) => value <= TimeSpan.Zero ? 0 : (long)Math.Ceiling(value.TotalSeconds);
+
+    private static string Describe(TimeSpan wait) => Seconds(wait) switch
+    {
+        <= 1 => "a second",
+        < 120 and var s => $"{s} seconds",
+        < 7200 => $"{Math.Ceiling(wait.TotalMinutes)} minutes",
+        _ => $"{Math.Ceiling(wait.TotalHours)} hours",
+    };
+
+    private static string Html(string title, string detail, string? contact, int status) => $$"""
+        <!doctype html>
+        <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>{{WebUtility.HtmlEncode(title)}}</title>
+        <style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#222}h1{font-size:1.5rem}p{line-height:1.5}</style>
+        </head><body>
+        <h1>{{WebUtility.HtmlEncode(title)}}</h1>
+        <p>{{WebUtility.HtmlEncode(detail)}}</p>
+        <p>This site limits how often each visitor can make requests, to stay fast for everyone (HTTP {{status}}).</p>
+        {{(contact is null ? string.Empty : $"<p>If you think this is a mistake, contact {WebUtility.HtmlEncode(contact)}.</p>")}}
+        </body></html>
+        """;
+
+    private static string Json(string text) => System.Text.Json.JsonSerializer.Serialize(text);
+}

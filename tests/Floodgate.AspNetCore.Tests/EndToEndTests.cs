@@ -1,0 +1,274 @@
+using System.Net;
+using System.Net.Http.Headers;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Floodgate.AspNetCore.Tests;
+
+/// <summary>Real Kestrel on 127.0.0.1; each client's connections come from its own loopback address.</summary>
+public sealed class EndToEndTests
+{
+    private static FloodgatePolicy PerMinute(int permits) => new() { PermitLimit = permits, Window = TimeSpan.FromMinutes(1) };
+
+    private static Task<TestServer> Api(Action<FloodgateOptions>? more = null) => TestServer.StartAsync(
+        o =>
+        {
+            o.Persistence = false;
+            o.Contact = "ops@example.com";
+            o.AddPolicy("api", PerMinute(2));
+            o.AddPolicy("login", new FloodgatePolicy
+            {
+                PermitLimit = 1,
+                Window = TimeSpan.FromMinutes(1),
+                BlockDuration = TimeSpan.FromMinutes(5),
+                BlockLimit = 1,
+            });
+            more?.Invoke(o);
+        },
+        app =>
+        {
+            app.MapGet("/items", () => "items").RequireFloodgate("api");
+            app.MapPost("/login", () => "nope").RequireFloodgate("login");
+            app.MapGet("/both", () => "both").RequireFloodgate("api", "login");
+            app.MapGet("/health", () => "ok").DisableFloodgate();
+            app.MapGet("/attributed", [Floodgate("api")] () => "attributed");
+        });
+
+    [Fact]
+    public async Task ClientsAreLimitedPerAddressWithRateLimitHeaders()
+    {
+        await using TestServer server = await Api();
+        using HttpClient a = server.ClientFrom(2);
+        using HttpClient b = server.ClientFrom(3);
+
+        HttpResponseMessage first = await a.GetAsync("/items");
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal("\"api\";q=2;w=60", first.Headers.GetValues("RateLimit-Policy").Single());
+        Assert.Equal("\"api\";r=1;t=60", first.Headers.GetValues("RateLimit").Single());
+        await a.GetAsync("/items");
+
+        server.Time.Advance(TimeSpan.FromSeconds(12.5));
+        HttpResponseMessage limited = await a.GetAsync("/items");
+        Assert.Equal(HttpStatusCode.TooManyRequests, limited.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(48), limited.Headers.RetryAfter!.Delta);   // 47.5 s rounded up
+        Assert.Equal("\"api\";r=0;t=48", limited.Headers.GetValues("RateLimit").Single());
+        Assert.Equal("application/problem+json", limited.Content.Headers.ContentType!.MediaType);
+        string problem = await limited.Content.ReadAsStringAsync();
+        Assert.Contains("\"status\":429", problem);
+        Assert.Contains("\"retryAfter\":48", problem);
+        Assert.Contains("ops@example.com", problem);
+        Assert.DoesNotContain("127.0.0", limited.Headers.ToString());          // no client address in headers
+
+        Assert.Equal(HttpStatusCode.OK, (await b.GetAsync("/items")).StatusCode);   // another address, another budget
+    }
+
+    [Fact]
+    public async Task BrowsersGetAFriendlyPageApisGetProblemJson()
+    {
+        await using TestServer server = await Api();
+        using HttpClient a = server.ClientFrom(4);
+        await a.GetAsync("/items");
+        await a.GetAsync("/items");
+
+        using var browser = new HttpRequestMessage(HttpMethod.Get, "/items");
+        browser.Headers.Accept.ParseAdd("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8");
+        HttpResponseMessage page = await a.SendAsync(browser);
+        Assert.Equal(HttpStatusCode.TooManyRequests, page.StatusCode);
+        Assert.Equal("text/html", page.Content.Headers.ContentType!.MediaType);
+        string html = await page.Content.ReadAsStringAsync();
+        Assert.Contains("<h1>Too many requests</h1>", html);
+        Assert.Contains("Please try again in 60 seconds.", html);
+        Assert.Contains("contact ops@example.com", html);
+
+        using var api = new HttpRequestMessage(HttpMethod.Get, "/items");
+        api.Headers.Accept.ParseAdd("*/*");
+        Assert.Equal("application/problem+json", (await a.SendAsync(api)).Content.Headers.ContentType!.MediaType);
+    }
+
+    [Fact]
+    public async Task BlocksEscalateToABlacklistWith403()
+    {
+        await using TestServer server = await Api();
+        using HttpClient a = server.ClientFrom(5);
+        await a.PostAsync("/login", null);
+        HttpResponseMessage blocked = await a.PostAsync("/login", null);
+        Assert.Equal(HttpStatusCode.TooManyRequests, blocked.StatusCode);
+        Assert.Equal(TimeSpan.FromMinutes(5), blocked.Headers.RetryAfter!.Delta);
+        Assert.Contains("temporarily blocked", await blocked.Content.ReadAsStringAsync());
+
+        server.Time.Advance(TimeSpan.FromMinutes(5));
+        await a.PostAsync("/login", null);
+        HttpResponseMessage banned = await a.PostAsync("/login", null);              // second block: past BlockLimit 1
+        Assert.Equal(HttpStatusCode.Forbidden, banned.StatusCode);
+        Assert.Null(banned.Headers.RetryAfter);
+        server.Time.Advance(TimeSpan.FromDays(30));
+        Assert.Equal(HttpStatusCode.Forbidden, (await a.PostAsync("/login", null)).StatusCode);
+    }
+
+    [Fact]
+    public async Task DenylistedAddressesGet403()
+    {
+        await using TestServer server = await Api(o => o.Denylist.Add("127.0.0.66/32"));
+        using HttpClient denied = server.ClientFrom(66);
+        HttpResponseMessage response = await denied.GetAsync("/items");
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Contains("Access denied", await response.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, (await server.ClientFrom(67).GetAsync("/items")).StatusCode);
+    }
+
+    [Fact]
+    public async Task TheGlobalGuardAnswers503BeforeAnyPerClientWork()
+    {
+        await using TestServer server = await Api(o => o.GlobalLimit = new FloodgatePolicy { PermitLimit = 3, Window = TimeSpan.FromSeconds(1) });
+        var statuses = new List<HttpStatusCode>();
+        for (int client = 10; client < 15; client++)
+        {
+            statuses.Add((await server.ClientFrom(client).GetAsync("/health")).StatusCode);
+        }
+
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.ServiceUnavailable, HttpStatusCode.ServiceUnavailable], statuses);
+        server.Time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(HttpStatusCode.OK, (await server.ClientFrom(16).GetAsync("/health")).StatusCode);
+    }
+
+    [Fact]
+    public async Task ExemptRequestsAndDisabledEndpointsAreNeverLimited()
+    {
+        await using TestServer server = await Api(o => o.Exempt = c => c.Request.Headers["X-Probe-Key"] == "secret");
+        using HttpClient a = server.ClientFrom(20);
+        for (int i = 0; i < 10; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await a.GetAsync("/health")).StatusCode);
+            using var probe = new HttpRequestMessage(HttpMethod.Get, "/items");
+            probe.Headers.Add("X-Probe-Key", "secret");
+            Assert.Equal(HttpStatusCode.OK, (await a.SendAsync(probe)).StatusCode);
+        }
+
+        Assert.False((await a.GetAsync("/health")).Headers.Contains("RateLimit"));
+    }
+
+    [Fact]
+    public async Task SeveralPoliciesOnOneEndpointAllApply()
+    {
+        await using TestServer server = await Api();
+        using HttpClient a = server.ClientFrom(30);
+        HttpResponseMessage first = await a.GetAsync("/both");
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal("\"api\";q=2;w=60, \"login\";q=1;w=60", first.Headers.GetValues("RateLimit-Policy").Single());
+        HttpResponseMessage second = await a.GetAsync("/both");                    // login allows 1 per minute
+        Assert.Equal(HttpStatusCode.TooManyRequests, second.StatusCode);
+        Assert.Contains("\"policy\":\"login\"", await second.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task AttributesOnMinimalApiHandlersAndMvcActionsApply()
+    {
+        await using TestServer server = await TestServer.StartAsync(
+            o =>
+            {
+                o.Persistence = false;
+                o.AddPolicy("api", PerMinute(1));
+            },
+            app =>
+            {
+                app.MapGet("/attributed", [Floodgate("api")] () => "attributed");
+                app.MapControllers();
+            },
+            services: s => s.AddControllers().AddApplicationPart(typeof(OrdersController).Assembly));
+        using HttpClient a = server.ClientFrom(40);
+        Assert.Equal(HttpStatusCode.OK, (await a.GetAsync("/attributed")).StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await a.GetAsync("/attributed")).StatusCode);
+
+        using HttpClient b = server.ClientFrom(41);
+        Assert.Equal(HttpStatusCode.OK, (await b.GetAsync("/orders")).StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await b.GetAsync("/orders")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await b.GetAsync("/orders/status")).StatusCode);   // [DisableFloodgate] action
+    }
+
+    [Fact]
+    public async Task ForwardingHeadersFromAnUntrustedPeerDoNotEscapeTheLimit()
+    {
+        await using TestServer server = await Api();
+        using HttpClient spoofer = server.ClientFrom(50);
+        var random = new Random(5);
+        var statuses = new List<HttpStatusCode>();
+        for (int i = 0; i < 6; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/items");
+            string fake = $"{random.Next(1, 223)}.{random.Next(256)}.{random.Next(256)}.{random.Next(256)}";
+            request.Headers.Add("X-Forwarded-For", fake);
+            request.Headers.Add("X-Real-IP", fake);
+            request.Headers.Add("Forwarded", $"for={fake}");
+            statuses.Add((await spoofer.SendAsync(request)).StatusCode);
+        }
+
+        Assert.Equal(2, statuses.Count(s => s == HttpStatusCode.OK));
+    }
+
+    [Fact]
+    public async Task BlocksSurviveARestartWithPersistenceOnByDefault()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "floodgate-restart-" + Guid.NewGuid().ToString("N"));
+        void Configure(FloodgateOptions o) => o.AddPolicy("login", new FloodgatePolicy { PermitLimit = 1, Window = TimeSpan.FromMinutes(1), BlockDuration = TimeSpan.FromHours(1) });
+        void Map(WebApplication app) => app.MapPost("/login", () => "nope").RequireFloodgate("login");
+
+        await using (TestServer first = await TestServer.StartAsync(Configure, Map, contentRoot: root))
+        {
+            first.DeleteContentOnDispose = false;
+            using HttpClient a = first.ClientFrom(60);
+            await a.PostAsync("/login", null);
+            Assert.Equal(HttpStatusCode.TooManyRequests, (await a.PostAsync("/login", null)).StatusCode);
+        }   // shutdown takes the final checkpoint
+
+        Assert.True(Directory.Exists(Path.Combine(root, "floodgate-data", "login")));
+        await using TestServer second = await TestServer.StartAsync(Configure, Map, contentRoot: root);
+        HttpResponseMessage still = await second.ClientFrom(60).PostAsync("/login", null);
+        Assert.Equal(HttpStatusCode.TooManyRequests, still.StatusCode);
+        Assert.Contains("temporarily blocked", await still.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, (await second.ClientFrom(61).PostAsync("/login", null)).StatusCode);
+    }
+
+    [Fact]
+    public async Task InvalidConfigurationStopsStartupNamingTheSetting()
+    {
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => TestServer.StartAsync(
+            o => o.Persistence = false,
+            app => { },
+            settings: new()
+            {
+                ["Floodgate:Policies:api:PermitLimit"] = "0",
+                ["Floodgate:Policies:api:Window"] = "00:01:00",
+                ["Floodgate:Denylist:0"] = "not-an-address",
+                ["Floodgate:DefaultPolicy"] = "missing",
+            }));
+        Assert.Contains("Floodgate:Policies:api.PermitLimit must be greater than 0; got 0", error.Message);
+        Assert.Contains("Floodgate:Denylist has an entry that is neither an address nor a CIDR network; got 'not-an-address'", error.Message);
+        Assert.Contains("Floodgate:DefaultPolicy names a policy that is not configured; got 'missing'", error.Message);
+    }
+
+    [Fact]
+    public async Task AnEndpointUsingAnUnknownPolicyStopsStartup()
+    {
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => TestServer.StartAsync(
+            o => o.Persistence = false,
+            app => app.MapGet("/x", () => "x").RequireFloodgate("nope")));
+        Assert.Contains("'nope'", error.Message);
+    }
+}
+
+/// <summary>An MVC controller with Floodgate attributes.</summary>
+[ApiController]
+[Route("orders")]
+[Floodgate("api")]
+public sealed class OrdersController : ControllerBase
+{
+    [HttpGet]
+    public string List() => "orders";
+
+    [HttpGet("status")]
+    [DisableFloodgate]
+    public string Status() => "ok";
+}
