@@ -66,6 +66,11 @@ internal sealed class FloodgateMiddleware
         {
             Decision decision = policies[i].Limiter.Check(address);
             checks[i] = (policies[i].Name, policies[i].Limiter, decision);
+            if (_service.Logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
+            {
+                AdapterLog.Decision(_service.Logger, policies[i].Name, address?.ToString() ?? "unknown", decision.Reason, decision.Remaining);
+            }
+
             if (!decision.IsAllowed)
             {
                 RejectionWriter.AddRateLimitHeaders(context.Response, checks.AsSpan(0, i + 1));

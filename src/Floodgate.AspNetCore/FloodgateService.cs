@@ -19,6 +19,8 @@ internal sealed class FloodgateService : IDisposable
         TimeProvider time = (TimeProvider?)services.GetService(typeof(TimeProvider)) ?? TimeProvider.System;
         var meters = (System.Diagnostics.Metrics.IMeterFactory?)services.GetService(typeof(System.Diagnostics.Metrics.IMeterFactory));
         ILogger logger = loggers.CreateLogger("Floodgate");
+        Logger = logger;
+        WarnIfForwardedHeadersTrustEveryone(services, logger);
         try
         {
             foreach ((string name, FloodgatePolicy policy) in Options.Policies)
@@ -35,6 +37,8 @@ internal sealed class FloodgateService : IDisposable
                     CheckpointInterval = Options.CheckpointInterval,
                 });
                 _limiters.Add(name, limiter);
+                string policyName = name;
+                limiter.ClientStateChanged += (_, e) => LogStateChange(logger, policyName, e);
                 AddEntries(limiter.Allowlist, Options.Allowlist);
                 AddEntries(limiter.Denylist, Options.Denylist);
             }
@@ -53,6 +57,8 @@ internal sealed class FloodgateService : IDisposable
 
     public FloodgateOptions Options { get; }
 
+    public ILogger Logger { get; }
+
     /// <summary>Gets the global limiter: one shared budget for all requests.</summary>
     public FloodgateLimiter? Global { get; }
 
@@ -66,6 +72,28 @@ internal sealed class FloodgateService : IDisposable
         }
 
         Global?.Dispose();
+    }
+
+    private static void LogStateChange(ILogger logger, string policy, FloodgateEventArgs e)
+    {
+        if (e.Kind == FloodgateEventKind.Blacklisted)
+        {
+            AdapterLog.ClientBlacklisted(logger, policy, e.Client.ToString(), e.BlockCount);
+        }
+        else
+        {
+            AdapterLog.ClientBlocked(logger, policy, e.Client.ToString(), e.Kind, e.BlockCount, e.ExpiresAt);
+        }
+    }
+
+    private static void WarnIfForwardedHeadersTrustEveryone(IServiceProvider services, ILogger logger)
+    {
+        var forwarded = (IOptions<Microsoft.AspNetCore.Builder.ForwardedHeadersOptions>?)services.GetService(typeof(IOptions<Microsoft.AspNetCore.Builder.ForwardedHeadersOptions>));
+        if (forwarded?.Value is { } o && o.ForwardedHeaders != Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.None &&
+            o.KnownProxies.Count == 0 && o.KnownIPNetworks.Count == 0)
+        {
+            AdapterLog.ForwardedHeadersTrustEveryone(logger);
+        }
     }
 
     private static void AddEntries(AccessList list, List<string> entries)

@@ -1,0 +1,20 @@
+using Microsoft.Extensions.Logging;
+
+namespace Floodgate.AspNetCore;
+
+/// <summary>The adapter's log messages, with stable event ids (the core's persistence events are 100-105).</summary>
+internal static partial class AdapterLog
+{
+    [LoggerMessage(EventId = 300, Level = LogLevel.Debug, Message = "Floodgate {Policy}: {Client} {Reason} (remaining {Remaining}).")]
+    public static partial void Decision(ILogger logger, string policy, string client, DecisionReason reason, int remaining);
+
+    [LoggerMessage(EventId = 301, Level = LogLevel.Information, Message = "Floodgate {Policy}: {Client} {Kind} (block {BlockCount}, until {ExpiresAt}).")]
+    public static partial void ClientBlocked(ILogger logger, string policy, string client, FloodgateEventKind kind, int blockCount, DateTimeOffset? expiresAt);
+
+    [LoggerMessage(EventId = 302, Level = LogLevel.Warning, Message = "Floodgate {Policy}: {Client} blacklisted after {BlockCount} blocks.")]
+    public static partial void ClientBlacklisted(ILogger logger, string policy, string client, int blockCount);
+
+    [LoggerMessage(EventId = 303, Level = LogLevel.Warning,
+        Message = "Forwarded headers are enabled with KnownProxies and KnownNetworks cleared: any client can choose the address Floodgate limits. Trust only your proxies.")]
+    public static partial void ForwardedHeadersTrustEveryone(ILogger logger);
+}

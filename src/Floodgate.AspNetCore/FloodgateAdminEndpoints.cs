@@ -1,0 +1,96 @@
+using System.Net;
+using Floodgate;
+using Floodgate.AspNetCore;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Microsoft.AspNetCore.Builder;
+
+/// <summary>Operator endpoints: inspect clients, list blocked ones, unblock, blacklist, and change the lists at run time.</summary>
+public static class FloodgateAdminEndpoints
+{
+    /// <summary>
+    /// Maps the admin endpoints under <paramref name="prefix"/>, protected by <paramref name="authorizationPolicy"/>
+    /// (required: they change who may use the app). Every operation applies to every policy.
+    /// <list type="bullet">
+    /// <item><c>GET {prefix}/clients/{address}</c>: the client's state under each policy</item>
+    /// <item><c>GET {prefix}/blocked</c>: blocked and blacklisted clients per policy</item>
+    /// <item><c>POST {prefix}/clients/{address}/unblock</c></item>
+    /// <item><c>POST</c> / <c>DELETE {prefix}/clients/{address}/blacklist</c></item>
+    /// <item><c>POST</c> / <c>DELETE {prefix}/allowlist?network=10.0.0.0/8</c>, and the same for <c>denylist</c></item>
+    /// </list>
+    /// </summary>
+    /// <param name="endpoints">The app's endpoints.</param>
+    /// <param name="prefix">The route prefix, e.g. <c>/floodgate</c>.</param>
+    /// <param name="authorizationPolicy">The authorization policy an operator must satisfy.</param>
+    /// <returns>The group, for more conventions.</returns>
+    public static RouteGroupBuilder MapFloodgateAdmin(this IEndpointRouteBuilder endpoints, string prefix, string authorizationPolicy)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        ArgumentException.ThrowIfNullOrWhiteSpace(authorizationPolicy);
+        RouteGroupBuilder group = endpoints.MapGroup(prefix).RequireAuthorization(authorizationPolicy).DisableFloodgate();
+
+        group.MapGet("/clients/{address}", (string address, FloodgateService service) =>
+            WithAddress(address, ip => Results.Ok(service.Limiters.ToDictionary(p => p.Key, p => Describe(p.Value.Inspect(ip))))));
+
+        group.MapGet("/blocked", (FloodgateService service) =>
+            Results.Ok(service.Limiters.ToDictionary(p => p.Key, p => p.Value.GetBlockedClients().Select(Describe).ToList())));
+
+        group.MapPost("/clients/{address}/unblock", (string address, FloodgateService service) =>
+            WithAddress(address, ip => Results.Ok(new { unblocked = service.Limiters.Where(p => p.Value.Unblock(ip)).Select(p => p.Key).ToList() })));
+
+        group.MapPost("/clients/{address}/blacklist", (string address, FloodgateService service) =>
+            WithAddress(address, ip => Results.Ok(new { blacklisted = service.Limiters.Where(p => p.Value.Blacklist(ip)).Select(p => p.Key).ToList() })));
+
+        group.MapDelete("/clients/{address}/blacklist", (string address, FloodgateService service) =>
+            WithAddress(address, ip => Results.Ok(new { unblacklisted = service.Limiters.Where(p => p.Value.Unblacklist(ip)).Select(p => p.Key).ToList() })));
+
+        foreach (string list in new[] { "allowlist", "denylist" })
+        {
+            AccessList Of(FloodgateLimiter limiter) => list == "allowlist" ? limiter.Allowlist : limiter.Denylist;
+            group.MapPost("/" + list, (string network, FloodgateService service) =>
+                WithNetwork(network, n => Results.Ok(new { added = service.Limiters.Count(p => Of(p.Value).Add(n)) > 0 })));
+            group.MapDelete("/" + list, (string network, FloodgateService service) =>
+                WithNetwork(network, n => Results.Ok(new { removed = service.Limiters.Count(p => Of(p.Value).Remove(n)) > 0 })));
+            group.MapGet("/" + list, (FloodgateService service) =>
+                Results.Ok(service.Limiters.Values.SelectMany(l => Of(l).Entries).Select(n => n.ToString()).Distinct().ToList()));
+        }
+
+        return group;
+    }
+
+    private static IResult WithAddress(string text, Func<IPAddress, IResult> action) =>
+        IPAddress.TryParse(text, out IPAddress? address)
+            ? action(address)
+            : Results.Problem($"'{text}' is not an IP address.", statusCode: StatusCodes.Status400BadRequest);
+
+    private static IResult WithNetwork(string text, Func<IPNetwork, IResult> action)
+    {
+        if (IPNetwork.TryParse(text, out IPNetwork network))
+        {
+            return action(network);
+        }
+
+        return IPAddress.TryParse(text, out IPAddress? address)
+            ? action(new IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128))
+            : Results.Problem($"'{text}' is neither an address nor a CIDR network.", statusCode: StatusCodes.Status400BadRequest);
+    }
+
+    private static object Describe(ClientState state) => new
+    {
+        client = state.Client.ToString(),
+        tracked = state.IsTracked,
+        windowActive = state.IsWindowActive,
+        count = state.Count,
+        remaining = state.Remaining,
+        resetAfterSeconds = Math.Ceiling(state.ResetAfter.TotalSeconds),
+        blocked = state.IsBlocked,
+        punished = state.IsPunished,
+        blacklisted = state.IsBlacklisted,
+        blockExpiresAt = state.BlockExpiresAt,
+        blockCount = state.BlockCount,
+        allowlisted = state.IsAllowlisted,
+        denylisted = state.IsDenylisted,
+    };
+}
