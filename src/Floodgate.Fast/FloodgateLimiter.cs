@@ -75,6 +75,12 @@ public sealed class FloodgateLimiter : IDisposable
     /// <summary>Gets a copy of the policy this limiter enforces.</summary>
     public FloodgatePolicy Policy => _engine.Policy.Clone();
 
+    /// <summary>Gets when the last checkpoint was written to the data directory; <see langword="null"/> before the first, or without persistence.</summary>
+    public DateTimeOffset? LastCheckpointAt => _checkpointer?.LastCheckpointAt;
+
+    /// <summary>Gets why the last checkpoint failed (it is also logged and counted); <see langword="null"/> when it succeeded.</summary>
+    public string? LastCheckpointError => _checkpointer?.LastCheckpointError;
+
     /// <summary>Gets the number of client slots (the configured capacity rounded up to a power of two).</summary>
     public int Capacity => _engine.Table.Capacity;
 

@@ -232,6 +232,18 @@ public sealed class EndToEndTests
     }
 
     [Fact]
+    public async Task TheHealthCheckReportsPoliciesAndPersistence()
+    {
+        await using TestServer server = await TestServer.StartAsync(
+            o => o.AddPolicy("api", PerMinute(5)),
+            app => app.MapHealthChecks("/healthz").DisableFloodgate(),
+            services: s => s.AddHealthChecks().AddFloodgate());
+        HttpResponseMessage health = await server.ClientFrom(80).GetAsync("/healthz");
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        Assert.Equal("Healthy", await health.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task InvalidConfigurationStopsStartupNamingTheSetting()
     {
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => TestServer.StartAsync(

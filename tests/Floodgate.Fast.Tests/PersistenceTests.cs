@@ -157,8 +157,10 @@ public sealed class PersistenceTests : IDisposable
         Directory.Delete(checkpoints, recursive: true);
         File.WriteAllText(checkpoints, "a file where the checkpoints should go");
 
+        Assert.Null(limiter.LastCheckpointError);
         await Assert.ThrowsAnyAsync<IOException>(() => limiter.CheckpointAsync());
         Assert.Contains(_log.Entries, e => e.Id == 100 && e.Level == LogLevel.Error);
+        Assert.NotNull(limiter.LastCheckpointError);
         Assert.Equal(DecisionReason.Blocked, limiter.Check(s_blocked).Reason);
         Assert.True(limiter.Check(IPAddress.Parse("203.0.113.1")).IsAllowed);
         File.Delete(checkpoints);

@@ -39,6 +39,12 @@ internal sealed class Checkpointer : IDisposable
 
     public string Directory => _store.Directory;
 
+    /// <summary>Gets when the last checkpoint was written (or recovered from); null before any.</summary>
+    public DateTimeOffset? LastCheckpointAt { get; private set; }
+
+    /// <summary>Gets why the last checkpoint failed; null when it succeeded.</summary>
+    public string? LastCheckpointError { get; private set; }
+
     /// <summary>Takes the directory, recovers the newest usable checkpoint into the engine, and starts the timer.</summary>
     /// <exception cref="InvalidOperationException">The directory cannot be created or written, or another limiter holds it.</exception>
     public static Checkpointer Open(LimiterEngine engine, string dataDirectory, TimeSpan interval, TimeSpan timeout, ILogger logger)
@@ -107,11 +113,14 @@ internal sealed class Checkpointer : IDisposable
             _store.Prune(sequence, _previousGood);
             _previousGood = sequence;
             _engine.Metrics.Increment(MetricIndex.Checkpoints);
+            LastCheckpointAt = utcNow;
+            LastCheckpointError = null;
             Log.CheckpointWritten(_logger, sequence, _lastCount, Directory, watch.ElapsedMilliseconds);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             _engine.Metrics.Increment(MetricIndex.CheckpointFailures);
+            LastCheckpointError = ex.Message;
             Log.CheckpointFailed(_logger, sequence, Directory, ex.Message, ex);
             throw;
         }
