@@ -10,11 +10,9 @@ namespace Floodgate.AspNetCore;
 /// </summary>
 internal sealed class FloodgateMiddleware
 {
-    private static readonly (string Name, FloodgateLimiter Limiter)[] s_none = [];
-
     private readonly RequestDelegate _next;
     private readonly FloodgateService _service;
-    private readonly ConcurrentDictionary<Endpoint, (string Name, FloodgateLimiter Limiter)[]> _byEndpoint = new();
+    private readonly ConcurrentDictionary<Endpoint, EndpointPolicies> _byEndpoint = new();
 
     public FloodgateMiddleware(RequestDelegate next, FloodgateService service, IEnumerable<EndpointDataSource> endpoints)
     {
@@ -52,42 +50,58 @@ internal sealed class FloodgateMiddleware
             return _next(context);
         }
 
-        (string Name, FloodgateLimiter Limiter)[] policies = context.GetEndpoint() is { } endpoint
-            ? _byEndpoint.GetOrAdd(endpoint, Resolve)
-            : Resolve(null);
-        if (policies.Length == 0)
+        EndpointPolicies policies = context.GetEndpoint() is { } endpoint ? _byEndpoint.GetOrAdd(endpoint, Resolve) : Resolve(null);
+        if (policies.Count == 0)
         {
             return _next(context);
         }
 
         var address = context.Connection.RemoteIpAddress;
-        var checks = new (string Name, FloodgateLimiter Limiter, Decision Decision)[policies.Length];
-        for (int i = 0; i < policies.Length; i++)
+        IHeaderDictionary headers = context.Response.Headers;
+        if (policies.Count == 1)
         {
-            Decision decision = policies[i].Limiter.Check(address);
-            checks[i] = (policies[i].Name, policies[i].Limiter, decision);
-            if (_service.Logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
-            {
-                AdapterLog.Decision(_service.Logger, policies[i].Name, address?.ToString() ?? "unknown", decision.Reason, decision.Remaining);
-            }
+            // The common case: one policy, headers from precomputed parts, one string allocated per request.
+            Decision decision = policies.Limiters[0].Check(address);
+            LogDecision(policies.Names[0], address, decision);
+            headers["RateLimit-Policy"] = policies.PolicyHeader;
+            headers["RateLimit"] = policies.StateHeader(decision);
+            return decision.IsAllowed
+                ? _next(context)
+                : RejectionWriter.WriteAsync(context, options, policies.Names[0], decision, RejectionWriter.StatusOf(decision.Reason));
+        }
 
-            if (!decision.IsAllowed)
+        var decisions = new Decision[policies.Count];
+        for (int i = 0; i < decisions.Length; i++)
+        {
+            decisions[i] = policies.Limiters[i].Check(address);
+            LogDecision(policies.Names[i], address, decisions[i]);
+            if (!decisions[i].IsAllowed)
             {
-                RejectionWriter.AddRateLimitHeaders(context.Response, checks.AsSpan(0, i + 1));
-                return RejectionWriter.WriteAsync(context, options, policies[i].Name, decision, RejectionWriter.StatusOf(decision.Reason));
+                headers["RateLimit-Policy"] = policies.PolicyHeader;
+                headers["RateLimit"] = policies.StateHeader(decisions.AsSpan(0, i + 1));
+                return RejectionWriter.WriteAsync(context, options, policies.Names[i], decisions[i], RejectionWriter.StatusOf(decisions[i].Reason));
             }
         }
 
-        RejectionWriter.AddRateLimitHeaders(context.Response, checks);
+        headers["RateLimit-Policy"] = policies.PolicyHeader;
+        headers["RateLimit"] = policies.StateHeader(decisions);
         return _next(context);
     }
 
+    private void LogDecision(string policy, System.Net.IPAddress? address, Decision decision)
+    {
+        if (_service.Logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
+        {
+            AdapterLog.Decision(_service.Logger, policy, address?.ToString() ?? "unknown", decision.Reason, decision.Remaining);
+        }
+    }
+
     /// <summary>An endpoint's policies, resolved once per endpoint: its [Floodgate]/RequireFloodgate names, else the default.</summary>
-    private (string Name, FloodgateLimiter Limiter)[] Resolve(Endpoint? endpoint)
+    private EndpointPolicies Resolve(Endpoint? endpoint)
     {
         if (endpoint?.Metadata.GetMetadata<DisableFloodgateAttribute>() is not null)
         {
-            return s_none;
+            return EndpointPolicies.None;
         }
 
         var names = endpoint?.Metadata.GetOrderedMetadata<FloodgateAttribute>().Select(a => a.PolicyName).Distinct(StringComparer.Ordinal).ToList() ?? [];
@@ -96,6 +110,6 @@ internal sealed class FloodgateMiddleware
             names.Add(fallback);
         }
 
-        return names.Where(_service.Limiters.ContainsKey).Select(n => (n, _service.Limiters[n])).ToArray();
+        return new EndpointPolicies(names.Where(_service.Limiters.ContainsKey).Select(n => (n, _service.Limiters[n])).ToList());
     }
 }

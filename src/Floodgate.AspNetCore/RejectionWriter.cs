@@ -9,23 +9,6 @@ namespace Floodgate.AspNetCore;
 /// <summary>Statuses, headers and bodies: 429/403/503 with Retry-After, RateLimit headers, problem+json or HTML.</summary>
 internal static class RejectionWriter
 {
-    /// <summary>Adds the IETF draft RateLimit-Policy and RateLimit headers (structured fields), one item per policy.</summary>
-    public static void AddRateLimitHeaders(HttpResponse response, ReadOnlySpan<(string Name, FloodgateLimiter Limiter, Decision Decision)> checks)
-    {
-        var policy = new StringBuilder();
-        var state = new StringBuilder();
-        foreach ((string name, FloodgateLimiter limiter, Decision decision) in checks)
-        {
-            string separator = policy.Length == 0 ? string.Empty : ", ";
-            long window = (long)Math.Ceiling(limiter.Policy.Window.TotalSeconds);
-            policy.Append(separator).Append('"').Append(name).Append("\";q=").Append(decision.Limit).Append(";w=").Append(window);
-            state.Append(separator).Append('"').Append(name).Append("\";r=").Append(decision.Remaining).Append(";t=").Append(Seconds(decision.ResetAfter));
-        }
-
-        response.Headers["RateLimit-Policy"] = policy.ToString();
-        response.Headers["RateLimit"] = state.ToString();
-    }
-
     public static int StatusOf(DecisionReason reason) => reason is DecisionReason.Blacklisted or DecisionReason.Denylisted ? 403 : 429;
 
     /// <summary>Writes a rejection: status, Retry-After, then the hook or a body chosen by content negotiation.</summary>

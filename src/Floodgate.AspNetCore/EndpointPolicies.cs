@@ -1,0 +1,50 @@
+using System.Globalization;
+using System.Text;
+
+namespace Floodgate.AspNetCore;
+
+/// <summary>
+/// An endpoint's policies with the parts of their RateLimit headers computed once: the RateLimit-Policy value is
+/// constant, and each RateLimit item only needs its two numbers filled in.
+/// </summary>
+internal sealed class EndpointPolicies
+{
+    public static readonly EndpointPolicies None = new([]);
+
+    private readonly string[] _statePrefixes;   // "\"api\";r=" per policy
+
+    public EndpointPolicies(List<(string Name, FloodgateLimiter Limiter)> policies)
+    {
+        Names = policies.Select(p => p.Name).ToArray();
+        Limiters = policies.Select(p => p.Limiter).ToArray();
+        _statePrefixes = Names.Select(n => "\"" + n + "\";r=").ToArray();
+        PolicyHeader = string.Join(", ", policies.Select(p =>
+            string.Create(CultureInfo.InvariantCulture, $"\"{p.Name}\";q={p.Limiter.Policy.PermitLimit};w={(long)Math.Ceiling(p.Limiter.Policy.Window.TotalSeconds)}")));
+    }
+
+    public int Count => Names.Length;
+
+    public string[] Names { get; }
+
+    public FloodgateLimiter[] Limiters { get; }
+
+    /// <summary>The RateLimit-Policy header value, e.g. <c>"api";q=100;w=60</c>.</summary>
+    public string PolicyHeader { get; }
+
+    /// <summary>The RateLimit header value of one policy's decision, e.g. <c>"api";r=99;t=60</c>: one allocation.</summary>
+    public string StateHeader(Decision decision) =>
+        string.Create(CultureInfo.InvariantCulture, stackalloc char[128], $"{_statePrefixes[0]}{decision.Remaining};t={RejectionWriter.Seconds(decision.ResetAfter)}");
+
+    /// <summary>The RateLimit header value of several decisions, one item per policy.</summary>
+    public string StateHeader(ReadOnlySpan<Decision> decisions)
+    {
+        var state = new StringBuilder();
+        for (int i = 0; i < decisions.Length; i++)
+        {
+            state.Append(i == 0 ? string.Empty : ", ").Append(_statePrefixes[i]).Append(decisions[i].Remaining)
+                .Append(";t=").Append(RejectionWriter.Seconds(decisions[i].ResetAfter));
+        }
+
+        return state.ToString();
+    }
+}
