@@ -12,7 +12,10 @@ internal sealed class FloodgateMiddleware
 {
     private readonly RequestDelegate _next;
     private readonly FloodgateService _service;
+    private static readonly byte[] s_busy = "Service busy: please retry shortly."u8.ToArray();
+
     private readonly ConcurrentDictionary<Endpoint, EndpointPolicies> _byEndpoint = new();
+    private int _inFlight;
 
     public FloodgateMiddleware(RequestDelegate next, FloodgateService service, IEnumerable<EndpointDataSource> endpoints)
     {
@@ -37,14 +40,53 @@ internal sealed class FloodgateMiddleware
         FloodgateOptions options = _service.Options;
         if (_service.Global is { } global)
         {
-            // One shared budget for all requests: no per-client work before it.
+            // One shared budget for all requests: no per-client work before it, and a tiny static answer.
             Decision overall = global.Check(IpKey.Unknown);
             if (!overall.IsAllowed)
             {
-                return RejectionWriter.WriteAsync(context, options, "global", overall, 503);
+                return Busy(context, RejectionWriter.Seconds(overall.RetryAfter));
             }
         }
 
+        if (options.GlobalConcurrencyLimit is int cap)
+        {
+            // Interlocked: the count of requests in flight, shared by every thread serving requests.
+            if (Interlocked.Increment(ref _inFlight) > cap)
+            {
+                Interlocked.Decrement(ref _inFlight);
+                return Busy(context, 1);
+            }
+
+            return WithinCapAsync(context);
+        }
+
+        return CheckClient(context);
+    }
+
+    private async Task WithinCapAsync(HttpContext context)
+    {
+        try
+        {
+            await CheckClient(context).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    private static Task Busy(HttpContext context, long retryAfterSeconds)
+    {
+        HttpResponse response = context.Response;
+        response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        response.Headers.RetryAfter = retryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        response.ContentType = "text/plain; charset=utf-8";
+        return response.Body.WriteAsync(s_busy).AsTask();
+    }
+
+    private Task CheckClient(HttpContext context)
+    {
+        FloodgateOptions options = _service.Options;
         if (options.Exempt?.Invoke(context) == true)
         {
             return _next(context);

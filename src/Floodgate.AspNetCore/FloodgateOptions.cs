@@ -18,6 +18,12 @@ public sealed class FloodgateOptions
     public FloodgatePolicy? GlobalLimit { get; set; }
 
     /// <summary>
+    /// Gets or sets the most requests the app may be processing at once; more are rejected with 503 at once, like
+    /// the global limit. <value>The default value is <see langword="null"/>: no cap.</value>
+    /// </summary>
+    public int? GlobalConcurrencyLimit { get; set; }
+
+    /// <summary>
     /// Gets or sets the policy applied to endpoints that name none (and are not <c>[DisableFloodgate]</c>).
     /// <value>The default value is <see langword="null"/>: such endpoints are not limited.</value>
     /// </summary>

@@ -19,6 +19,11 @@ internal sealed class FloodgateOptionsValidator : IValidateOptions<FloodgateOpti
             errors.AddRange(options.GlobalLimit.Validate("Floodgate:GlobalLimit"));
         }
 
+        if (options.GlobalConcurrencyLimit <= 0)
+        {
+            errors.Add($"Floodgate:GlobalConcurrencyLimit must be greater than 0, or null for no cap; got {options.GlobalConcurrencyLimit}.");
+        }
+
         if (options.DefaultPolicy is { } fallback && !options.Policies.ContainsKey(fallback))
         {
             errors.Add($"Floodgate:DefaultPolicy names a policy that is not configured; got '{fallback}' (configured: {string.Join(", ", options.Policies.Keys)}).");

@@ -130,6 +130,9 @@ public sealed class EndToEndTests
         }
 
         Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.ServiceUnavailable, HttpStatusCode.ServiceUnavailable], statuses);
+        HttpResponseMessage busy = await server.ClientFrom(15).GetAsync("/items");
+        Assert.Equal("Service busy: please retry shortly.", await busy.Content.ReadAsStringAsync());   // tiny and static
+        Assert.Equal(TimeSpan.FromSeconds(1), busy.Headers.RetryAfter!.Delta);
         server.Time.Advance(TimeSpan.FromSeconds(1));
         Assert.Equal(HttpStatusCode.OK, (await server.ClientFrom(16).GetAsync("/health")).StatusCode);
     }
@@ -229,6 +232,88 @@ public sealed class EndToEndTests
         Assert.Equal(HttpStatusCode.TooManyRequests, still.StatusCode);
         Assert.Contains("temporarily blocked", await still.Content.ReadAsStringAsync());
         Assert.Equal(HttpStatusCode.OK, (await second.ClientFrom(61).PostAsync("/login", null)).StatusCode);
+    }
+
+    [Fact]
+    public async Task AGlobalConcurrencyCapTurnsAwayRequestsBeyondItWith503()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using TestServer server = await TestServer.StartAsync(
+            o =>
+            {
+                o.Persistence = false;
+                o.GlobalConcurrencyLimit = 1;
+            },
+            app => app.MapGet("/slow", async () => { entered.TrySetResult(); await release.Task; return "slow"; }));
+        Task<HttpResponseMessage> first = server.ClientFrom(85).GetAsync("/slow");
+        await entered.Task;
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await server.ClientFrom(86).GetAsync("/slow")).StatusCode);
+        release.SetResult();
+        Assert.Equal(HttpStatusCode.OK, (await first).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await server.ClientFrom(87).GetAsync("/slow")).StatusCode);
+    }
+
+    [Fact]
+    public async Task OnRejectedCanReplaceTheResponse()
+    {
+        await using TestServer server = await Api(o => o.OnRejected = async rejected =>
+        {
+            rejected.Handled = true;
+            await rejected.HttpContext.Response.WriteAsync($"custom: {rejected.Policy} {rejected.Decision.Reason}");
+        });
+        using HttpClient a = server.ClientFrom(88);
+        await a.GetAsync("/items");
+        await a.GetAsync("/items");
+        HttpResponseMessage rejected = await a.GetAsync("/items");
+        Assert.Equal(HttpStatusCode.TooManyRequests, rejected.StatusCode);
+        Assert.NotNull(rejected.Headers.RetryAfter);
+        Assert.Equal("custom: api RateLimited", await rejected.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task ForwardedHeadersTrustingEveryoneLogAWarningAtStartup()
+    {
+        var logs = new CapturingLoggerProvider();
+        await using TestServer server = await TestServer.StartAsync(
+            o => o.Persistence = false,
+            app => { },
+            services: s => s.Configure<ForwardedHeadersOptions>(f =>
+            {
+                f.ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedFor;
+                f.KnownProxies.Clear();
+                f.KnownIPNetworks.Clear();
+            }),
+            logs: logs);
+        Assert.Contains(logs.Entries, e => e.Id == 303 && e.Level == Microsoft.Extensions.Logging.LogLevel.Warning);
+    }
+
+    public static TheoryData<string, string, string> InvalidSettings => new()
+    {
+        { "Floodgate:Capacity", "0", "Floodgate:Capacity must be between 1 and 67108864; got 0." },
+        { "Floodgate:Ipv6PrefixLength", "40", "Floodgate:Ipv6PrefixLength must be between 48 and 128; got 40." },
+        { "Floodgate:CheckpointInterval", "00:00:00.010", "Floodgate:CheckpointInterval must be between 100 ms and 1 day; got 00:00:00.0100000." },
+        { "Floodgate:GlobalConcurrencyLimit", "0", "Floodgate:GlobalConcurrencyLimit must be greater than 0, or null for no cap; got 0." },
+        { "Floodgate:GlobalLimit:PermitLimit", "-1", "Floodgate:GlobalLimit.PermitLimit must be greater than 0; got -1." },
+        { "Floodgate:Allowlist:0", "10.0.0.0/99", "Floodgate:Allowlist has an entry that is neither an address nor a CIDR network; got '10.0.0.0/99'." },
+        { "Floodgate:Policies:login:BlockMultiplier", "0.5", "Floodgate:Policies:login.BlockMultiplier must be a finite number of at least 1.0; got 0.5." },
+    };
+
+    [Theory]
+    [MemberData(nameof(InvalidSettings))]
+    public async Task EachInvalidSettingStopsStartupWithItsMessage(string key, string value, string message)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Floodgate:Persistence"] = "false",
+            ["Floodgate:Policies:login:PermitLimit"] = "3",
+            ["Floodgate:Policies:login:Window"] = "00:01:00",
+            ["Floodgate:GlobalLimit:Window"] = "00:00:01",
+            ["Floodgate:GlobalLimit:PermitLimit"] = "100",
+            [key] = value,
+        };
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => TestServer.StartAsync(_ => { }, _ => { }, settings: settings));
+        Assert.Contains(message, error.Message);
     }
 
     [Fact]

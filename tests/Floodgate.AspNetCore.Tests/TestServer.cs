@@ -39,7 +39,8 @@ internal sealed class TestServer : IAsyncDisposable
         FakeTimeProvider? time = null,
         string? contentRoot = null,
         Dictionary<string, string?>? settings = null,
-        Action<IServiceCollection>? services = null)
+        Action<IServiceCollection>? services = null,
+        ILoggerProvider? logs = null)
     {
         time ??= new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
         contentRoot ??= Path.Combine(Path.GetTempPath(), "floodgate-app-" + Guid.NewGuid().ToString("N"));
@@ -47,6 +48,11 @@ internal sealed class TestServer : IAsyncDisposable
         WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = contentRoot });
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
+        if (logs is not null)
+        {
+            builder.Logging.AddProvider(logs);
+        }
+
         if (settings is not null)
         {
             builder.Configuration.AddInMemoryCollection(settings);

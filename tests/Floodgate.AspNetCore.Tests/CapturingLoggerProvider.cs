@@ -1,0 +1,42 @@
+using Microsoft.Extensions.Logging;
+
+namespace Floodgate.AspNetCore.Tests;
+
+/// <summary>Keeps every log entry, for tests that assert on logs.</summary>
+internal sealed class CapturingLoggerProvider : ILoggerProvider
+{
+    private readonly List<(int Id, LogLevel Level, string Message)> _entries = [];
+
+    public IReadOnlyList<(int Id, LogLevel Level, string Message)> Entries
+    {
+        get
+        {
+            lock (_entries)
+            {
+                return [.. _entries];
+            }
+        }
+    }
+
+    public ILogger CreateLogger(string categoryName) => new Logger(this);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(CapturingLoggerProvider owner) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            lock (owner._entries)
+            {
+                owner._entries.Add((eventId.Id, logLevel, formatter(state, exception)));
+            }
+        }
+    }
+}
