@@ -8,7 +8,8 @@ results="$(mktemp -d)"
 trap 'rm -rf "$results"' EXIT
 
 set +e
-dotnet test Floodgate.sln -c Release --logger "trx" --results-directory "$results" "$@"
+# Build everything first (samples and benchmarks too), so that a project no test touches cannot rot unseen.
+dotnet build Floodgate.sln -c Release && dotnet test Floodgate.sln -c Release --no-build --logger "trx" --results-directory "$results" "$@"
 status=$?
 set -e
 
