@@ -65,17 +65,10 @@ public static class FloodgateAdminEndpoints
             ? action(address)
             : Results.Problem($"'{text}' is not an IP address.", statusCode: StatusCodes.Status400BadRequest);
 
-    private static IResult WithNetwork(string text, Func<IPNetwork, IResult> action)
-    {
-        if (IPNetwork.TryParse(text, out IPNetwork network))
-        {
-            return action(network);
-        }
-
-        return IPAddress.TryParse(text, out IPAddress? address)
-            ? action(new IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128))
+    private static IResult WithNetwork(string text, Func<IPNetwork, IResult> action) =>
+        ListEntry.TryParse(text, out IPNetwork? network)
+            ? action(network.Value)
             : Results.Problem($"'{text}' is neither an address nor a CIDR network.", statusCode: StatusCodes.Status400BadRequest);
-    }
 
     private static object Describe(ClientState state) => new
     {

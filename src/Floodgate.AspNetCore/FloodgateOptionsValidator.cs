@@ -1,4 +1,3 @@
-using System.Net;
 using Microsoft.Extensions.Options;
 
 namespace Floodgate.AspNetCore;
@@ -40,7 +39,7 @@ internal sealed class FloodgateOptionsValidator : IValidateOptions<FloodgateOpti
         {
             foreach (string entry in entries)
             {
-                if (!IPNetwork.TryParse(entry, out _) && !IPAddress.TryParse(entry, out _))
+                if (!ListEntry.TryParse(entry, out _))
                 {
                     errors.Add($"Floodgate:{list} has an entry that is neither an address nor a CIDR network; got '{entry}'.");
                 }

@@ -100,13 +100,9 @@ internal sealed class FloodgateService : IDisposable
     {
         foreach (string entry in entries)
         {
-            if (IPNetwork.TryParse(entry, out IPNetwork network))
+            if (ListEntry.TryParse(entry, out IPNetwork? network))
             {
-                list.Add(network);
-            }
-            else if (IPAddress.TryParse(entry, out IPAddress? address))
-            {
-                list.Add(address);
+                list.Add(network.Value);
             }
         }
     }

@@ -27,8 +27,6 @@ internal sealed class CoarseTimestamp
         _origin = timeProvider.GetTimestamp();
     }
 
-    public TimeProvider TimeProvider => _timeProvider;
-
     /// <summary>Gets the latest published time, in milliseconds since this source's origin.</summary>
     public long Milliseconds => Volatile.Read(ref _ms);
 

@@ -1,7 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 
 namespace Floodgate.Internal;
 
@@ -25,10 +24,10 @@ internal sealed unsafe partial class EntryTable
     private const int MadviseHugePage = 14;   // MADV_HUGEPAGE
 
     // Per-process secret hash keys: drawn once, never exposed.
-    private static readonly ulong s_k0 = RandomKey();
-    private static readonly ulong s_k1 = RandomKey();
-    private static readonly ulong s_k2 = RandomKey();
-    private static readonly ulong s_k3 = RandomKey();
+    private static readonly ulong s_k0 = MultiplyFold.RandomKey();
+    private static readonly ulong s_k1 = MultiplyFold.RandomKey();
+    private static readonly ulong s_k2 = MultiplyFold.RandomKey();
+    private static readonly ulong s_k3 = MultiplyFold.RandomKey();
 
     private readonly nint _hot;
     private readonly nint _cold;
@@ -94,8 +93,8 @@ internal sealed unsafe partial class EntryTable
     public static ulong Hash(in IpKey key)
     {
         // Two rounds of a 64×64→128 multiply-fold (as in wyhash), keyed with the process secret.
-        ulong h = Fold(key.High ^ s_k0, key.Low ^ s_k1);
-        return Fold(h ^ s_k2, key.Low ^ key.High ^ s_k3);
+        ulong h = MultiplyFold.Fold(key.High ^ s_k0, key.Low ^ s_k1);
+        return MultiplyFold.Fold(h ^ s_k2, key.Low ^ key.High ^ s_k3);
     }
 
     /// <summary>Gets the home slot of a hash: the shard from its top bits, the slot from its low bits.</summary>
@@ -121,21 +120,6 @@ internal sealed unsafe partial class EntryTable
         AdviseHugePages((nint)memory, (nuint)bytes);
         NativeMemory.Clear(memory, (nuint)bytes);
         return (nint)memory;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong Fold(ulong a, ulong b)
-    {
-        ulong high = Math.BigMul(a, b, out ulong low);
-        return high ^ low;
-    }
-
-    private static ulong RandomKey()
-    {
-        Span<byte> bytes = stackalloc byte[8];
-        RandomNumberGenerator.Fill(bytes);
-        // An odd key keeps the multiply from collapsing when an input XORs to zero.
-        return BitConverter.ToUInt64(bytes) | 1;
     }
 
     /// <summary>Asks Linux for transparent huge pages; elsewhere, or if the call is unavailable, nothing happens.</summary>

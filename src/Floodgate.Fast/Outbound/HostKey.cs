@@ -1,7 +1,8 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Net;
-using System.Security.Cryptography;
+using Floodgate.Internal;
+using static Floodgate.Internal.MultiplyFold;
 
 namespace Floodgate;
 
@@ -11,8 +12,8 @@ namespace Floodgate;
 /// </summary>
 internal static class HostKey
 {
-    private static readonly ulong s_seed1 = RandomSeed();
-    private static readonly ulong s_seed2 = RandomSeed();
+    private static readonly ulong s_seed1 = MultiplyFold.RandomKey();
+    private static readonly ulong s_seed2 = MultiplyFold.RandomKey();
     private static readonly IdnMapping s_idn = new();
 
     /// <summary>The canonical host of a request URI (without port).</summary>
@@ -94,18 +95,5 @@ internal static class HostKey
 
         h = Fold(a ^ h ^ 0x8EBC6AF09C88C6E3, b ^ 0x589965CC75374CC3);
         return Fold(h ^ seed, 0x1D8E4E27C47D124F);
-    }
-
-    private static ulong Fold(ulong a, ulong b)
-    {
-        ulong high = Math.BigMul(a, b, out ulong low);
-        return high ^ low;
-    }
-
-    private static ulong RandomSeed()
-    {
-        Span<byte> bytes = stackalloc byte[8];
-        RandomNumberGenerator.Fill(bytes);
-        return BitConverter.ToUInt64(bytes);
     }
 }

@@ -28,9 +28,5 @@ internal static class Checksum
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ulong Mix(ulong a, ulong b)
-    {
-        ulong high = Math.BigMul(a ^ Seed, b | 1, out ulong low);
-        return high ^ low;
-    }
+    public static ulong Mix(ulong a, ulong b) => Internal.MultiplyFold.Fold(a ^ Seed, b | 1);
 }
