@@ -77,9 +77,6 @@ public sealed class RobustnessTests
             }
         }
 
-        Run(); // warm up (tiering, statics)
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        Run();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Allocations.AssertNone(Run);
     }
 }
