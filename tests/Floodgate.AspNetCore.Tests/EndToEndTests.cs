@@ -212,6 +212,34 @@ public sealed class EndToEndTests
     }
 
     [Fact]
+    public async Task ClientsWithoutAnAddressShareOneUnknownBudget()
+    {
+        // Kestrel on a Unix domain socket: RemoteIpAddress is null for every connection there.
+        string socket = Path.Combine(Path.GetTempPath(), "floodgate-" + Guid.NewGuid().ToString("N")[..12] + ".sock");
+        await using TestServer server = await TestServer.StartAsync(
+            o =>
+            {
+                o.Persistence = false;
+                o.AddPolicy("api", PerMinute(2));
+            },
+            app => app.MapGet("/items", () => "items").RequireFloodgate("api"),
+            unixSocket: socket);
+        using HttpClient first = TestServer.ClientOverUnixSocket(socket);
+        using HttpClient second = TestServer.ClientOverUnixSocket(socket);
+
+        Assert.Equal(HttpStatusCode.OK, (await first.GetAsync("/items")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await second.GetAsync("/items")).StatusCode);   // another connection, same key
+        HttpResponseMessage limited = await first.GetAsync("/items");
+        Assert.Equal(HttpStatusCode.TooManyRequests, limited.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(60), limited.Headers.RetryAfter!.Delta);
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await second.GetAsync("/items")).StatusCode);
+
+        // Clients with an address keep their own budgets.
+        using HttpClient tcp = server.ClientFrom(70);
+        Assert.Equal(HttpStatusCode.OK, (await tcp.GetAsync("/items")).StatusCode);
+    }
+
+    [Fact]
     public async Task BlocksSurviveARestartWithPersistenceOnByDefault()
     {
         string root = Path.Combine(Path.GetTempPath(), "floodgate-restart-" + Guid.NewGuid().ToString("N"));

@@ -40,13 +40,24 @@ internal sealed class TestServer : IAsyncDisposable
         string? contentRoot = null,
         Dictionary<string, string?>? settings = null,
         Action<IServiceCollection>? services = null,
-        ILoggerProvider? logs = null)
+        ILoggerProvider? logs = null,
+        string? unixSocket = null)
     {
         time ??= new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
         contentRoot ??= Path.Combine(Path.GetTempPath(), "floodgate-app-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(contentRoot);
         WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = contentRoot });
         builder.WebHost.UseUrls("http://127.0.0.1:0");
+        if (unixSocket is not null)
+        {
+            // Connections on a Unix domain socket have no IP address: Kestrel leaves RemoteIpAddress null.
+            builder.WebHost.ConfigureKestrel(kestrel =>
+            {
+                kestrel.Listen(IPAddress.Loopback, 0);
+                kestrel.ListenUnixSocket(unixSocket);
+            });
+        }
+
         builder.Logging.ClearProviders();
         if (logs is not null)
         {
@@ -65,7 +76,8 @@ internal sealed class TestServer : IAsyncDisposable
         app.UseFloodgate();
         map(app);
         await app.StartAsync();
-        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
+            .First(a => a.StartsWith("http://127.0.0.1:", StringComparison.Ordinal));
         return new TestServer(app, new Uri(address).Port, time, contentRoot);
     }
 
@@ -84,6 +96,22 @@ internal sealed class TestServer : IAsyncDisposable
             },
         };
         return new HttpClient(handler) { BaseAddress = new Uri($"http://127.0.0.1:{Port}") };
+    }
+
+    /// <summary>A client whose connections go through the Unix domain socket at <paramref name="path"/>.</summary>
+    public static HttpClient ClientOverUnixSocket(string path)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            PooledConnectionLifetime = TimeSpan.Zero,
+            ConnectCallback = async (_, token) =>
+            {
+                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), token);
+                return new NetworkStream(socket, ownsSocket: true);
+            },
+        };
+        return new HttpClient(handler) { BaseAddress = new Uri("http://localhost") };
     }
 
     public async ValueTask DisposeAsync()
