@@ -198,10 +198,12 @@ public sealed class EndToEndTests
         using HttpClient spoofer = server.ClientFrom(50);
         var random = new Random(5);
         var statuses = new List<HttpStatusCode>();
+        var fakes = new List<IPAddress>();
         for (int i = 0; i < 6; i++)
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, "/items");
             string fake = $"{random.Next(1, 223)}.{random.Next(256)}.{random.Next(256)}.{random.Next(256)}";
+            fakes.Add(IPAddress.Parse(fake));
             request.Headers.Add("X-Forwarded-For", fake);
             request.Headers.Add("X-Real-IP", fake);
             request.Headers.Add("Forwarded", $"for={fake}");
@@ -209,6 +211,11 @@ public sealed class EndToEndTests
         }
 
         Assert.Equal(2, statuses.Count(s => s == HttpStatusCode.OK));
+
+        // The spoofed addresses never became keys: only the real peer is tracked.
+        FloodgateLimiter limiter = server.Services.GetRequiredService<FloodgateService>().Limiters["api"];
+        Assert.True(limiter.Inspect(IPAddress.Parse("127.0.0.50")).IsTracked);
+        Assert.All(fakes, fake => Assert.False(limiter.Inspect(fake).IsTracked));
     }
 
     [Fact]

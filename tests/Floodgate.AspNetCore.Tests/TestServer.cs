@@ -26,6 +26,8 @@ internal sealed class TestServer : IAsyncDisposable
 
     public int Port { get; }
 
+    public IServiceProvider Services => _app.Services;
+
     public FakeTimeProvider Time { get; }
 
     public string ContentRoot { get; }
