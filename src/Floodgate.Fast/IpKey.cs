@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Floodgate;
 
@@ -95,7 +96,25 @@ public readonly struct IpKey : IEquatable<IpKey>
     }
 
     /// <summary>Same as <see cref="Create(IPAddress?, int)"/> without validating the prefix length (the caller did).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static IpKey CreateUnchecked(IPAddress? address, int ipv6PrefixLength)
+    {
+        if (address is not null && address.AddressFamily == AddressFamily.InterNetwork)
+        {
+            // The common case, inlined into the check: four bytes into a local, no stack buffer.
+            // TryWriteBytes never fails for a 4-byte buffer; the check keeps the path exception-free.
+            uint ipv4 = 0;
+            return address.TryWriteBytes(MemoryMarshal.AsBytes(new Span<uint>(ref ipv4)), out _)
+                ? FromIPv4(BinaryPrimitives.ReadUInt32BigEndian(MemoryMarshal.AsBytes(new ReadOnlySpan<uint>(in ipv4))))
+                : Unknown;
+        }
+
+        return CreateUncommon(address, ipv6PrefixLength);
+    }
+
+    /// <summary>The unknown client, IPv6 and anything else, kept out of line so the IPv4 path stays small.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static IpKey CreateUncommon(IPAddress? address, int ipv6PrefixLength)
     {
         if (address is null)
         {
@@ -103,12 +122,6 @@ public readonly struct IpKey : IEquatable<IpKey>
         }
 
         Span<byte> bytes = stackalloc byte[16];
-        if (address.AddressFamily == AddressFamily.InterNetwork)
-        {
-            // TryWriteBytes never fails for a 16-byte buffer; the check keeps the path exception-free.
-            return address.TryWriteBytes(bytes, out _) ? FromIPv4(BinaryPrimitives.ReadUInt32BigEndian(bytes)) : Unknown;
-        }
-
         if (address.AddressFamily == AddressFamily.InterNetworkV6 && address.TryWriteBytes(bytes, out int written) && written == 16)
         {
             // TryWriteBytes writes the address without its scope id, which is what we want.
