@@ -14,11 +14,11 @@ if ! command -v wrk >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null; else sudo apt-get update -qq >/dev/null && sudo apt-get install -y -qq wrk >/dev/null; fi
 fi
 
-dotnet build HttpApp -c Release -o "$PWD/HttpApp/out" >/dev/null
+dotnet build HttpApp -c Release -o "$PWD/HttpApp/bin/bench" >/dev/null
 declare -A results
 for ((round = 1; round <= rounds; round++)); do
   for mode in none builtin floodgate; do
-    dotnet HttpApp/out/HttpApp.dll "$mode" "$port" &
+    dotnet HttpApp/bin/bench/HttpApp.dll "$mode" "$port" &
     app=$!
     for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
     wrk -t1 -c32 -d2s "http://127.0.0.1:$port/" >/dev/null   # warm-up: JIT, connections
