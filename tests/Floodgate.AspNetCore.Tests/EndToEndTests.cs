@@ -222,7 +222,10 @@ public sealed class EndToEndTests
     public async Task ClientsWithoutAnAddressShareOneUnknownBudget()
     {
         // Kestrel on a Unix domain socket: RemoteIpAddress is null for every connection there.
-        string socket = Path.Combine(Path.GetTempPath(), "floodgate-" + Guid.NewGuid().ToString("N")[..12] + ".sock");
+        // Unix socket paths are limited to ~108 bytes: fall back to /tmp when the temp directory's path is long.
+        string name = "floodgate-" + Guid.NewGuid().ToString("N")[..12] + ".sock";
+        string socket = Path.Combine(Path.GetTempPath(), name);
+        socket = socket.Length <= 100 ? socket : Path.Combine("/tmp", name);
         await using TestServer server = await TestServer.StartAsync(
             o =>
             {
