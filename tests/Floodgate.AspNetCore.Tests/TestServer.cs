@@ -84,36 +84,35 @@ internal sealed class TestServer : IAsyncDisposable
     }
 
     /// <summary>A client whose connections come from 127.0.0.<paramref name="host"/>.</summary>
-    public HttpClient ClientFrom(int host)
-    {
-        var handler = new SocketsHttpHandler
+    public HttpClient ClientFrom(int host) => Client(
+        () =>
         {
-            PooledConnectionLifetime = TimeSpan.Zero,
-            ConnectCallback = async (_, token) =>
-            {
-                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                socket.Bind(new IPEndPoint(IPAddress.Parse($"127.0.0.{host}"), 0));
-                await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, Port), token);
-                return new NetworkStream(socket, ownsSocket: true);
-            },
-        };
-        return new HttpClient(handler) { BaseAddress = new Uri($"http://127.0.0.1:{Port}") };
-    }
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            socket.Bind(new IPEndPoint(IPAddress.Parse($"127.0.0.{host}"), 0));
+            return socket;
+        },
+        new IPEndPoint(IPAddress.Loopback, Port),
+        new Uri($"http://127.0.0.1:{Port}"));
 
     /// <summary>A client whose connections go through the Unix domain socket at <paramref name="path"/>.</summary>
-    public static HttpClient ClientOverUnixSocket(string path)
+    public static HttpClient ClientOverUnixSocket(string path) => Client(
+        () => new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified),
+        new UnixDomainSocketEndPoint(path),
+        new Uri("http://localhost"));
+
+    private static HttpClient Client(Func<Socket> open, EndPoint server, Uri baseAddress)
     {
         var handler = new SocketsHttpHandler
         {
             PooledConnectionLifetime = TimeSpan.Zero,
             ConnectCallback = async (_, token) =>
             {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), token);
+                Socket socket = open();
+                await socket.ConnectAsync(server, token);
                 return new NetworkStream(socket, ownsSocket: true);
             },
         };
-        return new HttpClient(handler) { BaseAddress = new Uri("http://localhost") };
+        return new HttpClient(handler) { BaseAddress = baseAddress };
     }
 
     public async ValueTask DisposeAsync()
