@@ -104,9 +104,8 @@ public readonly struct IpKey : IEquatable<IpKey>
             // The common case, inlined into the check: four bytes into a local, no stack buffer.
             // TryWriteBytes never fails for a 4-byte buffer; the check keeps the path exception-free.
             uint ipv4 = 0;
-            return address.TryWriteBytes(MemoryMarshal.AsBytes(new Span<uint>(ref ipv4)), out _)
-                ? FromIPv4(BinaryPrimitives.ReadUInt32BigEndian(MemoryMarshal.AsBytes(new ReadOnlySpan<uint>(in ipv4))))
-                : Unknown;
+            Span<byte> bytes = MemoryMarshal.AsBytes(new Span<uint>(ref ipv4));
+            return address.TryWriteBytes(bytes, out _) ? FromIPv4(BinaryPrimitives.ReadUInt32BigEndian(bytes)) : Unknown;
         }
 
         return CreateUncommon(address, ipv6PrefixLength);
