@@ -1,40 +1,131 @@
 #!/usr/bin/env bash
-# HTTP overhead of rate limiting, measured with wrk on loopback: a hello-world endpoint with no limiter, the built-in
-# UseRateLimiter() (fixed window partitioned by client IP) and Floodgate. Runs alternate (none, builtin, floodgate,
-# none, ...) so that drift in the machine hits all three alike; the table reports the medians.
-# Usage: bench/http-bench.sh [rounds] [seconds per run]   (defaults: 5 rounds of 10 s)
+# What Floodgate costs inside a real server: the app of bench/HttpApp (WebApplication.CreateBuilder, appsettings.json,
+# Floodgate's defaults: persistence on, two policies, RateLimit headers) with no limiter, with the built-in
+# UseRateLimiter() and with Floodgate. Each server is pinned to core 0 (taskset) and wrk to core 1. The figure is the
+# server's CPU time (utime + stime from /proc) per request wrk completed; throughput is secondary.
+#
+# Every server runs for the whole benchmark and is first warmed up under load until tiered compilation has settled
+# (about 30 s on one core), so that rounds compare steady states, not JIT timelines. The configurations then alternate
+# (none, builtin, floodgate, floodgate's endpoint without a policy, none, ...) so that drift in the machine hits them
+# alike; the table gives medians and the spread. Bytes allocated per request come from GC.GetTotalAllocatedBytes
+# (the app's /stats endpoint) around each run. Last, fresh servers sit idle and their context switches per second are
+# counted over all their threads (/proc/PID/task/*/status).
+#
+# Usage: bench/http-bench.sh [rounds] [seconds per run] [warm-up seconds] [idle seconds]   (defaults: 8, 10, 30, 30)
+# FLOODGATE_CLOCK=ticker|precise|kernel picks what Floodgate's checks read for "now" (default: its automatic choice).
 set -euo pipefail
 cd "$(dirname "$0")"
-rounds="${1:-5}"
+rounds="${1:-8}"
 seconds="${2:-10}"
-port=5090
+warmup="${3:-30}"
+idle="${4:-30}"
+clock="${FLOODGATE_CLOCK:-}"
+base_port=5190
 
-if ! command -v wrk >/dev/null 2>&1; then
-  echo "installing wrk..." >&2
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null; else sudo apt-get update -qq >/dev/null && sudo apt-get install -y -qq wrk >/dev/null; fi
-fi
+install() {
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq >/dev/null && apt-get install -y -qq "$@" >/dev/null
+  else sudo apt-get update -qq >/dev/null && sudo apt-get install -y -qq "$@" >/dev/null; fi
+}
+command -v wrk >/dev/null 2>&1 || { echo "installing wrk..." >&2; install wrk; }
+command -v taskset >/dev/null 2>&1 || { echo "installing util-linux (taskset)..." >&2; install util-linux; }
+if [ "$(nproc)" -lt 2 ]; then echo "needs 2 cores (server on one, wrk on the other); this machine has $(nproc)" >&2; exit 1; fi
 
-dotnet build HttpApp -c Release -o "$PWD/HttpApp/bin/bench" >/dev/null
-declare -A results
+out="$PWD/HttpApp/bin/bench"
+dotnet build HttpApp -c Release -o "$out" >/dev/null
+data="$(mktemp -d)"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$data"; }
+trap cleanup EXIT
+
+ticks=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s += $2} END {print s}'; }
+
+# start MODE PORT: a server pinned to core 0, persistence (floodgate) in its own directory; sets $started.
+start() {
+  (cd "$out" && exec taskset -c 0 dotnet HttpApp.dll "$1" "$2" $clock --Floodgate:DataDirectory="$data/$1-$2" >"$data/$1-$2.log" 2>&1) &
+  started=$!
+  pids+=("$started")
+  for _ in $(seq 1 150); do curl -s -o /dev/null "http://127.0.0.1:$2/stats" && break; sleep 0.1; done
+  curl -s -o /dev/null "http://127.0.0.1:$2/stats" || { echo "server $1 did not start:" >&2; cat "$data/$1-$2.log" >&2; exit 1; }
+}
+
+declare -A pid_of url_of
+configs=(none builtin floodgate floodgate-free)
+port=$base_port
+for mode in none builtin floodgate; do
+  port=$((port + 1))
+  start "$mode" "$port"
+  pid_of[$mode]=$started; url_of[$mode]="http://127.0.0.1:$port"
+done
+pid_of[floodgate-free]=${pid_of[floodgate]}; url_of[floodgate-free]=${url_of[floodgate]}
+path_of() { [ "$1" = floodgate-free ] && echo /free || echo /; }
+
+for c in "${configs[@]}"; do
+  echo "warming up $c for ${warmup}s..." >&2
+  taskset -c 1 wrk -t1 -c32 -d"${warmup}s" "${url_of[$c]}$(path_of "$c")" >/dev/null
+done
+
+declare -A us rps bytes
 for ((round = 1; round <= rounds; round++)); do
-  for mode in none builtin floodgate; do
-    dotnet HttpApp/bin/bench/HttpApp.dll "$mode" "$port" &
-    app=$!
-    for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
-    wrk -t1 -c32 -d2s "http://127.0.0.1:$port/" >/dev/null   # warm-up: JIT, connections
-    rps=$(wrk -t1 -c32 -d"${seconds}s" "http://127.0.0.1:$port/" | awk '/Requests\/sec/ {print $2}')
-    kill "$app"; wait "$app" 2>/dev/null || true
-    results[$mode]="${results[$mode]:-} $rps"
-    echo "round $round $mode: $rps req/s" >&2
+  for c in "${configs[@]}"; do
+    p=${pid_of[$c]}; u=${url_of[$c]}
+    a0=$(curl -s "$u/stats"); c0=$(cpu_ticks "$p")
+    result=$(taskset -c 1 wrk -t1 -c32 -d"${seconds}s" "$u$(path_of "$c")")
+    c1=$(cpu_ticks "$p"); a1=$(curl -s "$u/stats")
+    n=$(awk '/requests in/ {print $1}' <<<"$result")
+    r=$(awk '/Requests\/sec/ {print $2}' <<<"$result")
+    [ "$(awk '/Non-2xx/ {print $NF}' <<<"$result")" = "" ] || { echo "$c answered non-2xx responses: the benchmark is invalid" >&2; exit 1; }
+    x=$(awk -v c=$((c1 - c0)) -v t="$ticks" -v n="$n" 'BEGIN {printf "%.3f", c / t * 1e6 / n}')
+    b=$(awk -v a="$((a1 - a0))" -v n="$n" 'BEGIN {printf "%.0f", a / n}')
+    us[$c]="${us[$c]:-} $x"; rps[$c]="${rps[$c]:-} $r"; bytes[$c]="${bytes[$c]:-} $b"
+    echo "round $round $c: $x us CPU/request, $r req/s, $b B/request" >&2
   done
 done
 
-median() { printf '%s\n' $1 | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-none=$(median "${results[none]}")
+median() { printf '%s\n' $1 | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+lowest() { printf '%s\n' $1 | sort -g | head -1; }
+highest() { printf '%s\n' $1 | sort -g | tail -1; }
+base=$(median "${us[none]}")
 echo
-echo "| limiter | median req/s ($rounds runs of ${seconds} s) | overhead vs none |"
+echo "Server CPU per request ($rounds alternating rounds of ${seconds} s, after ${warmup} s of warm-up each; server on core 0, wrk -t1 -c32 on core 1):"
+echo
+echo "| configuration | CPU per request, median (min-max) | vs none | req/s, median | allocated per request |"
+echo "|---|---:|---:|---:|---:|"
+for c in "${configs[@]}"; do
+  m=$(median "${us[$c]}")
+  case $c in
+    none) name="none (no limiter)";;
+    builtin) name="built-in \`UseRateLimiter()\`, endpoint with a policy";;
+    floodgate) name="Floodgate, endpoint with a policy";;
+    floodgate-free) name="Floodgate, endpoint without a policy";;
+  esac
+  awk -v name="$name" -v m="$m" -v lo="$(lowest "${us[$c]}")" -v hi="$(highest "${us[$c]}")" -v b="$base" -v r="$(median "${rps[$c]}")" -v by="$(median "${bytes[$c]}")" -v c="$c" \
+    'BEGIN {d = (c == "none") ? "" : sprintf("%+.1f%%", (m / b - 1) * 100); printf "| %s | %.2f us (%.2f-%.2f) | %s | %.0f | %d B |\n", name, m, lo, hi, d, r, by}'
+done
+
+# Idle: fresh servers, one request each, then nothing.
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+wait 2>/dev/null || true
+pids=()
+declare -A idle_pid
+port=$((base_port + 10))
+for mode in none floodgate; do
+  port=$((port + 1))
+  start "$mode" "$port"; idle_pid[$mode]=$started
+  curl -s -o /dev/null "http://127.0.0.1:$port/"
+done
+sleep 30   # the thread pool's workers retire after about 20 s without work
+declare -A s0 i0
+for mode in none floodgate; do s0[$mode]=$(switches "${idle_pid[$mode]}"); i0[$mode]=$(cpu_ticks "${idle_pid[$mode]}"); done
+sleep "$idle"
+echo
+echo "Idle (${idle} s without requests, from 30 s after one request):"
+echo
+echo "| app | context switches per second (all threads) | CPU time per minute |"
 echo "|---|---:|---:|"
-for mode in none builtin floodgate; do
-  m=$(median "${results[$mode]}")
-  awk -v m="$m" -v n="$none" -v mode="$mode" 'BEGIN { printf "| %s | %.0f | %.1f%% |\n", mode, m, (1 - m / n) * 100 }'
+for mode in none floodgate; do
+  s1=$(switches "${idle_pid[$mode]}"); i1=$(cpu_ticks "${idle_pid[$mode]}")
+  awk -v m="$mode" -v s=$((s1 - s0[$mode])) -v c=$((i1 - i0[$mode])) -v t="$ticks" -v d="$idle" \
+    'BEGIN {printf "| %s | %.1f | %.0f ms |\n", m, s / d, c / t * 1000 * 60 / d}'
 done

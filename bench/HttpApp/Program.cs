@@ -2,27 +2,29 @@ using System.Threading.RateLimiting;
 using Floodgate;
 using Microsoft.AspNetCore.RateLimiting;
 
-// The hello-world app of the HTTP benchmark (bench/http-bench.sh): `none`, `builtin` (UseRateLimiter with a
-// fixed window partitioned by client IP, as the docs show) or `floodgate`, on http://127.0.0.1:<port>/.
+// The app of the HTTP benchmark (bench/http-bench.sh), built as a user builds one: WebApplication.CreateBuilder,
+// appsettings.json as the template has it. Modes: `none`, `builtin` (UseRateLimiter, a fixed window partitioned
+// by client IP, as the docs show) or `floodgate` (its defaults: persistence on, two policies from configuration,
+// RateLimit headers). `/` has one policy, `/free` and `/stats` (bytes allocated so far) none.
+// Usage: HttpApp <mode> <port> [kernel|ticker|precise] [--config overrides]; listens on http://127.0.0.1:<port>/.
 string mode = args.Length > 0 ? args[0] : "none";
 string port = args.Length > 1 ? args[1] : "5090";
-WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-builder.Logging.ClearProviders();
+if (args.Length > 2 && !args[2].StartsWith("--", StringComparison.Ordinal))
+{
+    AppContext.SetData("Floodgate.Clock", args[2]);   // kernel, ticker or precise: what checks read for "now"
+}
+
+WebApplicationBuilder builder = WebApplication.CreateBuilder(args.SkipWhile(a => !a.StartsWith("--", StringComparison.Ordinal)).ToArray());
 builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
 if (mode == "builtin")
 {
-    builder.Services.AddRateLimiter(o => o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>
+    builder.Services.AddRateLimiter(o => o.AddPolicy("api", context =>
         RateLimitPartition.GetFixedWindowLimiter(context.Connection.RemoteIpAddress?.ToString() ?? string.Empty, _ =>
-            new FixedWindowRateLimiterOptions { PermitLimit = 8_000_000, Window = TimeSpan.FromHours(1), QueueLimit = 0 })));
+            new FixedWindowRateLimiterOptions { PermitLimit = 8_000_000, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 })));
 }
 else if (mode == "floodgate")
 {
-    builder.Services.AddFloodgate(o =>
-    {
-        o.Persistence = false;
-        o.AddPolicy("api", new FloodgatePolicy { PermitLimit = 8_000_000, Window = TimeSpan.FromHours(1) });
-        o.DefaultPolicy = "api";
-    });
+    builder.Services.AddFloodgate();   // the "Floodgate" section of appsettings.json
 }
 
 WebApplication app = builder.Build();
@@ -35,5 +37,16 @@ else if (mode == "floodgate")
     app.UseFloodgate();
 }
 
-app.MapGet("/", () => "Hello, world");
+RouteHandlerBuilder limited = app.MapGet("/", () => "Hello, world");
+app.MapGet("/free", () => "Hello, world");
+app.MapGet("/stats", () => GC.GetTotalAllocatedBytes(precise: true).ToString(System.Globalization.CultureInfo.InvariantCulture));   // for the script
+if (mode == "builtin")
+{
+    limited.RequireRateLimiting("api");
+}
+else if (mode == "floodgate")
+{
+    limited.RequireFloodgate("api");
+}
+
 app.Run();

@@ -15,12 +15,16 @@ internal sealed class FloodgateMiddleware
     private static readonly byte[] s_busy = "Service busy: please retry shortly."u8.ToArray();
 
     private readonly ConcurrentDictionary<Endpoint, EndpointPolicies> _byEndpoint = new();
+    private readonly Func<Endpoint, EndpointPolicies> _resolve;   // one delegate, not one per lookup
+    private readonly EndpointPolicies _withoutEndpoint;           // requests no endpoint matched (404s)
     private int _inFlight;
 
     public FloodgateMiddleware(RequestDelegate next, FloodgateService service, IEnumerable<EndpointDataSource> endpoints)
     {
         _next = next;
         _service = service;
+        _resolve = Resolve;
+        _withoutEndpoint = Resolve(null);
 
         // Every policy an endpoint names must exist: fail at startup, not on a request.
         var unknown = endpoints.SelectMany(source => source.Endpoints)
@@ -92,7 +96,7 @@ internal sealed class FloodgateMiddleware
             return _next(context);
         }
 
-        EndpointPolicies policies = context.GetEndpoint() is { } endpoint ? _byEndpoint.GetOrAdd(endpoint, Resolve) : Resolve(null);
+        EndpointPolicies policies = context.GetEndpoint() is { } endpoint ? _byEndpoint.GetOrAdd(endpoint, _resolve) : _withoutEndpoint;
         if (policies.Count == 0)
         {
             return _next(context);

@@ -73,10 +73,13 @@ public sealed class FloodgateLimiterOptions
 
     /// <summary>
     /// Gets or sets a coarse timestamp source to read instead of the provider on the check path (tests use it to
-    /// lag the clock on purpose). <see langword="null"/>: the shared ticker for <see cref="TimeProvider.System"/>,
-    /// none for other providers.
+    /// lag the clock on purpose). <see langword="null"/>: for <see cref="TimeProvider.System"/>, the one
+    /// <see cref="ClockSource"/> picks; the provider itself for other providers.
     /// </summary>
     internal Internal.CoarseTimestamp? CoarseClock { get; set; }
+
+    /// <summary>Gets or sets what checks read for "now" with <see cref="TimeProvider.System"/> (benchmarks and tests pick one).</summary>
+    internal Internal.ClockSource ClockSource { get; set; }
 
     /// <summary>Returns every problem with these options, each naming the setting and its value; empty when valid.</summary>
     /// <returns>The error messages.</returns>

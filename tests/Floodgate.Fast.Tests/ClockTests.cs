@@ -77,14 +77,37 @@ public sealed class ClockTests
     }
 
     [Fact]
-    public void TheSystemClockIsShared()
+    public void AParkedSourceIsReadFromTheProviderAndWakesItsTickerOnce()
     {
-        // Two limiters on TimeProvider.System tick from one published clock, which runs while they are in use.
-        using var first = new FloodgateLimiter(new() { PermitLimit = 1, Window = TimeSpan.FromMilliseconds(1) });
-        using var second = new FloodgateLimiter(new() { PermitLimit = 1, Window = TimeSpan.FromMilliseconds(1) });
-        Assert.True(first.Check(s_client).IsAllowed);
-        Assert.True(second.Check(s_client).IsAllowed);
-        SpinWait.SpinUntil(() => first.Check(s_client).IsAllowed, TimeSpan.FromSeconds(30));
-        Assert.Equal(1, first.Inspect(s_client).Count);
+        var time = new FakeTimeProvider(Harness.Start);
+        int wakes = 0;
+        var coarse = new CoarseTimestamp(time) { Unparked = () => Interlocked.Increment(ref wakes) };
+        time.Advance(TimeSpan.FromSeconds(1));
+        coarse.Publish();
+        Assert.True(coarse.TrySetFlags(coarse.Word, CoarseTimestamp.ParkedFlag));
+
+        time.Advance(TimeSpan.FromMinutes(10));                    // the published time is now 10 minutes old
+        Assert.Equal(601_000, coarse.Read());                      // the provider's time, not the stale one
+        Assert.Equal(1, wakes);
+        Assert.Equal(0, coarse.Word & CoarseTimestamp.ParkedFlag);
+        Assert.Equal(601_000, coarse.Milliseconds);                // published for the checks that follow
+        Assert.Equal(601_000, coarse.Read());
+        Assert.Equal(1, wakes);                                    // only the check that unparked it wakes the ticker
+    }
+
+    [Fact]
+    public void TheFirstCheckOfALeaseAnswersTheTickersProbe()
+    {
+        var time = new FakeTimeProvider(Harness.Start);
+        var coarse = new CoarseTimestamp(time);
+        time.Advance(TimeSpan.FromSeconds(2));
+        coarse.Publish();
+        Assert.True(coarse.TrySetFlags(coarse.Word, CoarseTimestamp.ProbeFlag));
+        time.Advance(TimeSpan.FromSeconds(1));
+        coarse.Publish();                                          // publishing keeps the probe
+        Assert.Equal(CoarseTimestamp.ProbeFlag, coarse.Word & CoarseTimestamp.ProbeFlag);
+
+        Assert.Equal(3_000, coarse.Read());                        // the published time...
+        Assert.Equal(0, coarse.Word & CoarseTimestamp.ProbeFlag);  // ...and the probe is answered
     }
 }

@@ -121,6 +121,40 @@ public sealed class PersistenceTests : IDisposable
     }
 
     [Fact]
+    public async Task AnIdleLimiterWritesNoPeriodicCheckpoint()
+    {
+        using FloodgateLimiter limiter = new(Policy(), new FloodgateLimiterOptions
+        {
+            TimeProvider = _time,
+            DataDirectory = _directory,
+            CheckpointInterval = TimeSpan.FromSeconds(30),
+            Logger = _log,
+        });
+        _time.Advance(TimeSpan.FromSeconds(30));   // nothing happened yet: nothing to write
+        Assert.Equal(1, limiter.SkippedCheckpoints);
+
+        BuildState(limiter);
+        _time.Advance(TimeSpan.FromSeconds(30));
+        await WaitForCheckpointsAsync(1);
+
+        for (int i = 0; i < 3; i++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(30));   // idle: the state on disk is the state in memory
+        }
+
+        Assert.Equal(4, limiter.SkippedCheckpoints);
+        Assert.Equal(1, _log.Count(104));
+
+        limiter.Unblock(s_blocked);                    // an operator change is a change too
+        _time.Advance(TimeSpan.FromSeconds(30));
+        await WaitForCheckpointsAsync(2);
+        limiter.Check(s_counting);                     // and so is any decision
+        _time.Advance(TimeSpan.FromSeconds(30));
+        await WaitForCheckpointsAsync(3);
+        Assert.Equal(4, limiter.SkippedCheckpoints);
+    }
+
+    [Fact]
     public async Task WithoutADataDirectoryCheckpointCompletesAtOnce()
     {
         using var limiter = new FloodgateLimiter(Policy());

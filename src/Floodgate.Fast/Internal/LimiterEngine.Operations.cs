@@ -40,6 +40,7 @@ internal sealed partial class LimiterEngine<TParams>
 
     public override bool Unblock(in IpKey key)
     {
+        NoteChange();
         int slot = Find(in key);
         if (slot < 0)
         {
@@ -72,6 +73,7 @@ internal sealed partial class LimiterEngine<TParams>
 
     public override bool Blacklist(in IpKey key)
     {
+        NoteChange();
         long now = Clock.NowMs();
         int slot = Contended;
         for (int attempt = 0; attempt < 100 && slot == Contended; attempt++)
@@ -120,6 +122,7 @@ internal sealed partial class LimiterEngine<TParams>
 
     public override bool BlockFor(in IpKey key, long durationMs)
     {
+        NoteChange();
         long now = Clock.NowMs();
         int slot = FindOrAdd(in key, EntryTable.Hash(in key), now);
         if (slot < 0)
@@ -156,6 +159,7 @@ internal sealed partial class LimiterEngine<TParams>
 
     public override bool Unblacklist(in IpKey key)
     {
+        NoteChange();
         int slot = Find(in key);
         if (slot < 0)
         {

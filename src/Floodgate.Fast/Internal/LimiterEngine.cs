@@ -9,12 +9,13 @@ namespace Floodgate.Internal;
 internal abstract class LimiterEngine : IDisposable
 {
     private bool _listsInUse;
+    private long _changes;
 
     protected LimiterEngine(FloodgatePolicy policy, FloodgateLimiterOptions options)
     {
         Policy = policy;
         Table = new EntryTable(options.Capacity);
-        Clock = new MonotonicClock(options.TimeProvider, options.CoarseClock);
+        Clock = new MonotonicClock(options.TimeProvider, options.CoarseClock, options.ClockSource, PolicyMath.ShortestDuration(policy));
         Allowlist = new AccessList(options.Ipv6PrefixLength);
         Denylist = new AccessList(options.Ipv6PrefixLength);
         Metrics = new FloodgateMetrics(options.Name, Table.Capacity, options.MeterFactory);
@@ -36,6 +37,25 @@ internal abstract class LimiterEngine : IDisposable
     public AccessList Denylist { get; }
 
     public FloodgateMetrics Metrics { get; }
+
+    /// <summary>
+    /// Gets a number that moves whenever the state a checkpoint holds may have changed: every decision (which the
+    /// metrics count anyway, per thread, so the check path pays nothing more) and every operator change. Equal
+    /// numbers at two checkpoints mean the second has nothing new to write.
+    /// </summary>
+    public long ChangeCount
+    {
+        get
+        {
+            long changes = Volatile.Read(ref _changes);
+            for (var index = MetricIndex.Allowed; index <= MetricIndex.Denylisted; index++)
+            {
+                changes += Metrics.Read(index);
+            }
+
+            return changes;
+        }
+    }
 
     /// <summary>Gets the object passed as the sender of <see cref="ClientStateChanged"/>.</summary>
     public object? EventSender { get; set; }
@@ -69,7 +89,6 @@ internal abstract class LimiterEngine : IDisposable
 
     public void Dispose()
     {
-        Clock.Dispose();
         Metrics.Dispose();
     }
 
@@ -99,7 +118,14 @@ internal abstract class LimiterEngine : IDisposable
         }
     }
 
-    private void UpdateListsInUse() => Volatile.Write(ref _listsInUse, Allowlist.Count + Denylist.Count > 0);
+    /// <summary>Records an operator change for <see cref="ChangeCount"/>.</summary>
+    protected void NoteChange() => Interlocked.Increment(ref _changes);   // operators only: never on the check path
+
+    private void UpdateListsInUse()
+    {
+        NoteChange();
+        Volatile.Write(ref _listsInUse, Allowlist.Count + Denylist.Count > 0);
+    }
 
     /// <summary>A window word alone on its cache lines, for the shared overflow entry.</summary>
     [StructLayout(LayoutKind.Explicit, Size = 192)]

@@ -9,45 +9,78 @@ namespace Floodgate.Internal;
 /// </summary>
 /// <remarks>
 /// Two readings. <see cref="StampMs"/> reads the provider: every time that is stored (a window's start, a
-/// block's end, the last allowed request) is stamped exactly. <see cref="NowMs"/> reads a
-/// <see cref="CoarseTimestamp"/> when there is one (always for <see cref="TimeProvider.System"/>), which lags
-/// the provider by about a millisecond: it is used only to compare against stored times, and a clock that lags
-/// can only make a window, block or cooldown end later, never earlier. Decisions therefore never allow more than
-/// the policy does; a denial may last about a millisecond longer.
+/// block's end, the last allowed request) is stamped exactly. <see cref="NowMs"/> is used only to compare against
+/// stored times, and for <see cref="TimeProvider.System"/> reads a cheaper clock that may lag the provider but is
+/// never ahead of it: the kernel's coarse clock (<see cref="KernelCoarseClock"/>, Linux; a lag of up to a kernel
+/// tick plus 2 ms), else a value published by <see cref="ParkingTicker"/> (about 1 ms). A clock that lags can
+/// only make a window, block or cooldown end later, never earlier: decisions never allow more than the policy
+/// does. Policies with a duration under <see cref="PreciseBelow"/> read the provider on every check, so that the
+/// lag stays a small fraction of every duration.
 /// </remarks>
-internal sealed class MonotonicClock : IDisposable
+internal sealed class MonotonicClock
 {
     /// <summary>The reading at creation: 2^33 ms, about 99 days.</summary>
     public const long Epoch = 1L << 33;
 
+    /// <summary>The <c>AppContext</c> switch that picks the check path's clock: <c>kernel</c>, <c>ticker</c> or <c>precise</c>.</summary>
+    public const string SwitchName = "Floodgate.Clock";
+
+    /// <summary>Policies with a window, cooldown or block shorter than this read the provider on every check.</summary>
+    public static readonly TimeSpan PreciseBelow = TimeSpan.FromMilliseconds(250);
+
+    private const int ProviderMode = 0;
+    private const int KernelMode = 1;
+    private const int CoarseMode = 2;
+
     private readonly CoarseTimestamp _source;
     private readonly long _originMs;
-    private readonly bool _ownsSystemTicker;
-    private CoarseTimestamp? _coarse;
+    private readonly int _mode;
+    private readonly long _kernelBias;   // NowMs = TickCount64 + _kernelBias (kernel mode)
 
-    public MonotonicClock(TimeProvider timeProvider, CoarseTimestamp? coarse = null)
+    /// <param name="timeProvider">The provider.</param>
+    /// <param name="coarse">A source to read instead of the provider (tests lag it on purpose); null: chosen here.</param>
+    /// <param name="source">What to read for <see cref="TimeProvider.System"/>.</param>
+    /// <param name="shortestDuration">The policy's shortest duration; under <see cref="PreciseBelow"/>, the provider is read.</param>
+    public MonotonicClock(TimeProvider timeProvider, CoarseTimestamp? coarse = null, ClockSource source = ClockSource.Automatic, TimeSpan? shortestDuration = null)
     {
         if (coarse is null && ReferenceEquals(timeProvider, TimeProvider.System))
         {
-            coarse = CoarseTimestamp.AcquireSystem();
-            _ownsSystemTicker = true;
+            switch (Resolve(source, shortestDuration))
+            {
+                case ClockSource.Kernel when KernelCoarseClock.IsUsable:
+                    _mode = KernelMode;
+                    break;
+                case ClockSource.Kernel or ClockSource.Ticker:
+                    coarse = ParkingTicker.System;
+                    break;
+            }
         }
 
         // Stamps and coarse readings share one millisecond scale, so that a stamp is never behind a reading.
         _source = coarse ?? new CoarseTimestamp(timeProvider);
-        _coarse = coarse;
+        _mode = coarse is not null ? CoarseMode : _mode;
         _originMs = _source.ToMilliseconds(timeProvider.GetTimestamp());
+        _kernelBias = KernelCoarseClock.Bias(_source.Origin) - _originMs + Epoch;
         TimeProvider = timeProvider;
     }
 
     public TimeProvider TimeProvider { get; }
 
-    /// <summary>The current time for comparisons: never ahead of the provider, possibly about 1 ms behind.</summary>
+    /// <summary>Gets what <see cref="NowMs"/> reads (tests and diagnostics).</summary>
+    public ClockSource Reading => _mode switch { KernelMode => ClockSource.Kernel, CoarseMode => ClockSource.Ticker, _ => ClockSource.Provider };
+
+    /// <summary>The current time for comparisons: never ahead of the provider, possibly a few ms behind.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public long NowMs()
     {
-        CoarseTimestamp? coarse = _coarse;
-        return coarse is null ? StampMs() : FromSource(coarse.Milliseconds);
+        int mode = _mode;
+        if (mode == KernelMode)
+        {
+            // The bias puts the coarse clock on the stamps' scale, rounded so that it is never ahead of them.
+            return Environment.TickCount64 + _kernelBias;
+        }
+
+        return mode == CoarseMode ? FromSource(_source.Read()) : StampMs();
     }
 
     /// <summary>The current time read from the provider, for times that are stored.</summary>
@@ -56,13 +89,28 @@ internal sealed class MonotonicClock : IDisposable
     /// <summary>Converts a monotonic millisecond time to absolute UTC.</summary>
     public DateTimeOffset ToUtc(long ms) => TimeProvider.GetUtcNow().AddMilliseconds(ms - StampMs());
 
-    /// <summary>Stops using the shared ticker; later readings go to the provider.</summary>
-    public void Dispose()
+    private static ClockSource Resolve(ClockSource requested, TimeSpan? shortestDuration)
     {
-        if (_ownsSystemTicker && Interlocked.Exchange(ref _coarse, null) is not null)
+        if (requested != ClockSource.Automatic)
         {
-            CoarseTimestamp.ReleaseSystem();
+            return requested;
         }
+
+        if (shortestDuration < PreciseBelow)
+        {
+            return ClockSource.Provider;
+        }
+
+        object? value = AppContext.GetData(SwitchName);
+        return (value as string)?.Trim().ToUpperInvariant() switch
+        {
+            null when value is null => ClockSource.Kernel,
+            "" or "KERNEL" => ClockSource.Kernel,
+            "TICKER" => ClockSource.Ticker,
+            "PRECISE" => ClockSource.Provider,
+            _ => throw new InvalidOperationException(
+                $"The AppContext switch {SwitchName} must be 'kernel', 'ticker' or 'precise'; got '{value}'."),
+        };
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -17,6 +17,25 @@ internal static class PolicyMath
         ms < 0 ? FloodgatePolicy.Forever : TimeSpan.FromMilliseconds(ms);
 
     /// <summary>
+    /// The policy's shortest duration that a check compares the clock against: its window, and its cooldown,
+    /// blocks and punishment where it has them.
+    /// </summary>
+    public static TimeSpan ShortestDuration(FloodgatePolicy policy)
+    {
+        TimeSpan shortest = policy.Window;
+        foreach (TimeSpan duration in (ReadOnlySpan<TimeSpan>)[policy.Cooldown, policy.BlockDuration, policy.MaxBlockDuration ?? TimeSpan.Zero,
+                     policy.BlockLimit is null || policy.BlockExceedDuration == FloodgatePolicy.Forever ? TimeSpan.Zero : policy.BlockExceedDuration])
+        {
+            if (duration > TimeSpan.Zero && duration < shortest)
+            {
+                shortest = duration;
+            }
+        }
+
+        return shortest;
+    }
+
+    /// <summary>
     /// The length of the n-th block (index n-1): <c>BlockDuration × multiplier^(n-1)</c>, capped at
     /// MaxBlockDuration, or at <see cref="FloodgatePolicy.MaxFiniteDuration"/> when there is none.
     /// </summary>

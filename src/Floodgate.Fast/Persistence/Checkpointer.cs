@@ -25,6 +25,8 @@ internal sealed class Checkpointer : IDisposable
     private long _sequence;
     private long _previousGood;
     private int _lastCount;   // records in the last checkpoint: sizes the next one's FASTER memory
+    private long _checkpointedChanges = -1;   // the engine's ChangeCount when the state on disk was taken
+    private long _skipped;
     private int _disposed;
 
     private Checkpointer(LimiterEngine engine, CheckpointStore store, FileStream fileLock, ILogger logger, TimeSpan interval)
@@ -41,6 +43,9 @@ internal sealed class Checkpointer : IDisposable
 
     /// <summary>Gets when the last checkpoint was written (or recovered from); null before any.</summary>
     public DateTimeOffset? LastCheckpointAt { get; private set; }
+
+    /// <summary>Gets how many periodic checkpoints were skipped because nothing had changed (tests).</summary>
+    internal long Skipped => Interlocked.Read(ref _skipped);
 
     /// <summary>Gets why the last checkpoint failed; null when it succeeded.</summary>
     public string? LastCheckpointError { get; private set; }
@@ -95,6 +100,7 @@ internal sealed class Checkpointer : IDisposable
         try
         {
             var watch = Stopwatch.StartNew();
+            long changes = _engine.ChangeCount;   // before the export: a change during it is written next time
             DateTimeOffset utcNow = _engine.Clock.TimeProvider.GetUtcNow();
             long nowMs = _engine.Clock.StampMs();
             long written = await _store.WriteAsync(
@@ -112,6 +118,7 @@ internal sealed class Checkpointer : IDisposable
             _lastCount = (int)Math.Min(int.MaxValue, written);
             _store.Prune(sequence, _previousGood);
             _previousGood = sequence;
+            Volatile.Write(ref _checkpointedChanges, changes);
             _engine.Metrics.Increment(MetricIndex.Checkpoints);
             LastCheckpointAt = utcNow;
             LastCheckpointError = null;
@@ -176,6 +183,19 @@ internal sealed class Checkpointer : IDisposable
 
     private void Recover()
     {
+        try
+        {
+            RecoverRecords();
+        }
+        finally
+        {
+            // The table now holds what is on disk (or nothing, as an empty directory does): nothing to write yet.
+            _checkpointedChanges = _engine.ChangeCount;
+        }
+    }
+
+    private void RecoverRecords()
+    {
         var watch = Stopwatch.StartNew();
         List<long> existing = _store.ListSequences();
         _sequence = existing.Count > 0 ? existing[0] : 0;
@@ -232,8 +252,16 @@ internal sealed class Checkpointer : IDisposable
 
     private void OnTimer()
     {
+        // An idle limiter writes nothing: no decision and no operator change since the state on disk was taken
+        // means the same records again. A failed checkpoint is retried whatever happened since.
         if (Volatile.Read(ref _disposed) != 0)
         {
+            return;
+        }
+
+        if (LastCheckpointError is null && _engine.ChangeCount == Volatile.Read(ref _checkpointedChanges))
+        {
+            Interlocked.Increment(ref _skipped);
             return;
         }
 
