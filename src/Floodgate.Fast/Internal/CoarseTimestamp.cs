@@ -45,10 +45,10 @@ internal sealed class CoarseTimestamp
     public long Origin => _origin;
 
     /// <summary>Gets the latest published time, in milliseconds since this source's origin, whatever the flags.</summary>
-    public long Milliseconds => Volatile.Read(ref _word) >> Shift;
+    public long Milliseconds => Volatile.Read(ref _word) >> Shift;   // one word: time and flags are read together
 
     /// <summary>Gets the published word (time and flags), for the ticker.</summary>
-    internal long Word => Volatile.Read(ref _word);
+    internal long Word => Volatile.Read(ref _word);   // the ticker CASes what it read
 
     /// <summary>Raised (on the reading thread) when a check finds the source parked and unparks it.</summary>
     internal Action? Unparked { get; set; }
@@ -60,6 +60,7 @@ internal sealed class CoarseTimestamp
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public long Read()
     {
+        // One read of one word: the time and whether it can be trusted (no flag) come together.
         long word = Volatile.Read(ref _word);
         return (word & FlagMask) == 0 ? word >> Shift : ReadFlagged(word);
     }

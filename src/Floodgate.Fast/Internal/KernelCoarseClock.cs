@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 
 namespace Floodgate.Internal;
 
@@ -18,6 +19,14 @@ internal static class KernelCoarseClock
 
     /// <summary>Gets a value indicating whether the coarse clock is the stopwatch's clock, coarser (Linux only).</summary>
     public static bool IsUsable { get; } = Probe();
+
+    /// <summary>Reads the coarse clock, in milliseconds.</summary>
+    /// <remarks>
+    /// Not inlined: the tick count is a native call, and a native call inlined into the check would make every
+    /// check set up a call frame in its prologue, whichever clock it reads.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static long Read() => Environment.TickCount64;
 
     /// <summary>
     /// The milliseconds to add to <see cref="Environment.TickCount64"/> so that the sum never exceeds the

@@ -77,7 +77,7 @@ internal sealed class MonotonicClock
         if (mode == KernelMode)
         {
             // The bias puts the coarse clock on the stamps' scale, rounded so that it is never ahead of them.
-            return Environment.TickCount64 + _kernelBias;
+            return KernelCoarseClock.Read() + _kernelBias;
         }
 
         return mode == CoarseMode ? FromSource(_source.Read()) : StampMs();

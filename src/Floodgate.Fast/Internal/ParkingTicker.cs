@@ -19,7 +19,7 @@ internal static class ParkingTicker
     public static CoarseTimestamp System => s_system.Value;
 
     /// <summary>Gets how many times the ticker has parked (tests).</summary>
-    internal static long Parks => Interlocked.Read(ref s_parks);
+    internal static long Parks => Interlocked.Read(ref s_parks);   // written by the ticker thread
 
     private static CoarseTimestamp Start()
     {
@@ -42,7 +42,7 @@ internal static class ParkingTicker
 
             if (TryPark(source))
             {
-                Interlocked.Increment(ref s_parks);
+                Interlocked.Increment(ref s_parks);   // read by tests on other threads
 
                 // The check that unparks the source releases the semaphore once; if it did so before this wait,
                 // the wait returns at once.

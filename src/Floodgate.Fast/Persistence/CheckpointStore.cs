@@ -59,6 +59,7 @@ internal sealed class CheckpointStore
     {
         string path = PathOf(sequence);
         IDevice? log = null;
+        DeviceLogCommitCheckpointManager? checkpoints = null;
         FasterKVSettings<PersistedKey, PersistedEntry>? settings = null;
         FasterKV<PersistedKey, PersistedEntry>? store = null;
         bool abandon = false;
@@ -66,8 +67,9 @@ internal sealed class CheckpointStore
         {
             EnsureSpace(expectedRecords);
             System.IO.Directory.CreateDirectory(path);
-            log = Devices.CreateLogDevice(Path.Combine(path, "hlog.log"), preallocateFile: false);
-            settings = Settings(path, log, expectedRecords, table);
+            log = new SynchronousFileDevice(Path.Combine(path, "hlog.log"));
+            checkpoints = CheckpointManager(path);
+            settings = Settings(log, checkpoints, expectedRecords, table);
             store = new FasterKV<PersistedKey, PersistedEntry>(settings);
             var sink = new UpsertSink();
             using (var session = store.NewSession(new SimpleFunctions<PersistedKey, PersistedEntry>()))
@@ -120,6 +122,7 @@ internal sealed class CheckpointStore
             {
                 store?.Dispose();
                 settings?.Dispose();
+                checkpoints?.Dispose();
                 log?.Dispose();
             }
         }
@@ -190,8 +193,9 @@ internal sealed class CheckpointStore
         string path = PathOf(sequence);
         string logFile = Path.Combine(path, "hlog.log");
         long logBytes = System.IO.Directory.EnumerateFiles(path, "hlog.log*").Sum(f => new FileInfo(f).Length);
-        using IDevice log = Devices.CreateLogDevice(logFile, preallocateFile: false);
-        using FasterKVSettings<PersistedKey, PersistedEntry> settings = Settings(path, log, (int)Math.Min(int.MaxValue, logBytes / RecordSize));
+        using IDevice log = new SynchronousFileDevice(logFile);
+        using DeviceLogCommitCheckpointManager checkpoints = CheckpointManager(path);
+        using FasterKVSettings<PersistedKey, PersistedEntry> settings = Settings(log, checkpoints, (int)Math.Min(int.MaxValue, logBytes / RecordSize));
         using var store = new FasterKV<PersistedKey, PersistedEntry>(settings);
         store.Recover();
         if (!CheckpointManifest.TryParse(store.RecoveredCommitCookie, out CheckpointManifest manifest, out string problem))
@@ -233,7 +237,11 @@ internal sealed class CheckpointStore
         return records;
     }
 
-    private static FasterKVSettings<PersistedKey, PersistedEntry> Settings(string path, IDevice log, int records, Internal.EntryTable? table = null)
+    /// <summary>FASTER's checkpoint metadata in <paramref name="path"/>, as its default manager keeps it, on synchronous devices.</summary>
+    private static DeviceLogCommitCheckpointManager CheckpointManager(string path) =>
+        new(new SynchronousDeviceFactory(), new DefaultCheckpointNamingScheme(Path.GetFullPath(path)), removeOutdated: true);
+
+    private static FasterKVSettings<PersistedKey, PersistedEntry> Settings(IDevice log, ICheckpointManager checkpoints, int records, Internal.EntryTable? table = null)
     {
         // Sized for the records: FASTER's defaults are a 64 MiB index and a 16 GiB in-memory log.
         long memory = (long)BitOperations.RoundUpToPowerOf2((ulong)Math.Max(MinMemory, ((long)records * RecordSize * 5) / 4));
@@ -242,12 +250,11 @@ internal sealed class CheckpointStore
         return new FasterKVSettings<PersistedKey, PersistedEntry>
         {
             LogDevice = log,
-            CheckpointDir = path,
+            CheckpointManager = checkpoints,
             PageSize = 1L << PageBits,
             MemorySize = Math.Min(memory, MaxMemory),
             IndexSize = buckets * 64,
             EqualityComparer = comparer,
-            RemoveOutdatedCheckpoints = true,
         };
     }
 

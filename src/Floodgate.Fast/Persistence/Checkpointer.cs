@@ -45,7 +45,7 @@ internal sealed class Checkpointer : IDisposable
     public DateTimeOffset? LastCheckpointAt { get; private set; }
 
     /// <summary>Gets how many periodic checkpoints were skipped because nothing had changed (tests).</summary>
-    internal long Skipped => Interlocked.Read(ref _skipped);
+    internal long Skipped => Interlocked.Read(ref _skipped);   // incremented on timer threads
 
     /// <summary>Gets why the last checkpoint failed; null when it succeeded.</summary>
     public string? LastCheckpointError { get; private set; }
@@ -92,10 +92,58 @@ internal sealed class Checkpointer : IDisposable
         }
     }
 
-    /// <summary>Writes a checkpoint now (after any running one). A failure is logged, counted and thrown.</summary>
-    public async Task CheckpointAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes a checkpoint now (after any running one), on a thread of its own. A failure is logged, counted and thrown.
+    /// </summary>
+    public Task CheckpointAsync(CancellationToken cancellationToken)
     {
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        StartCheckpointThread(done, cancellationToken);
+        return done.Task;
+    }
+
+    /// <summary>
+    /// Runs a checkpoint on a new thread: it never takes, nor blocks, a thread-pool thread, which requests need (with
+    /// <see cref="SynchronousFileDevice"/>, FASTER completes its writes on this thread too). Outcome in <paramref name="done"/>, if any.
+    /// </summary>
+    private void StartCheckpointThread(TaskCompletionSource? done, CancellationToken cancellationToken)
+    {
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                Checkpoint(cancellationToken, final: false);
+                done?.TrySetResult();
+            }
+            catch (OperationCanceledException ex)
+            {
+                done?.TrySetCanceled(ex.CancellationToken);
+            }
+#pragma warning disable CA1031 // Logged and counted by Checkpoint; handed to the caller that asked for it, if any.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                done?.TrySetException(ex);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "Floodgate checkpoint",
+        };
+        thread.Start();
+    }
+
+    /// <summary>Writes a checkpoint on the calling thread, after any running one. A failure is logged, counted and thrown.</summary>
+    private void Checkpoint(CancellationToken cancellationToken, bool final)
+    {
+        _gate.Wait(cancellationToken);
+        if (!final && Volatile.Read(ref _disposed) != 0)
+        {
+            // Disposed while this thread waited: the final checkpoint was (or is being) written, and the lock released.
+            _gate.Release();
+            throw new ObjectDisposedException(nameof(FloodgateLimiter));
+        }
+
         long sequence = ++_sequence;
         try
         {
@@ -103,7 +151,7 @@ internal sealed class Checkpointer : IDisposable
             long changes = _engine.ChangeCount;   // before the export: a change during it is written next time
             DateTimeOffset utcNow = _engine.Clock.TimeProvider.GetUtcNow();
             long nowMs = _engine.Clock.StampMs();
-            long written = await _store.WriteAsync(
+            long written = _store.WriteAsync(
                 sequence,
                 sink =>
                 {
@@ -114,11 +162,11 @@ internal sealed class Checkpointer : IDisposable
                 Math.Max(_lastCount, _engine.Table.CountLive()),
                 _engine.Table,
                 utcNow,
-                cancellationToken).ConfigureAwait(false);
+                cancellationToken).GetAwaiter().GetResult();   // completes on this thread: the devices are synchronous
             _lastCount = (int)Math.Min(int.MaxValue, written);
             _store.Prune(sequence, _previousGood);
             _previousGood = sequence;
-            Volatile.Write(ref _checkpointedChanges, changes);
+            Volatile.Write(ref _checkpointedChanges, changes);   // read by the timer's thread, outside the gate
             _engine.Metrics.Increment(MetricIndex.Checkpoints);
             LastCheckpointAt = utcNow;
             LastCheckpointError = null;
@@ -158,7 +206,7 @@ internal sealed class Checkpointer : IDisposable
         _timer.Dispose();
         try
         {
-            CheckpointAsync(CancellationToken.None).GetAwaiter().GetResult();
+            Checkpoint(CancellationToken.None, final: true);
         }
 #pragma warning disable CA1031 // Logged and counted by CheckpointAsync; disposing must still release the directory.
         catch (Exception)
@@ -261,21 +309,10 @@ internal sealed class Checkpointer : IDisposable
 
         if (LastCheckpointError is null && _engine.ChangeCount == Volatile.Read(ref _checkpointedChanges))
         {
-            Interlocked.Increment(ref _skipped);
+            Interlocked.Increment(ref _skipped);   // timer callbacks may overlap
             return;
         }
 
-        _ = Task.Run(async () =>
-        {
-            try
-            {
-                await CheckpointAsync(CancellationToken.None).ConfigureAwait(false);
-            }
-#pragma warning disable CA1031 // A periodic checkpoint's failure is logged and counted by CheckpointAsync.
-            catch (Exception)
-#pragma warning restore CA1031
-            {
-            }
-        });
+        StartCheckpointThread(null, CancellationToken.None);   // a failure is logged and counted
     }
 }

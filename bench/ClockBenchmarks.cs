@@ -1,0 +1,100 @@
+using System.Net;
+using System.Threading.RateLimiting;
+using BenchmarkDotNet.Attributes;
+using Floodgate.Internal;
+
+namespace Floodgate.Bench;
+
+/// <summary>
+/// What a check costs with each clock it can read for "now" on <see cref="TimeProvider.System"/>: the kernel's
+/// coarse clock (<c>Environment.TickCount64</c>, the Linux default), the parking ticker's published value (a field
+/// read; its thread wakes every millisecond while checks arrive), and the provider itself (what policies with
+/// durations under 250 ms read). Allow path, 10,000 clients (in cache, so the clock is a visible part), one thread.
+/// Baseline: the built-in partitioned fixed-window limiter.
+/// </summary>
+[MemoryDiagnoser]
+[SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 12)]
+public class ClockBenchmarks
+{
+    private const int Clients = 10_000;
+    private const int ChecksPerInvoke = 200_000;
+
+    private IPAddress[] _clients = [];
+    private PartitionedRateLimiter<IPAddress> _builtIn = null!;
+    private FloodgateLimiter _kernel = null!;
+    private FloodgateLimiter _ticker = null!;
+    private FloodgateLimiter _provider = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _clients = Enumerable.Range(0, Clients).Select(i => new IPAddress(BitConverter.GetBytes(0x0A000000 + i))).ToArray();
+        var window = TimeSpan.FromHours(1);
+        _builtIn = PartitionedRateLimiter.Create<IPAddress, IPAddress>(ip => RateLimitPartition.GetFixedWindowLimiter(ip, _ =>
+            new FixedWindowRateLimiterOptions { PermitLimit = int.MaxValue / 2, Window = window, QueueLimit = 0 }));
+        _kernel = Create(ClockSource.Kernel);
+        _ticker = Create(ClockSource.Ticker);
+        _provider = Create(ClockSource.Provider);
+
+        FloodgateLimiter Create(ClockSource source)
+        {
+            var limiter = new FloodgateLimiter(
+                new FloodgatePolicy { PermitLimit = FloodgatePolicy.MaxTotalPermits, Window = window },
+                new FloodgateLimiterOptions { Capacity = Clients * 5 / 2, ClockSource = source });
+            if (limiter.ClockReading != source)
+            {
+                throw new InvalidOperationException($"Asked for the {source} clock, got {limiter.ClockReading} (the kernel clock needs Linux).");
+            }
+
+            return limiter;
+        }
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _builtIn.Dispose();
+        _kernel.Dispose();
+        _ticker.Dispose();
+        _provider.Dispose();
+    }
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = ChecksPerInvoke)]
+    public int BuiltIn()
+    {
+        int allowed = 0;
+        for (int pass = 0; pass < ChecksPerInvoke / Clients; pass++)
+        {
+            foreach (IPAddress client in _clients)
+            {
+                using RateLimitLease lease = _builtIn.AttemptAcquire(client);
+                allowed += lease.IsAcquired ? 1 : 0;
+            }
+        }
+
+        return allowed;
+    }
+
+    [Benchmark(OperationsPerInvoke = ChecksPerInvoke)]
+    public int KernelCoarseClock() => Run(_kernel);
+
+    [Benchmark(OperationsPerInvoke = ChecksPerInvoke)]
+    public int ParkingTicker() => Run(_ticker);
+
+    [Benchmark(OperationsPerInvoke = ChecksPerInvoke)]
+    public int Provider() => Run(_provider);
+
+    private int Run(FloodgateLimiter limiter)
+    {
+        int allowed = 0;
+        for (int pass = 0; pass < ChecksPerInvoke / Clients; pass++)
+        {
+            foreach (IPAddress client in _clients)
+            {
+                allowed += limiter.Check(client).IsAllowed ? 1 : 0;
+            }
+        }
+
+        return allowed;
+    }
+}

@@ -1,0 +1,58 @@
+using System.Net;
+using Floodgate.Persistence;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Floodgate.Tests;
+
+/// <summary>
+/// Checkpoints run on a thread of their own and complete FASTER's writes there: a checkpoint never takes, nor
+/// blocks, a thread-pool thread, which the app's requests need (one per core: a one-CPU container has one).
+/// </summary>
+[Collection(nameof(ThreadPoolObservations))]
+public sealed class CheckpointThreadTests : IDisposable
+{
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "floodgate-test-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_directory))
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task PeriodicAndRequestedCheckpointsWriteNothingOnThePool()
+    {
+        var time = new FakeTimeProvider(Harness.Start);
+        var options = new FloodgateLimiterOptions { TimeProvider = time, DataDirectory = _directory, CheckpointInterval = TimeSpan.FromSeconds(30) };
+        var policy = new FloodgatePolicy { PermitLimit = 1, Window = TimeSpan.FromMinutes(1), BlockDuration = TimeSpan.FromMinutes(5) };
+        var client = IPAddress.Parse("192.0.2.77");
+        long before = SynchronousFileDevice.WritesOnPoolThreads;
+        var limiter = new FloodgateLimiter(policy, options);
+        try
+        {
+            limiter.Check(client);
+            limiter.Check(client);                                   // blocked
+            await Task.Run(() => time.Advance(TimeSpan.FromSeconds(30)));   // the timer fires on a pool thread
+            Assert.True(SpinWait.SpinUntil(() => limiter.LastCheckpointAt is not null, TimeSpan.FromSeconds(30)), "no periodic checkpoint");
+
+            limiter.Check(IPAddress.Parse("192.0.2.78"));
+            await Task.Run(() => limiter.CheckpointAsync());         // asked for from a pool thread
+            Assert.Equal(before, SynchronousFileDevice.WritesOnPoolThreads);
+        }
+        finally
+        {
+            limiter.AbandonPersistence();                            // no final checkpoint on this (pool) thread
+            limiter.Dispose();
+        }
+
+        using var recovered = new FloodgateLimiter(policy, options);
+        Assert.Equal(DecisionReason.Blocked, recovered.Check(client).Reason);
+        Assert.True(recovered.Inspect(IPAddress.Parse("192.0.2.78")).IsTracked);
+    }
+}
+
+/// <summary>Tests that count what runs on the thread pool run alone: other tests' limiters dispose on pool threads.</summary>
+[CollectionDefinition(nameof(ThreadPoolObservations), DisableParallelization = true)]
+public sealed class ThreadPoolObservations;
