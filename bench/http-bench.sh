@@ -11,11 +11,11 @@
 # (the app's /stats endpoint) around each run. Last, fresh servers sit idle and their context switches per second are
 # counted over all their threads (/proc/PID/task/*/status).
 #
-# Usage: bench/http-bench.sh [rounds] [seconds per run] [warm-up seconds] [idle seconds]   (defaults: 8, 10, 30, 30)
+# Usage: bench/http-bench.sh [rounds] [seconds per run] [warm-up seconds] [idle seconds]   (defaults: 10, 10, 30, 30)
 # FLOODGATE_CLOCK=ticker|precise|kernel picks what Floodgate's checks read for "now" (default: its automatic choice).
 set -euo pipefail
 cd "$(dirname "$0")"
-rounds="${1:-8}"
+rounds="${1:-10}"
 seconds="${2:-10}"
 warmup="${3:-30}"
 idle="${4:-30}"
@@ -39,7 +39,10 @@ trap cleanup EXIT
 
 ticks=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s += $2} END {print s}'; }
+# switches PID: "tid count" per live thread (voluntary + involuntary context switches).
+switches() { for t in /proc/"$1"/task/*; do awk -v t="${t##*/}" '/ctxt_switches/ {s += $2} END {print t, s}' "$t/status" 2>/dev/null; done; }
+# switched BEFORE AFTER: switches between two snapshots; a thread that started meanwhile counts whole, one that ended is lost.
+switched() { awk 'NR == FNR {before[$1] = $2; next} {s += $2 - (($1 in before) ? before[$1] : 0)} END {print s}' <(echo "$1") <(echo "$2"); }
 
 # start MODE PORT: a server pinned to core 0, persistence (floodgate) in its own directory; sets $started.
 start() {
@@ -66,7 +69,7 @@ for c in "${configs[@]}"; do
   taskset -c 1 wrk -t1 -c32 -d"${warmup}s" "${url_of[$c]}$(path_of "$c")" >/dev/null
 done
 
-declare -A us rps bytes
+declare -A us rps bytes ratio
 for ((round = 1; round <= rounds; round++)); do
   for c in "${configs[@]}"; do
     p=${pid_of[$c]}; u=${url_of[$c]}
@@ -79,6 +82,8 @@ for ((round = 1; round <= rounds; round++)); do
     x=$(awk -v c=$((c1 - c0)) -v t="$ticks" -v n="$n" 'BEGIN {printf "%.3f", c / t * 1e6 / n}')
     b=$(awk -v a="$((a1 - a0))" -v n="$n" 'BEGIN {printf "%.0f", a / n}')
     us[$c]="${us[$c]:-} $x"; rps[$c]="${rps[$c]:-} $r"; bytes[$c]="${bytes[$c]:-} $b"
+    [ "$c" = none ] && none_us=$x
+    ratio[$c]="${ratio[$c]:-} $(awk -v x="$x" -v n="$none_us" 'BEGIN {printf "%.4f", x / n}')"
     echo "round $round $c: $x us CPU/request, $r req/s, $b B/request" >&2
   done
 done
@@ -86,11 +91,12 @@ done
 median() { printf '%s\n' $1 | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 lowest() { printf '%s\n' $1 | sort -g | head -1; }
 highest() { printf '%s\n' $1 | sort -g | tail -1; }
-base=$(median "${us[none]}")
 echo
 echo "Server CPU per request ($rounds alternating rounds of ${seconds} s, after ${warmup} s of warm-up each; server on core 0, wrk -t1 -c32 on core 1):"
 echo
-echo "| configuration | CPU per request, median (min-max) | vs none | req/s, median | allocated per request |"
+echo "\"vs none\": the median, over the rounds, of each run's CPU per request over that round's none run (min to max)."
+echo
+echo "| configuration | CPU per request, median (min-max) | vs none, median (min to max) | req/s, median | allocated per request |"
 echo "|---|---:|---:|---:|---:|"
 for c in "${configs[@]}"; do
   m=$(median "${us[$c]}")
@@ -100,8 +106,9 @@ for c in "${configs[@]}"; do
     floodgate) name="Floodgate, endpoint with a policy";;
     floodgate-free) name="Floodgate, endpoint without a policy";;
   esac
-  awk -v name="$name" -v m="$m" -v lo="$(lowest "${us[$c]}")" -v hi="$(highest "${us[$c]}")" -v b="$base" -v r="$(median "${rps[$c]}")" -v by="$(median "${bytes[$c]}")" -v c="$c" \
-    'BEGIN {d = (c == "none") ? "" : sprintf("%+.1f%%", (m / b - 1) * 100); printf "| %s | %.2f us (%.2f-%.2f) | %s | %.0f | %d B |\n", name, m, lo, hi, d, r, by}'
+  awk -v name="$name" -v m="$m" -v lo="$(lowest "${us[$c]}")" -v hi="$(highest "${us[$c]}")" -v r="$(median "${rps[$c]}")" -v by="$(median "${bytes[$c]}")" -v c="$c" \
+    -v rm="$(median "${ratio[$c]}")" -v rlo="$(lowest "${ratio[$c]}")" -v rhi="$(highest "${ratio[$c]}")" \
+    'BEGIN {d = (c == "none") ? "" : sprintf("**%+.1f%%** (%+.1f%% to %+.1f%%)", (rm - 1) * 100, (rlo - 1) * 100, (rhi - 1) * 100); printf "| %s | %.2f us (%.2f-%.2f) | %s | %.0f | %d B |\n", name, m, lo, hi, d, r, by}'
 done
 
 # Idle: fresh servers, one request each, then nothing.
@@ -126,6 +133,6 @@ echo "| app | context switches per second (all threads) | CPU time per minute |"
 echo "|---|---:|---:|"
 for mode in none floodgate; do
   s1=$(switches "${idle_pid[$mode]}"); i1=$(cpu_ticks "${idle_pid[$mode]}")
-  awk -v m="$mode" -v s=$((s1 - s0[$mode])) -v c=$((i1 - i0[$mode])) -v t="$ticks" -v d="$idle" \
+  awk -v m="$mode" -v s="$(switched "${s0[$mode]}" "$s1")" -v c=$((i1 - i0[$mode])) -v t="$ticks" -v d="$idle" \
     'BEGIN {printf "| %s | %.1f | %.0f ms |\n", m, s / d, c / t * 1000 * 60 / d}'
 done

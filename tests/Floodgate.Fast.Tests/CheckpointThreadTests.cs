@@ -51,6 +51,29 @@ public sealed class CheckpointThreadTests : IDisposable
         Assert.Equal(DecisionReason.Blocked, recovered.Check(client).Reason);
         Assert.True(recovered.Inspect(IPAddress.Parse("192.0.2.78")).IsTracked);
     }
+
+    [Fact]
+    public void OnTheSystemClockTheSchedulerThreadTimesCheckpointsAndIdleOnesAreSkipped()
+    {
+        var options = new FloodgateLimiterOptions { DataDirectory = _directory, CheckpointInterval = TimeSpan.FromMilliseconds(100) };
+        var policy = new FloodgatePolicy { PermitLimit = 1, Window = TimeSpan.FromMinutes(1), BlockDuration = TimeSpan.FromMinutes(5) };
+        var client = IPAddress.Parse("192.0.2.79");
+        long before = SynchronousFileDevice.WritesOnPoolThreads;
+        using (var limiter = new FloodgateLimiter(policy, options))
+        {
+            limiter.Check(client);
+            limiter.Check(client);
+            Assert.True(SpinWait.SpinUntil(() => limiter.LastCheckpointAt is not null, TimeSpan.FromSeconds(30)), "no periodic checkpoint");
+            DateTimeOffset? written = limiter.LastCheckpointAt;
+            long skipped = limiter.SkippedCheckpoints;
+            Assert.True(SpinWait.SpinUntil(() => limiter.SkippedCheckpoints >= skipped + 3, TimeSpan.FromSeconds(30)), "idle ticks were not skipped");
+            Assert.Equal(written, limiter.LastCheckpointAt);
+            Assert.Equal(before, SynchronousFileDevice.WritesOnPoolThreads);   // before the final checkpoint, on this thread
+        }
+
+        using var recovered = new FloodgateLimiter(policy, options);
+        Assert.Equal(DecisionReason.Blocked, recovered.Check(client).Reason);
+    }
 }
 
 /// <summary>Tests that count what runs on the thread pool run alone: other tests' limiters dispose on pool threads.</summary>

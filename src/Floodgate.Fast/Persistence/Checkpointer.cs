@@ -21,7 +21,7 @@ internal sealed class Checkpointer : IDisposable
     private readonly FileStream _lock;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private readonly ITimer _timer;
+    private readonly IDisposable _timer;
     private long _sequence;
     private long _previousGood;
     private int _lastCount;   // records in the last checkpoint: sizes the next one's FASTER memory
@@ -36,7 +36,9 @@ internal sealed class Checkpointer : IDisposable
         _lock = fileLock;
         _logger = logger;
         Recover();
-        _timer = engine.Clock.TimeProvider.CreateTimer(static state => ((Checkpointer)state!).OnTimer(), this, interval, interval);
+        _timer = ReferenceEquals(engine.Clock.TimeProvider, TimeProvider.System)
+            ? CheckpointScheduler.Register(OnTimer, interval)
+            : engine.Clock.TimeProvider.CreateTimer(static state => ((Checkpointer)state!).OnTimer(), this, interval, interval);
     }
 
     public string Directory => _store.Directory;
