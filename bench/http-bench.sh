@@ -8,8 +8,9 @@
 # (about 30 s on one core), so that rounds compare steady states, not JIT timelines. The configurations then alternate
 # (none, builtin, floodgate, floodgate's endpoint without a policy, none, ...) so that drift in the machine hits them
 # alike; the table gives medians and the spread. Bytes allocated per request come from GC.GetTotalAllocatedBytes
-# (the app's /stats endpoint) around each run. Last, fresh servers sit idle and their context switches per second are
-# counted over all their threads (/proc/PID/task/*/status).
+# (the app's /stats endpoint) around each run. Then none and Floodgate are loaded side by side, at the same time,
+# which cancels the machine's drift (PAIRS runs, default 6). Last, fresh servers sit idle and their context switches
+# per second are counted over all their threads (/proc/PID/task/*/status).
 #
 # Usage: bench/http-bench.sh [rounds] [seconds per run] [warm-up seconds] [idle seconds]   (defaults: 10, 10, 30, 30)
 # FLOODGATE_CLOCK=ticker|precise|kernel picks what Floodgate's checks read for "now" (default: its automatic choice).
@@ -109,6 +110,34 @@ for c in "${configs[@]}"; do
   awk -v name="$name" -v m="$m" -v lo="$(lowest "${us[$c]}")" -v hi="$(highest "${us[$c]}")" -v r="$(median "${rps[$c]}")" -v by="$(median "${bytes[$c]}")" -v c="$c" \
     -v rm="$(median "${ratio[$c]}")" -v rlo="$(lowest "${ratio[$c]}")" -v rhi="$(highest "${ratio[$c]}")" \
     'BEGIN {d = (c == "none") ? "" : sprintf("**%+.1f%%** (%+.1f%% to %+.1f%%)", (rm - 1) * 100, (rlo - 1) * 100, (rhi - 1) * 100); printf "| %s | %.2f us (%.2f-%.2f) | %s | %.0f | %d B |\n", name, m, lo, hi, d, r, by}'
+done
+
+# Side by side: the none and floodgate servers loaded at the same time (both on core 0, two wrk with 16 connections
+# each on core 1), so that whatever the machine does to one it does to the other; the ratio of each pair.
+pairs=${PAIRS:-6}
+declare -A side
+for ((i = 1; i <= pairs; i++)); do
+  for c in floodgate floodgate-free; do
+    n0=$(cpu_ticks "${pid_of[none]}"); f0=$(cpu_ticks "${pid_of[$c]}")
+    taskset -c 1 wrk -t1 -c16 -d"${seconds}s" "${url_of[none]}$(path_of "$c")" >"$data/side-none.txt" & w=$!
+    taskset -c 1 wrk -t1 -c16 -d"${seconds}s" "${url_of[$c]}$(path_of "$c")" >"$data/side-fg.txt"
+    wait "$w"
+    n1=$(cpu_ticks "${pid_of[none]}"); f1=$(cpu_ticks "${pid_of[$c]}")
+    nn=$(awk '/requests in/ {print $1}' "$data/side-none.txt"); nf=$(awk '/requests in/ {print $1}' "$data/side-fg.txt")
+    x=$(awk -v a=$((n1 - n0)) -v na="$nn" -v b=$((f1 - f0)) -v nb="$nf" 'BEGIN {printf "%.4f", (b / nb) / (a / na)}')
+    side[$c]="${side[$c]:-} $x"
+    echo "side by side $i $c: $(awk -v x="$x" 'BEGIN {printf "%+.1f%%", (x - 1) * 100}') CPU per request vs none" >&2
+  done
+done
+echo
+echo "Side by side ($pairs runs of ${seconds} s; both servers on core 0, each loaded by its own wrk -t1 -c16 on core 1; the same endpoint path on both):"
+echo
+echo "| configuration | CPU per request vs none at the same time, median (min to max) |"
+echo "|---|---:|"
+for c in floodgate floodgate-free; do
+  name=$([ "$c" = floodgate ] && echo "Floodgate, endpoint with a policy" || echo "Floodgate, endpoint without a policy")
+  awk -v name="$name" -v m="$(median "${side[$c]}")" -v lo="$(lowest "${side[$c]}")" -v hi="$(highest "${side[$c]}")" \
+    'BEGIN {printf "| %s | **%+.1f%%** (%+.1f%% to %+.1f%%) |\n", name, (m - 1) * 100, (lo - 1) * 100, (hi - 1) * 100}'
 done
 
 # Idle: fresh servers, one request each, then nothing.
