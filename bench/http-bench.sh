@@ -112,12 +112,12 @@ for c in "${configs[@]}"; do
     'BEGIN {d = (c == "none") ? "" : sprintf("**%+.1f%%** (%+.1f%% to %+.1f%%)", (rm - 1) * 100, (rlo - 1) * 100, (rhi - 1) * 100); printf "| %s | %.2f us (%.2f-%.2f) | %s | %.0f | %d B |\n", name, m, lo, hi, d, r, by}'
 done
 
-# Side by side: the none and floodgate servers loaded at the same time (both on core 0, two wrk with 16 connections
+# Side by side: the none server and each other one loaded at the same time (both on core 0, two wrk with 16 connections
 # each on core 1), so that whatever the machine does to one it does to the other; the ratio of each pair.
 pairs=${PAIRS:-6}
 declare -A side
 for ((i = 1; i <= pairs; i++)); do
-  for c in floodgate floodgate-free; do
+  for c in builtin floodgate floodgate-free; do
     n0=$(cpu_ticks "${pid_of[none]}"); f0=$(cpu_ticks "${pid_of[$c]}")
     taskset -c 1 wrk -t1 -c16 -d"${seconds}s" "${url_of[none]}$(path_of "$c")" >"$data/side-none.txt" & w=$!
     taskset -c 1 wrk -t1 -c16 -d"${seconds}s" "${url_of[$c]}$(path_of "$c")" >"$data/side-fg.txt"
@@ -130,12 +130,16 @@ for ((i = 1; i <= pairs; i++)); do
   done
 done
 echo
-echo "Side by side ($pairs runs of ${seconds} s; both servers on core 0, each loaded by its own wrk -t1 -c16 on core 1; the same endpoint path on both):"
+echo "Side by side ($pairs runs of ${seconds} s each; none and the other server on core 0, each loaded by its own wrk -t1 -c16 on core 1, on the same path):"
 echo
 echo "| configuration | CPU per request vs none at the same time, median (min to max) |"
 echo "|---|---:|"
-for c in floodgate floodgate-free; do
-  name=$([ "$c" = floodgate ] && echo "Floodgate, endpoint with a policy" || echo "Floodgate, endpoint without a policy")
+for c in builtin floodgate floodgate-free; do
+  case $c in
+    builtin) name="built-in \`UseRateLimiter()\`, endpoint with a policy";;
+    floodgate) name="Floodgate, endpoint with a policy";;
+    floodgate-free) name="Floodgate, endpoint without a policy";;
+  esac
   awk -v name="$name" -v m="$(median "${side[$c]}")" -v lo="$(lowest "${side[$c]}")" -v hi="$(highest "${side[$c]}")" \
     'BEGIN {printf "| %s | **%+.1f%%** (%+.1f%% to %+.1f%%) |\n", name, (m - 1) * 100, (lo - 1) * 100, (hi - 1) * 100}'
 done
