@@ -199,13 +199,13 @@ public sealed class FloodgateLimiter : IDisposable
     /// <summary>Blocks a key for at least a duration (outbound backoff); false when no slot could hold it.</summary>
     internal bool BlockFor(in IpKey key, TimeSpan duration) => _engine.BlockFor(in key, (long)Math.Ceiling(duration.TotalMilliseconds));
 
-    /// <summary>Stops persisting without a final checkpoint and releases the directory: what a crash does (tests).</summary>
     /// <summary>Gets how many periodic checkpoints were skipped because nothing had changed (tests).</summary>
     internal long SkippedCheckpoints => _checkpointer?.Skipped ?? 0;
 
     /// <summary>Gets what the check path reads for "now" (tests).</summary>
     internal Internal.ClockSource ClockReading => _engine.Clock.Reading;
 
+    /// <summary>Stops persisting without a final checkpoint and releases the directory: what a crash does (tests).</summary>
     internal void AbandonPersistence() => Interlocked.Exchange(ref _checkpointer, null)?.Abandon();
 
     private static LimiterEngine CreateEngine(FloodgatePolicy policy, ref FloodgateLimiterOptions? options)

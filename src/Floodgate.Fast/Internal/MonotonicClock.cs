@@ -28,13 +28,9 @@ internal sealed class MonotonicClock
     /// <summary>Policies with a window, cooldown or block shorter than this read the provider on every check.</summary>
     public static readonly TimeSpan PreciseBelow = TimeSpan.FromMilliseconds(250);
 
-    private const int ProviderMode = 0;
-    private const int KernelMode = 1;
-    private const int CoarseMode = 2;
-
     private readonly CoarseTimestamp _source;
     private readonly long _originMs;
-    private readonly int _mode;
+    private readonly ClockSource _reading;   // Kernel, Ticker (the coarse source) or Provider
     private readonly long _kernelBias;   // NowMs = TickCount64 + _kernelBias (kernel mode)
 
     /// <param name="timeProvider">The provider.</param>
@@ -43,44 +39,44 @@ internal sealed class MonotonicClock
     /// <param name="shortestDuration">The policy's shortest duration; under <see cref="PreciseBelow"/>, the provider is read.</param>
     public MonotonicClock(TimeProvider timeProvider, CoarseTimestamp? coarse = null, ClockSource source = ClockSource.Automatic, TimeSpan? shortestDuration = null)
     {
-        if (coarse is null && ReferenceEquals(timeProvider, TimeProvider.System))
-        {
-            switch (Resolve(source, shortestDuration))
+        ClockSource reading = coarse is not null ? ClockSource.Ticker
+            : !ReferenceEquals(timeProvider, TimeProvider.System) ? ClockSource.Provider
+            : Resolve(source, shortestDuration) switch
             {
-                case ClockSource.Kernel when KernelCoarseClock.IsUsable:
-                    _mode = KernelMode;
-                    break;
-                case ClockSource.Kernel or ClockSource.Ticker:
-                    coarse = ParkingTicker.System;
-                    break;
-            }
+                ClockSource.Kernel when KernelCoarseClock.IsUsable => ClockSource.Kernel,
+                ClockSource.Kernel or ClockSource.Ticker => ClockSource.Ticker,
+                _ => ClockSource.Provider,
+            };
+        if (coarse is null && reading == ClockSource.Ticker)
+        {
+            coarse = ParkingTicker.System;
         }
 
         // Stamps and coarse readings share one millisecond scale, so that a stamp is never behind a reading.
         _source = coarse ?? new CoarseTimestamp(timeProvider);
-        _mode = coarse is not null ? CoarseMode : _mode;
+        _reading = reading;
         _originMs = _source.ToMilliseconds(timeProvider.GetTimestamp());
-        _kernelBias = KernelCoarseClock.Bias(_source.Origin) - _originMs + Epoch;
+        _kernelBias = reading == ClockSource.Kernel ? KernelCoarseClock.Bias(_source.Origin) - _originMs + Epoch : 0;
         TimeProvider = timeProvider;
     }
 
     public TimeProvider TimeProvider { get; }
 
     /// <summary>Gets what <see cref="NowMs"/> reads (tests and diagnostics).</summary>
-    public ClockSource Reading => _mode switch { KernelMode => ClockSource.Kernel, CoarseMode => ClockSource.Ticker, _ => ClockSource.Provider };
+    public ClockSource Reading => _reading;
 
     /// <summary>The current time for comparisons: never ahead of the provider, possibly a few ms behind.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public long NowMs()
     {
-        int mode = _mode;
-        if (mode == KernelMode)
+        ClockSource reading = _reading;
+        if (reading == ClockSource.Kernel)
         {
             // The bias puts the coarse clock on the stamps' scale, rounded so that it is never ahead of them.
             return KernelCoarseClock.Read() + _kernelBias;
         }
 
-        return mode == CoarseMode ? FromSource(_source.Read()) : StampMs();
+        return reading == ClockSource.Ticker ? FromSource(_source.Read()) : StampMs();
     }
 
     /// <summary>The current time read from the provider, for times that are stored.</summary>

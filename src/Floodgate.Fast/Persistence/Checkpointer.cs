@@ -210,7 +210,7 @@ internal sealed class Checkpointer : IDisposable
         {
             Checkpoint(CancellationToken.None, final: true);
         }
-#pragma warning disable CA1031 // Logged and counted by CheckpointAsync; disposing must still release the directory.
+#pragma warning disable CA1031 // Logged and counted by Checkpoint; disposing must still release the directory.
         catch (Exception)
 #pragma warning restore CA1031
         {
@@ -302,13 +302,13 @@ internal sealed class Checkpointer : IDisposable
 
     private void OnTimer()
     {
-        // An idle limiter writes nothing: no decision and no operator change since the state on disk was taken
-        // means the same records again. A failed checkpoint is retried whatever happened since.
         if (Volatile.Read(ref _disposed) != 0)
         {
             return;
         }
 
+        // An idle limiter writes nothing: no decision and no operator change since the state on disk was taken
+        // means the same records again. A failed checkpoint is retried whatever happened since.
         if (LastCheckpointError is null && _engine.ChangeCount == Volatile.Read(ref _checkpointedChanges))
         {
             Interlocked.Increment(ref _skipped);   // timer callbacks may overlap
