@@ -13,13 +13,14 @@ internal sealed class EndpointPolicies
 
     private readonly string[] _statePrefixes;   // "\"api\";r=" per policy
 
-    public EndpointPolicies(List<(string Name, FloodgateLimiter Limiter)> policies)
+    public EndpointPolicies(List<(string Name, FloodgatePolicy Policy, FloodgateLimiter Limiter, IFloodgateRemoteLimiter? Remote)> policies)
     {
         Names = policies.Select(p => p.Name).ToArray();
         Limiters = policies.Select(p => p.Limiter).ToArray();
+        Remote = policies.Any(p => p.Remote is not null) ? policies.Select(p => p.Remote!).ToArray() : null;
         _statePrefixes = Names.Select(n => "\"" + n + "\";r=").ToArray();
         PolicyHeader = string.Join(", ", policies.Select(p =>
-            string.Create(CultureInfo.InvariantCulture, $"\"{p.Name}\";q={p.Limiter.Policy.PermitLimit};w={(long)Math.Ceiling(p.Limiter.Policy.Window.TotalSeconds)}")));
+            string.Create(CultureInfo.InvariantCulture, $"\"{p.Name}\";q={p.Policy.PermitLimit};w={(long)Math.Ceiling(p.Policy.Window.TotalSeconds)}")));
     }
 
     public int Count => Names.Length;
@@ -27,6 +28,9 @@ internal sealed class EndpointPolicies
     public string[] Names { get; }
 
     public FloodgateLimiter[] Limiters { get; }
+
+    /// <summary>Gets the shared limiters (Redis), one per policy, or null when the policies are decided in process.</summary>
+    public IFloodgateRemoteLimiter[]? Remote { get; }
 
     /// <summary>The RateLimit-Policy header value, e.g. <c>"api";q=100;w=60</c>.</summary>
     public string PolicyHeader { get; }

@@ -31,20 +31,33 @@ public static class FloodgateAdminEndpoints
         ArgumentException.ThrowIfNullOrWhiteSpace(authorizationPolicy);
         RouteGroupBuilder group = endpoints.MapGroup(prefix).RequireAuthorization(authorizationPolicy).DisableFloodgate();
 
+        // With a shared store (Redis) configured, client operations run against it, so every instance sees them.
         group.MapGet("/clients/{address}", (string address, FloodgateService service) =>
-            WithAddress(address, ip => Results.Ok(service.Limiters.ToDictionary(p => p.Key, p => Describe(p.Value.Inspect(ip))))));
+            WithAddressAsync(address, async ip => Results.Ok(await ForEachPolicyAsync(service,
+                l => Describe(l.Inspect(ip)), async r => Describe(await r.InspectAsync(ip).ConfigureAwait(false))).ConfigureAwait(false))));
 
-        group.MapGet("/blocked", (FloodgateService service) =>
-            Results.Ok(service.Limiters.ToDictionary(p => p.Key, p => p.Value.GetBlockedClients().Select(Describe).ToList())));
+        group.MapGet("/blocked", async (FloodgateService service, CancellationToken cancellationToken) =>
+            Results.Ok(await ForEachPolicyAsync(service,
+                l => l.GetBlockedClients().Select(Describe).ToList(),
+                async r => (await r.GetBlockedClientsAsync(cancellationToken).ConfigureAwait(false)).Select(Describe).ToList()).ConfigureAwait(false)));
 
         group.MapPost("/clients/{address}/unblock", (string address, FloodgateService service) =>
-            WithAddress(address, ip => Results.Ok(new { unblocked = service.Limiters.Where(p => p.Value.Unblock(ip)).Select(p => p.Key).ToList() })));
+            WithAddressAsync(address, async ip => Results.Ok(new
+            {
+                unblocked = await PoliciesWhereAsync(service, l => l.Unblock(ip), r => r.UnblockAsync(ip)).ConfigureAwait(false),
+            })));
 
         group.MapPost("/clients/{address}/blacklist", (string address, FloodgateService service) =>
-            WithAddress(address, ip => Results.Ok(new { blacklisted = service.Limiters.Where(p => p.Value.Blacklist(ip)).Select(p => p.Key).ToList() })));
+            WithAddressAsync(address, async ip => Results.Ok(new
+            {
+                blacklisted = await PoliciesWhereAsync(service, l => l.Blacklist(ip), r => r.BlacklistAsync(ip)).ConfigureAwait(false),
+            })));
 
         group.MapDelete("/clients/{address}/blacklist", (string address, FloodgateService service) =>
-            WithAddress(address, ip => Results.Ok(new { unblacklisted = service.Limiters.Where(p => p.Value.Unblacklist(ip)).Select(p => p.Key).ToList() })));
+            WithAddressAsync(address, async ip => Results.Ok(new
+            {
+                unblacklisted = await PoliciesWhereAsync(service, l => l.Unblacklist(ip), r => r.UnblacklistAsync(ip)).ConfigureAwait(false),
+            })));
 
         foreach (string list in new[] { "allowlist", "denylist" })
         {
@@ -60,10 +73,26 @@ public static class FloodgateAdminEndpoints
         return group;
     }
 
-    private static IResult WithAddress(string text, Func<IPAddress, IResult> action) =>
+    private static Task<IResult> WithAddressAsync(string text, Func<IPAddress, Task<IResult>> action) =>
         IPAddress.TryParse(text, out IPAddress? address)
             ? action(address)
-            : Results.Problem($"'{text}' is not an IP address.", statusCode: StatusCodes.Status400BadRequest);
+            : Task.FromResult(Results.Problem($"'{text}' is not an IP address.", statusCode: StatusCodes.Status400BadRequest));
+
+    private static async Task<Dictionary<string, T>> ForEachPolicyAsync<T>(FloodgateService service, Func<FloodgateLimiter, T> local, Func<IFloodgateRemoteLimiter, Task<T>> remote)
+    {
+        var results = new Dictionary<string, T>(StringComparer.Ordinal);
+        foreach ((string name, FloodgateLimiter limiter) in service.Limiters)
+        {
+            results[name] = service.Remote.TryGetValue(name, out IFloodgateRemoteLimiter? shared)
+                ? await remote(shared).ConfigureAwait(false)
+                : local(limiter);
+        }
+
+        return results;
+    }
+
+    private static async Task<List<string>> PoliciesWhereAsync(FloodgateService service, Func<FloodgateLimiter, bool> local, Func<IFloodgateRemoteLimiter, Task<bool>> remote) =>
+        (await ForEachPolicyAsync(service, local, remote).ConfigureAwait(false)).Where(p => p.Value).Select(p => p.Key).ToList();
 
     private static IResult WithNetwork(string text, Func<IPNetwork, IResult> action) =>
         ListEntry.TryParse(text, out IPNetwork? network)

@@ -103,6 +103,11 @@ internal sealed class FloodgateMiddleware
         }
 
         var address = context.Connection.RemoteIpAddress;
+        if (policies.Remote is not null)
+        {
+            return CheckSharedAsync(context, policies, address);
+        }
+
         IHeaderDictionary headers = context.Response.Headers;
         if (policies.Count == 1)
         {
@@ -134,6 +139,30 @@ internal sealed class FloodgateMiddleware
         return _next(context);
     }
 
+    /// <summary>The same steps with a shared store (Redis): each policy's check may take a round trip.</summary>
+    private async Task CheckSharedAsync(HttpContext context, EndpointPolicies policies, System.Net.IPAddress? address)
+    {
+        FloodgateOptions options = _service.Options;
+        IHeaderDictionary headers = context.Response.Headers;
+        var decisions = new Decision[policies.Count];
+        for (int i = 0; i < decisions.Length; i++)
+        {
+            decisions[i] = await policies.Remote![i].CheckAsync(address, context.RequestAborted).ConfigureAwait(false);
+            LogDecision(policies.Names[i], address, decisions[i]);
+            if (!decisions[i].IsAllowed)
+            {
+                headers["RateLimit-Policy"] = policies.PolicyHeader;
+                headers["RateLimit"] = i == 0 ? policies.StateHeader(decisions[0]) : policies.StateHeader(decisions.AsSpan(0, i + 1));
+                await RejectionWriter.WriteAsync(context, options, policies.Names[i], decisions[i], RejectionWriter.StatusOf(decisions[i].Reason)).ConfigureAwait(false);
+                return;
+            }
+        }
+
+        headers["RateLimit-Policy"] = policies.PolicyHeader;
+        headers["RateLimit"] = decisions.Length == 1 ? policies.StateHeader(decisions[0]) : policies.StateHeader(decisions);
+        await _next(context).ConfigureAwait(false);
+    }
+
     private void LogDecision(string policy, System.Net.IPAddress? address, Decision decision)
     {
         if (_service.Logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
@@ -156,6 +185,7 @@ internal sealed class FloodgateMiddleware
             names.Add(fallback);
         }
 
-        return new EndpointPolicies(names.Where(_service.Limiters.ContainsKey).Select(n => (n, _service.Limiters[n])).ToList());
+        return new EndpointPolicies(names.Where(_service.Limiters.ContainsKey)
+            .Select(n => (n, _service.Options.Policies[n], _service.Limiters[n], _service.Remote.GetValueOrDefault(n))).ToList());
     }
 }

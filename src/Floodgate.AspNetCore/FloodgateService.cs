@@ -9,9 +9,10 @@ namespace Floodgate.AspNetCore;
 /// The app's limiters: one per named policy (each persisted in its own sub-directory of the data directory) and
 /// the global one. Built once, before the first request; disposed (with a final checkpoint each) at shutdown.
 /// </summary>
-internal sealed class FloodgateService : IDisposable
+internal sealed class FloodgateService : IDisposable, IAsyncDisposable
 {
     private readonly Dictionary<string, FloodgateLimiter> _limiters = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, IFloodgateRemoteLimiter> _remote = new(StringComparer.Ordinal);
 
     public FloodgateService(IOptions<FloodgateOptions> options, IHostEnvironment environment, ILoggerFactory loggers, IServiceProvider services)
     {
@@ -21,11 +22,12 @@ internal sealed class FloodgateService : IDisposable
         ILogger logger = loggers.CreateLogger("Floodgate");
         Logger = logger;
         WarnIfForwardedHeadersTrustEveryone(services, logger);
+        var store = (IFloodgateRemoteStore?)services.GetService(typeof(IFloodgateRemoteStore));
         try
         {
             foreach ((string name, FloodgatePolicy policy) in Options.Policies)
             {
-                var limiter = new FloodgateLimiter(policy, new FloodgateLimiterOptions
+                var limiter = new FloodgateLimiter(store?.LocalPolicy(policy) ?? policy, new FloodgateLimiterOptions
                 {
                     Capacity = Options.Capacity,
                     Ipv6PrefixLength = Options.Ipv6PrefixLength,
@@ -38,7 +40,18 @@ internal sealed class FloodgateService : IDisposable
                 });
                 _limiters.Add(name, limiter);
                 string policyName = name;
-                limiter.ClientStateChanged += (_, e) => LogStateChange(logger, policyName, e);
+                if (store is not null)
+                {
+                    // The shared store decides; the in-process limiter is its local table, and its events are the store's.
+                    IFloodgateRemoteLimiter remote = store.Create(name, policy, limiter);
+                    _remote.Add(name, remote);
+                    remote.ClientStateChanged += (_, e) => LogStateChange(logger, policyName, e);
+                }
+                else
+                {
+                    limiter.ClientStateChanged += (_, e) => LogStateChange(logger, policyName, e);
+                }
+
                 AddEntries(limiter.Allowlist, Options.Allowlist);
                 AddEntries(limiter.Denylist, Options.Denylist);
             }
@@ -62,10 +75,31 @@ internal sealed class FloodgateService : IDisposable
     /// <summary>Gets the global limiter: one shared budget for all requests.</summary>
     public FloodgateLimiter? Global { get; }
 
+    /// <summary>Gets the in-process limiter of each policy (with a shared store: its local table and fallback).</summary>
     public IReadOnlyDictionary<string, FloodgateLimiter> Limiters => _limiters;
+
+    /// <summary>Gets the shared limiter of each policy when a store (Redis) is configured; empty otherwise.</summary>
+    public IReadOnlyDictionary<string, IFloodgateRemoteLimiter> Remote => _remote;
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (IFloodgateRemoteLimiter remote in _remote.Values)
+        {
+            await remote.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _remote.Clear();
+        Dispose();
+    }
 
     public void Dispose()
     {
+        foreach (IFloodgateRemoteLimiter remote in _remote.Values)
+        {
+            remote.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+
+        _remote.Clear();
         foreach (FloodgateLimiter limiter in _limiters.Values)
         {
             limiter.Dispose();

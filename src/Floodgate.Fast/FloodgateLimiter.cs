@@ -200,6 +200,12 @@ public sealed class FloodgateLimiter : IDisposable
     internal bool BlockFor(in IpKey key, TimeSpan duration) => _engine.BlockFor(in key, (long)Math.Ceiling(duration.TotalMilliseconds));
 
     /// <summary>Gets how many periodic checkpoints were skipped because nothing had changed (tests).</summary>
+    /// <summary>Mirrors a ban decided by a shared store (see <see cref="LimiterEngine.MirrorBan"/>).</summary>
+    internal bool MirrorBan(in IpKey key, long durationMs) => _engine.MirrorBan(in key, durationMs);
+
+    /// <summary>The denial of a client held here as banned, without counting (see <see cref="LimiterEngine.TryGetBan"/>).</summary>
+    internal bool TryGetBan(in IpKey key, out Decision decision) => _engine.TryGetBan(in key, out decision);
+
     internal long SkippedCheckpoints => _checkpointer?.Skipped ?? 0;
 
     /// <summary>Gets what the check path reads for "now" (tests).</summary>

@@ -191,6 +191,66 @@ internal sealed partial class LimiterEngine<TParams>
         }
     }
 
+    public override bool MirrorBan(in IpKey key, long durationMs)
+    {
+        NoteChange();
+        long now = Clock.NowMs();
+        int slot = durationMs == 0 ? Find(in key) : FindOrAdd(in key, EntryTable.Hash(in key), now);
+        if (slot < 0)
+        {
+            return durationMs == 0;   // nothing held: nothing to lift
+        }
+
+        ref ColdEntry cold = ref Table.Cold(slot);
+        long until = durationMs > 0 ? Clock.StampMs() + durationMs : now;
+        while (true)
+        {
+            long block = Volatile.Read(ref cold.Block);
+            long updated = BlockWord.Make(until, BlockWord.Generation(block), punished: false, blacklisted: durationMs < 0);
+
+            // CAS: replace the block state, keeping the generation (the slot's identity for racing violations).
+            if (Interlocked.CompareExchange(ref cold.Block, updated, block) == block)
+            {
+                break;
+            }
+        }
+
+        if (durationMs == 0)
+        {
+            StartFreshWindow(slot);
+        }
+        else
+        {
+            PointChecksAtBlockState(slot);
+        }
+
+        return true;
+    }
+
+    public override bool TryGetBan(in IpKey key, out Decision decision)
+    {
+        int slot = Find(in key);
+        if (slot >= 0)
+        {
+            long block = Volatile.Read(ref Table.Cold(slot).Block);
+            if (BlockWord.IsBlacklisted(block))
+            {
+                decision = Decision.Forbidden(DecisionReason.Blacklisted, _p.PermitLimit);
+                return true;
+            }
+
+            long left = BlockWord.Until(block) - Clock.NowMs();
+            if (left > 0)
+            {
+                decision = Decision.Denied(DecisionReason.Blocked, _p.PermitLimit, left, left);
+                return true;
+            }
+        }
+
+        decision = default;
+        return false;
+    }
+
     /// <summary>Sets H in the slot's window word (whatever else it holds), so checks consult the block state.</summary>
     private void PointChecksAtBlockState(int slot)
     {

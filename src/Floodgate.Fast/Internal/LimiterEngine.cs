@@ -81,6 +81,19 @@ internal abstract class LimiterEngine : IDisposable
     /// <summary>Blocks a key for at least <paramref name="durationMs"/> (a longer block already running stays); false when no slot could hold it.</summary>
     public abstract bool BlockFor(in IpKey key, long durationMs);
 
+    /// <summary>
+    /// Mirrors a ban decided elsewhere (a shared store): blocked for exactly <paramref name="durationMs"/> from now
+    /// (shorter or longer than a block already held), blacklisted when it is negative, lifted when it is 0. Raises
+    /// no event and counts no block: the store that decided it did. False when no slot could hold it.
+    /// </summary>
+    public abstract bool MirrorBan(in IpKey key, long durationMs);
+
+    /// <summary>
+    /// The denial of a client this table holds as blacklisted or blocked now, without counting the request and
+    /// without extending a relative block: false for every other client. Allocation-free; reads one slot.
+    /// </summary>
+    public abstract bool TryGetBan(in IpKey key, out Decision decision);
+
     /// <summary>Copies out every client whose state a decision depends on, with times as UTC ticks.</summary>
     public abstract void ExportClients(Persistence.IRecordSink sink, long nowMs, long utcNowTicks);
 

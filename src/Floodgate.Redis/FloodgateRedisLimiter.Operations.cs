@@ -1,0 +1,292 @@
+using System.Net;
+using Floodgate.Redis.Internal;
+using StackExchange.Redis;
+
+namespace Floodgate;
+
+/// <summary>
+/// Operator operations against Redis, so that every instance sees them, and how each instance's local ban table
+/// learns of them: a pub/sub message at once, and a periodic re-read of its bans for messages it missed.
+/// </summary>
+public sealed partial class FloodgateRedisLimiter
+{
+    // How many clients one ban sync or listing sends in one pipelined batch.
+    private const int BatchSize = 256;
+
+    /// <summary>The client's shared state, read from Redis.</summary>
+    /// <param name="address">The client's address; null is the shared "unknown" client.</param>
+    /// <returns>The state; <see cref="ClientState.IsTracked"/> is false when Redis holds nothing for the client.</returns>
+    /// <exception cref="RedisException">Redis is unavailable: an operator should know the operation did not happen.</exception>
+    /// <exception cref="TimeoutException">Redis did not answer within <see cref="FloodgateRedisOptions.Timeout"/>.</exception>
+    public async Task<ClientState> InspectAsync(IPAddress? address)
+    {
+        IpKey key = _local.GetKey(address);
+        RedisResult reply = await EvaluateAsync(KeyOf(in key), s_inspect, CancellationToken.None).ConfigureAwait(false);
+        return Describe(key, (long[])reply!) with { IsAllowlisted = _local.Allowlist.Contains(in key), IsDenylisted = _local.Denylist.Contains(in key) };
+    }
+
+    /// <summary>Lifts the client's block on Redis (and on every instance's local table); it starts a fresh window.</summary>
+    /// <param name="address">The client's address.</param>
+    /// <returns>True when the client was blocked; false otherwise (a blacklisting is lifted by <see cref="UnblacklistAsync"/>).</returns>
+    /// <exception cref="RedisException">Redis is unavailable.</exception>
+    /// <exception cref="TimeoutException">Redis did not answer within <see cref="FloodgateRedisOptions.Timeout"/>.</exception>
+    public Task<bool> UnblockAsync(IPAddress? address) => ChangeAsync(address, s_unblock, FloodgateEventKind.Unblocked, 0);
+
+    /// <summary>Blacklists the client on Redis (and on every instance's local table) until <see cref="UnblacklistAsync"/>, or <see cref="FloodgateRedisOptions.ForeverRetention"/>.</summary>
+    /// <param name="address">The client's address.</param>
+    /// <returns>True when the client was not blacklisted before.</returns>
+    /// <exception cref="RedisException">Redis is unavailable.</exception>
+    /// <exception cref="TimeoutException">Redis did not answer within <see cref="FloodgateRedisOptions.Timeout"/>.</exception>
+    public Task<bool> BlacklistAsync(IPAddress? address) => ChangeAsync(address, s_blacklist, FloodgateEventKind.Blacklisted, -1);
+
+    /// <summary>Lifts the client's blacklisting on Redis (and on every instance's local table); it counts as a served punishment.</summary>
+    /// <param name="address">The client's address.</param>
+    /// <returns>True when the client was blacklisted.</returns>
+    /// <exception cref="RedisException">Redis is unavailable.</exception>
+    /// <exception cref="TimeoutException">Redis did not answer within <see cref="FloodgateRedisOptions.Timeout"/>.</exception>
+    public Task<bool> UnblacklistAsync(IPAddress? address) => ChangeAsync(address, s_unblacklist, FloodgateEventKind.Unblacklisted, 0);
+
+    /// <summary>
+    /// The clients blocked or blacklisted under this policy on Redis, found by scanning this policy's keys on every
+    /// primary (SCAN, in batches: it does not block the server, but its cost grows with the number of tracked clients).
+    /// </summary>
+    /// <param name="cancellationToken">Stops the scan.</param>
+    /// <returns>The blocked and blacklisted clients.</returns>
+    /// <exception cref="RedisException">Redis is unavailable.</exception>
+    public async Task<IReadOnlyList<ClientState>> GetBlockedClientsAsync(CancellationToken cancellationToken = default)
+    {
+        var found = new List<ClientState>();
+        var batch = new List<IpKey>(BatchSize);
+        foreach (IServer server in _redis.GetServers())
+        {
+            if (!server.IsConnected || server.IsReplica)
+            {
+                continue;
+            }
+
+            await foreach (RedisKey redisKey in server.KeysAsync(pattern: _keyPrefix + "*}", pageSize: 1_000).WithCancellation(cancellationToken).ConfigureAwait(false))
+            {
+                if (TryParseClient(redisKey.ToString().AsSpan(_keyPrefix.Length), out IpKey client))
+                {
+                    batch.Add(client);
+                }
+
+                if (batch.Count == BatchSize)
+                {
+                    await AddBannedAsync(batch, found).ConfigureAwait(false);
+                }
+            }
+        }
+
+        await AddBannedAsync(batch, found).ConfigureAwait(false);
+        return found;
+
+        async Task AddBannedAsync(List<IpKey> clients, List<ClientState> into)
+        {
+            foreach ((IpKey client, long[] fields) in await InspectManyAsync(clients).ConfigureAwait(false))
+            {
+                ClientState state = Describe(client, fields);
+                if (state.IsBlocked || state.IsBlacklisted)
+                {
+                    into.Add(state);
+                }
+            }
+
+            clients.Clear();
+        }
+    }
+
+    private async Task<bool> ChangeAsync(IPAddress? address, RedisValue operation, FloodgateEventKind kind, long localBan)
+    {
+        IpKey key = _local.GetKey(address);
+        RedisResult reply = await EvaluateAsync(KeyOf(in key), operation, CancellationToken.None).ConfigureAwait(false);
+        bool changed = (long)reply[0] == 1;
+        _local.MirrorBan(in key, localBan);
+        if (changed)
+        {
+            Raise(kind, in key, (int)reply[1], -1);
+
+            // Every instance (this one too) applies it to its local table; one that misses it corrects at its next ban sync.
+            await _redis.GetSubscriber().PublishAsync(_channel, $"{_name}\n{(string)operation!}\n{key}").ConfigureAwait(false);
+        }
+
+        return changed;
+    }
+
+    private void Subscribe()
+    {
+        _redis.GetSubscriber().SubscribeAsync(_channel, _onMessage).ContinueWith(
+            (t, state) => RedisLog.SubscribeFailed(((FloodgateRedisLimiter)state!)._logger, ((FloodgateRedisLimiter)state!)._channel.ToString(), t.Exception!.GetBaseException().Message),
+            this, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>"policy\nop\nclient" from any instance: applied to this instance's local table.</summary>
+    private void OnBanMessage(RedisChannel channel, RedisValue message)
+    {
+        string text = message.ToString();
+        string[] parts = text.Split('\n');
+        if (parts.Length != 3 || parts[0] != _name || !TryParseClient(parts[2], out IpKey key))
+        {
+            return;
+        }
+
+        switch (parts[1])
+        {
+            case "u":
+            case "w":
+                _local.MirrorBan(in key, 0);
+                break;
+            case "b":
+                _local.MirrorBan(in key, -1);
+                break;
+        }
+    }
+
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
+    {
+        // Messages published while this instance was disconnected are lost: re-read the bans now.
+        _ = Task.Run(SyncBansAsync);
+    }
+
+    private async Task SyncBansLoopAsync(CancellationToken stopping)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(_options.BanSyncInterval, _time, stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            if (!_breaker.IsOpen)
+            {
+                await SyncBansAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Re-reads every ban of the local table from Redis and makes the table agree.</summary>
+    internal async Task SyncBansAsync()
+    {
+        try
+        {
+            IReadOnlyList<ClientState> local = _local.GetBlockedClients();
+            int corrected = 0;
+            for (int i = 0; i < local.Count; i += BatchSize)
+            {
+                var batch = new List<IpKey>(BatchSize);
+                for (int j = i; j < Math.Min(local.Count, i + BatchSize); j++)
+                {
+                    batch.Add(local[j].Client);
+                }
+
+                foreach ((IpKey client, long[] fields) in await InspectManyAsync(batch).ConfigureAwait(false))
+                {
+                    ClientState shared = Describe(client, fields);
+                    long left = shared.IsBlocked ? (long)Math.Ceiling((shared.BlockExpiresAt!.Value - _time.GetUtcNow()).TotalMilliseconds) : 0;
+                    long want = shared.IsBlacklisted ? -1 : left > 0 ? (_p.RelativeBlock ? Math.Min(left, RelativeBlockLocalMs) : left) : 0;
+                    bool agrees = _local.TryGetBan(in client, out Decision held)
+                        ? (want < 0 ? held.Reason == DecisionReason.Blacklisted : want > 0 && held.Reason == DecisionReason.Blocked)
+                        : want == 0;
+                    if (!agrees || want > 0)
+                    {
+                        corrected += agrees ? 0 : 1;
+                        _local.MirrorBan(in client, want);
+                    }
+                }
+            }
+
+            if (corrected > 0)
+            {
+                RedisLog.BanSyncCorrected(_logger, _name, corrected, local.Count);
+            }
+        }
+#pragma warning disable CA1031 // A background loop: log and try again at the next interval.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            RedisLog.BanSyncFailed(_logger, _name, e.Message, (long)_options.BanSyncInterval.TotalMilliseconds);
+        }
+    }
+
+    /// <summary>Reads several clients' fields in one pipelined batch (each script touches its own key: cluster-safe).</summary>
+    private async Task<List<(IpKey Client, long[] Fields)>> InspectManyAsync(List<IpKey> clients)
+    {
+        var pending = new Task<RedisResult>[clients.Count];
+        for (int i = 0; i < clients.Count; i++)
+        {
+            pending[i] = EvaluateAsync(KeyOf(clients[i]), s_inspect, CancellationToken.None);
+        }
+
+        var results = new List<(IpKey, long[])>(clients.Count);
+        for (int i = 0; i < pending.Length; i++)
+        {
+            results.Add((clients[i], (long[])(await pending[i].ConfigureAwait(false))!));
+        }
+
+        return results;
+    }
+
+    /// <summary>The client's state from the script's inspect reply {now, ws, c, bc, cy, bu, p, x, oc, qf, la}, as the in-process engine describes it.</summary>
+    private ClientState Describe(IpKey key, long[] f)
+    {
+        long now = f[0], ws = f[1], bu = f[5], oc = f[8], qf = f[9];
+        int c = (int)f[2], cy = (int)f[4];
+        bool punished = f[6] == 1, blacklisted = f[7] == 1;
+        bool tracked = ws != 0 || bu != 0 || oc != 0 || blacklisted || f[10] != 0;
+        bool blocked = !blacklisted && bu > now;
+        bool blockEnded = bu > ws && bu <= now;
+        bool active = ws != 0 && now - ws < _p.WindowMs && !blockEnded;
+        int carry = _p.AccumulateCap > 0 && ws != 0 && !(_p.MaxWindowMs >= 0 && now - ws >= _p.MaxWindowMs)
+            ? Math.Clamp(_p.PermitLimit + _p.AccumulateCap - c, 0, _p.AccumulateCap)
+            : 0;
+        int remaining = active ? Math.Max(0, _p.PermitLimit + _p.AccumulateCap - c) : _p.PermitLimit + carry;
+        int count = (int)oc;
+        if (count != 0 && !blacklisted && bu <= now &&
+            ((_p.BlockExceedReset && punished) || (_p.MaxWindowMs >= 0 && now - Math.Max(qf, bu) >= _p.MaxWindowMs)))
+        {
+            count = 0;
+        }
+
+        return new ClientState
+        {
+            Client = key,
+            IsTracked = tracked,
+            IsWindowActive = active,
+            Count = active ? Math.Max(0, c - (_p.AccumulateCap - cy)) : 0,
+            Remaining = blocked || blacklisted ? 0 : remaining,
+            ResetAfter = active ? TimeSpan.FromMilliseconds(Math.Max(0, ws + _p.WindowMs - now)) : TimeSpan.Zero,
+            IsBlocked = blocked,
+            IsPunished = punished && (blocked || blacklisted),
+            IsBlacklisted = blacklisted,
+            BlockExpiresAt = blocked ? _time.GetUtcNow().AddMilliseconds(bu - now) : null,
+            BlockCount = count,
+        };
+    }
+
+    private bool TryParseClient(ReadOnlySpan<char> text, out IpKey key)
+    {
+        if (text.EndsWith("}"))
+        {
+            text = text[..^1];
+        }
+
+        if (text.SequenceEqual("unknown"))
+        {
+            key = IpKey.Unknown;
+            return true;
+        }
+
+        if (IPAddress.TryParse(text, out IPAddress? address))
+        {
+            key = _local.GetKey(address);
+            return true;
+        }
+
+        key = default;
+        return false;
+    }
+}

@@ -1,0 +1,410 @@
+using System.Net;
+using Floodgate.Internal;
+using Floodgate.Redis.Internal;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using StackExchange.Redis;
+
+namespace Floodgate;
+
+/// <summary>
+/// One policy shared by every app instance through Redis (standalone or Redis Cluster): each check is one atomic
+/// Lua script on the server, with the server's clock, and the same decisions as <see cref="FloodgateLimiter"/>.
+/// Clients known to be blocked or blacklisted are answered from a local table without a round trip; operator
+/// changes reach every instance's table through pub/sub. While Redis is unavailable, checks follow
+/// <see cref="FloodgateRedisOptions.OutagePolicy"/> and never wait longer than <see cref="FloodgateRedisOptions.Timeout"/>.
+/// </summary>
+public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
+{
+    // A relative block is extended by every request during it, on the server: a local answer for one lasts at most
+    // this long, so the server still sees about one request a second from the client and keeps extending it.
+    private const long RelativeBlockLocalMs = 1_000;
+
+    private static readonly RedisValue s_check = "c";
+    private static readonly RedisValue s_inspect = "i";
+    private static readonly RedisValue s_unblock = "u";
+    private static readonly RedisValue s_blacklist = "b";
+    private static readonly RedisValue s_unblacklist = "w";
+    private static readonly RedisValue s_serverClock = string.Empty;
+
+    private readonly string _name;
+    private readonly FloodgateRedisOptions _options;
+    private readonly PolicyScript _script;
+    private readonly RuntimePolicyParameters _p;
+    private readonly FloodgateLimiter _local;
+    private readonly bool _ownsLocal;
+    private readonly IConnectionMultiplexer _redis;
+    private readonly bool _ownsRedis;
+    private readonly IDatabase _db;
+    private readonly RedisChannel _channel;
+    private readonly string _keyPrefix;
+    private readonly CircuitBreaker _breaker;
+    private readonly RedisMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _banSync;
+    private readonly Action<RedisChannel, RedisValue> _onMessage;
+    private Task _probing = Task.CompletedTask;
+    private int _disposed;
+
+    /// <summary>Creates a limiter for <paramref name="policy"/> under the name <c>"default"</c>.</summary>
+    /// <param name="policy">The policy; validated, then copied.</param>
+    /// <param name="options">Where Redis is and the outage policy; validated, then copied.</param>
+    /// <exception cref="ArgumentException">The policy or an option is invalid; the message names each bad setting and value.</exception>
+    public FloodgateRedisLimiter(FloodgatePolicy policy, FloodgateRedisOptions options)
+        : this("default", policy, options)
+    {
+    }
+
+    /// <summary>Creates a limiter for <paramref name="policy"/> under <paramref name="name"/>, the policy's part of every key.</summary>
+    /// <param name="name">The policy name: instances that share a limit use the same name and policy.</param>
+    /// <param name="policy">The policy; validated, then copied.</param>
+    /// <param name="options">Where Redis is and the outage policy; validated, then copied.</param>
+    /// <exception cref="ArgumentException">The name, the policy or an option is invalid; the message names each bad setting and value.</exception>
+    public FloodgateRedisLimiter(string name, FloodgatePolicy policy, FloodgateRedisOptions options)
+        : this(name, policy, options, local: null)
+    {
+    }
+
+    /// <summary>The adapter's constructor: <paramref name="local"/> (built with <see cref="LocalPolicy"/>) is the local table, owned by the caller.</summary>
+    internal FloodgateRedisLimiter(string name, FloodgatePolicy policy, FloodgateRedisOptions options, FloodgateLimiter? local)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = new List<string>();
+        if (string.IsNullOrWhiteSpace(name) || name.AsSpan().IndexOfAny('{', '}') >= 0)
+        {
+            errors.Add($"FloodgateRedisLimiter name must be non-empty and contain no braces; got '{name}'.");
+        }
+
+        errors.AddRange(policy.Validate(name ?? nameof(FloodgatePolicy)));
+        errors.AddRange(options.Validate());
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException("Invalid Floodgate Redis configuration: " + string.Join(" ", errors));
+        }
+
+        _name = name!;
+        _options = options.Clone();
+        _script = new PolicyScript(policy, _options.ForeverRetention);
+        _p = _script.Parameters;
+        _time = _options.TimeProvider;
+        _logger = _options.Logger ?? NullLogger.Instance;
+        _breaker = new CircuitBreaker(_options.BreakerFailureThreshold);
+        _metrics = new RedisMetrics(_name, _options.MeterFactory);
+        _keyPrefix = _options.KeyPrefix + _name + ":{";
+        _channel = RedisChannel.Literal(_options.KeyPrefix + "bans");
+
+        _ownsLocal = local is null;
+        _local = local ?? new FloodgateLimiter(LocalPolicy(policy, _options.LocalFallbackShare), new FloodgateLimiterOptions
+        {
+            Capacity = _options.LocalCapacity,
+            Ipv6PrefixLength = _options.Ipv6PrefixLength,
+            TimeProvider = _time,
+            Name = _name,
+            MeterFactory = _options.MeterFactory,
+            Logger = _options.Logger,
+        });
+
+        try
+        {
+            _ownsRedis = _options.ConnectionMultiplexer is null;
+            _redis = _options.ConnectionMultiplexer ?? Connect(_options);
+            _db = _redis.GetDatabase();
+            _onMessage = OnBanMessage;
+            Subscribe();
+            _redis.ConnectionRestored += OnConnectionRestored;
+        }
+        catch
+        {
+            _metrics.Dispose();
+            if (_ownsLocal)
+            {
+                _local.Dispose();
+            }
+
+            throw;
+        }
+
+        _banSync = Task.Run(() => SyncBansLoopAsync(_stopping.Token));
+    }
+
+    /// <summary>Raised when a check of this instance blocks, punishes or blacklists a client, or an operator call here lifts one.</summary>
+    public event EventHandler<FloodgateEventArgs>? ClientStateChanged;
+
+    /// <summary>Gets a value indicating whether checks go to Redis: false while the circuit breaker is open.</summary>
+    public bool IsRedisAvailable => !_breaker.IsOpen;
+
+    /// <summary>Gets the policy name, the policy's part of every key.</summary>
+    public string Name => _name;
+
+    /// <summary>Gets this instance's allowlist: clients on it are allowed without a round trip (not shared through Redis).</summary>
+    public AccessList Allowlist => _local.Allowlist;
+
+    /// <summary>Gets this instance's denylist: clients on it are denied (403) without a round trip (not shared through Redis).</summary>
+    public AccessList Denylist => _local.Denylist;
+
+    /// <summary>
+    /// Decides one request: lists and known bans locally, everything else in one script on Redis. Never throws
+    /// because of Redis: a failure or a wait past <see cref="FloodgateRedisOptions.Timeout"/> is decided by the outage policy.
+    /// </summary>
+    /// <param name="address">The client's address; null is the shared "unknown" client.</param>
+    /// <param name="cancellationToken">Cancels the wait (the caller's request was aborted).</param>
+    /// <returns>The decision.</returns>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public ValueTask<Decision> CheckAsync(IPAddress? address, CancellationToken cancellationToken = default)
+    {
+        IpKey key = _local.GetKey(address);
+        if (_local.Allowlist.Count + _local.Denylist.Count > 0 && ListDecision(in key, out Decision listed))
+        {
+            return new ValueTask<Decision>(listed);
+        }
+
+        if (_options.LocalBanTable && _local.TryGetBan(in key, out Decision banned))
+        {
+            _metrics.LocalHit();
+            return new ValueTask<Decision>(banned);
+        }
+
+        if (_breaker.IsOpen)
+        {
+            return new ValueTask<Decision>(Outage(in key));
+        }
+
+        return CheckOnRedisAsync(key, cancellationToken);
+    }
+
+    /// <summary>Stops the background work and, when Floodgate made them, closes the connection and the local table.</summary>
+    /// <returns>A task that completes when everything stopped.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _redis.ConnectionRestored -= OnConnectionRestored;
+        try
+        {
+            await _redis.GetSubscriber().UnsubscribeAsync(_channel, _onMessage).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Best effort on the way out: the connection may be gone.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+
+        await Task.WhenAll(_banSync, _probing).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (_ownsRedis)
+        {
+            await _redis.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_ownsLocal)
+        {
+            _local.Dispose();
+        }
+
+        _metrics.Dispose();
+        _stopping.Dispose();
+    }
+
+    /// <summary>The local table's policy: the shared one at <paramref name="share"/> of its permits (at least one).</summary>
+    internal static FloodgatePolicy LocalPolicy(FloodgatePolicy policy, double share)
+    {
+        FloodgatePolicy local = policy.Clone();
+        local.PermitLimit = Math.Max(1, (int)Math.Floor(policy.PermitLimit * share));
+        if (policy.AccumulateLimit is int accumulate)
+        {
+            local.AccumulateLimit = (int)Math.Floor(accumulate * share);
+        }
+
+        local.GracePermits = (int)Math.Floor(policy.GracePermits * share);
+        return local;
+    }
+
+    /// <summary>Gets the local table (tests).</summary>
+    internal FloodgateLimiter Local => _local;
+
+    private async ValueTask<Decision> CheckOnRedisAsync(IpKey key, CancellationToken cancellationToken)
+    {
+        long started = _time.GetTimestamp();
+        RedisResult reply;
+        try
+        {
+            reply = await EvaluateAsync(KeyOf(in key), s_check, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is RedisException or TimeoutException or OperationCanceledException or InvalidOperationException)
+        {
+            return Failed(in key, e);
+        }
+
+        _breaker.Success();
+        _metrics.RoundTrip(_time.GetElapsedTime(started).TotalMilliseconds);
+        return FromReply(in key, reply);
+    }
+
+    /// <summary>Sends the policy's script by SHA; when the server does not have it (restart, failover, SCRIPT FLUSH), in full.</summary>
+    private async Task<RedisResult> EvaluateAsync(RedisKey key, RedisValue operation, CancellationToken cancellationToken)
+    {
+        RedisKey[] keys = [key];
+        RedisValue[] args = [operation, _options.ScriptClock is { } clock ? clock() : s_serverClock];
+        try
+        {
+            return await _db.ScriptEvaluateAsync(_script.Sha1, keys, args).WaitAsync(_options.Timeout, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RedisServerException e) when (e.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
+        {
+            _metrics.ScriptLoaded();
+            RedisLog.ScriptReloaded(_logger, _name);
+            return await _db.ScriptEvaluateAsync(_script.Text, keys, args).WaitAsync(_options.Timeout, _time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private Decision FromReply(in IpKey key, RedisResult reply)
+    {
+        var reason = (DecisionReason)(int)reply[0];
+        int remaining = (int)reply[1];
+        long retry = (long)reply[2];
+        long reset = (long)reply[3];
+        int kind = (int)reply[4];
+        if (reason == DecisionReason.Allowed)
+        {
+            return new Decision(DecisionReason.Allowed, _p.PermitLimit, remaining, 0, reset);
+        }
+
+        if (reason == DecisionReason.Blacklisted)
+        {
+            _local.MirrorBan(in key, -1);
+        }
+        else if (reason == DecisionReason.Blocked && retry > 0)
+        {
+            _local.MirrorBan(in key, _p.RelativeBlock ? Math.Min(retry, RelativeBlockLocalMs) : retry);
+        }
+
+        if (kind != 0)
+        {
+            Raise(kind switch { 1 => FloodgateEventKind.Blocked, 2 => FloodgateEventKind.Punished, _ => FloodgateEventKind.Blacklisted },
+                in key, (int)reply[5], (long)reply[6]);
+        }
+
+        return reason is DecisionReason.Blacklisted or DecisionReason.Denylisted
+            ? Decision.Forbidden(reason, _p.PermitLimit)
+            : Decision.Denied(reason, _p.PermitLimit, retry, reset);
+    }
+
+    private Decision Failed(in IpKey key, Exception e)
+    {
+        if (_breaker.Failure())
+        {
+            _metrics.BreakerChanged(open: true);
+            RedisLog.BreakerOpened(_logger, _name, _breaker.Failures, e.Message, _options.OutagePolicy, (long)_options.ProbeInterval.TotalMilliseconds);
+            _probing = Task.Run(() => ProbeLoopAsync(_stopping.Token));
+        }
+        else if (!_breaker.IsOpen)
+        {
+            RedisLog.CheckFailed(_logger, _name, e.Message, _options.OutagePolicy);
+        }
+
+        return Outage(in key);
+    }
+
+    /// <summary>The decision while Redis is unavailable (known bans were already answered locally).</summary>
+    private Decision Outage(in IpKey key)
+    {
+        _metrics.Fallback(_options.OutagePolicy);
+        return _options.OutagePolicy switch
+        {
+            RedisOutagePolicy.FailOpen => new Decision(DecisionReason.Allowed, _p.PermitLimit, _p.PermitLimit, 0, _p.WindowMs),
+            RedisOutagePolicy.FailClosed => Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, 1000, 1000),
+            _ => _local.Check(in key),
+        };
+    }
+
+    private async Task ProbeLoopAsync(CancellationToken stopping)
+    {
+        RedisKey probe = _keyPrefix + "probe}";
+        while (!stopping.IsCancellationRequested && _breaker.IsOpen)
+        {
+            try
+            {
+                await Task.Delay(_options.ProbeInterval, _time, stopping).ConfigureAwait(false);
+                await EvaluateAsync(probe, s_inspect, stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+#pragma warning disable CA1031 // A failed probe is the expected outcome while Redis is down: probe again.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+                continue;
+            }
+
+            if (_breaker.Close())
+            {
+                _metrics.BreakerChanged(open: false);
+                RedisLog.BreakerClosed(_logger, _name);
+
+                // Bans may have changed on Redis during the outage, and local fallback bans are this instance's own.
+                await SyncBansAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private bool ListDecision(in IpKey key, out Decision decision)
+    {
+        if (_local.Allowlist.Contains(in key))
+        {
+            decision = Decision.Allowlisted(_p.PermitLimit);
+            return true;
+        }
+
+        if (_local.Denylist.Contains(in key))
+        {
+            decision = Decision.Forbidden(DecisionReason.Denylisted, _p.PermitLimit);
+            return true;
+        }
+
+        decision = default;
+        return false;
+    }
+
+    private RedisKey KeyOf(in IpKey key) => _keyPrefix + key.ToString() + "}";
+
+    private void Raise(FloodgateEventKind kind, in IpKey key, int blockCount, long durationMs)
+    {
+        EventHandler<FloodgateEventArgs>? handler = ClientStateChanged;
+        if (handler is null)
+        {
+            return;
+        }
+
+        TimeSpan? duration = durationMs >= 0 ? TimeSpan.FromMilliseconds(durationMs) : null;
+        try
+        {
+            handler(this, new FloodgateEventArgs(kind, key, blockCount, duration, duration is { } d ? _time.GetUtcNow() + d : null));
+        }
+#pragma warning disable CA1031 // The check path must not throw because of an application's handler.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
+
+    internal static ConnectionMultiplexer Connect(FloodgateRedisOptions options)
+    {
+        ConfigurationOptions configuration = ConfigurationOptions.Parse(options.Configuration!);
+        configuration.AbortOnConnectFail = false;                 // start even while Redis is down: the outage policy decides
+        configuration.BacklogPolicy = BacklogPolicy.FailFast;      // never queue checks behind a lost connection
+        configuration.AsyncTimeout = Math.Max(1, (int)options.Timeout.TotalMilliseconds);
+        configuration.SyncTimeout = configuration.AsyncTimeout;
+        configuration.ConnectTimeout = Math.Max(1_000, configuration.AsyncTimeout);
+        configuration.ConnectRetry = 1;
+        configuration.ClientName ??= "floodgate";
+        return ConnectionMultiplexer.Connect(configuration);
+    }
+}

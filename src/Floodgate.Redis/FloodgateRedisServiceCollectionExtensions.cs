@@ -1,0 +1,35 @@
+using Floodgate;
+using Floodgate.AspNetCore;
+using Floodgate.Redis.Internal;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Turns on scale-out: the app's Floodgate endpoint policies are shared with every instance through Redis.</summary>
+public static class FloodgateRedisServiceCollectionExtensions
+{
+    /// <summary>
+    /// Runs every Floodgate endpoint policy on Redis (bound from the <c>"Floodgate:Redis"</c> configuration section,
+    /// then <paramref name="configure"/>), with the same responses, headers and events; the global guard stays in
+    /// process. Settings are validated when the app starts. Call it beside <c>AddFloodgate()</c>.
+    /// </summary>
+    /// <param name="services">The services.</param>
+    /// <param name="configure">Settings in code, e.g. <c>o =&gt; o.Configuration = "localhost:6379"</c>.</param>
+    /// <returns>The services.</returns>
+    public static IServiceCollection AddFloodgateRedis(this IServiceCollection services, Action<FloodgateRedisOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        OptionsBuilder<FloodgateRedisOptions> options = services.AddOptions<FloodgateRedisOptions>().BindConfiguration("Floodgate:Redis");
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        options.ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FloodgateRedisOptions>, FloodgateRedisOptionsValidator>());
+        services.TryAddSingleton<RedisPolicyStore>();
+        services.TryAddSingleton<IFloodgateRemoteStore>(provider => provider.GetRequiredService<RedisPolicyStore>());
+        return services;
+    }
+}

@@ -1,0 +1,62 @@
+using System.Globalization;
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Text;
+using Floodgate.Internal;
+
+namespace Floodgate.Redis.Internal;
+
+/// <summary>
+/// The Lua script of one policy: the shared template (Internal/PolicyScript.lua) with the policy's numbers
+/// written in as constants, so a check sends only its key and two short arguments. Loaded by SHA-1.
+/// </summary>
+internal sealed class PolicyScript
+{
+    private static readonly string s_template = LoadTemplate();
+
+    public PolicyScript(FloodgatePolicy policy, TimeSpan foreverRetention)
+    {
+        var p = new RuntimePolicyParameters(policy);
+        string lengths = string.Join(",", PolicyMath.BlockLengths(policy).Select(l => l.ToString(CultureInfo.InvariantCulture)));
+        Text = s_template
+            .Replace("@LENGTHS", lengths, StringComparison.Ordinal)
+            .Replace("@KEEP", Number(PolicyMath.ToMilliseconds(foreverRetention)), StringComparison.Ordinal)
+            .Replace("@RESET", Flag(p.BlockExceedReset), StringComparison.Ordinal)
+            .Replace("@ADAPT", Flag(p.AdaptiveBlocks), StringComparison.Ordinal)
+            .Replace("@REL", Flag(p.RelativeBlock), StringComparison.Ordinal)
+            .Replace("@ACC", Number(p.AccumulateCap), StringComparison.Ordinal)
+            .Replace("@BD", Number(p.BlockDurationMs), StringComparison.Ordinal)
+            .Replace("@BL", Number(p.BlockLimit), StringComparison.Ordinal)
+            .Replace("@BX", Number(p.BlockExceedMs), StringComparison.Ordinal)
+            .Replace("@MW", Number(p.MaxWindowMs), StringComparison.Ordinal)
+            .Replace("@CD", Number(p.CooldownMs), StringComparison.Ordinal)
+            .Replace("@GR", Number(p.GracePermits), StringComparison.Ordinal)
+            .Replace("@P", Number(p.PermitLimit), StringComparison.Ordinal)
+            .Replace("@W", Number(p.WindowMs), StringComparison.Ordinal);
+#pragma warning disable CA5350 // SHA-1 is what Redis names scripts by (EVALSHA); no security depends on it.
+        Sha1 = SHA1.HashData(Encoding.UTF8.GetBytes(Text));
+#pragma warning restore CA5350
+        Parameters = p;
+    }
+
+    /// <summary>Gets the script's source, sent with EVAL when the server does not have it (NOSCRIPT).</summary>
+    public string Text { get; }
+
+    /// <summary>Gets the SHA-1 of <see cref="Text"/>, sent with EVALSHA.</summary>
+    public byte[] Sha1 { get; }
+
+    /// <summary>Gets the policy's numbers as the script uses them (milliseconds, -1 for none or forever).</summary>
+    public RuntimePolicyParameters Parameters { get; }
+
+    private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private static string Flag(bool value) => value ? "1" : "0";
+
+    private static string LoadTemplate()
+    {
+        using Stream stream = typeof(PolicyScript).Assembly.GetManifestResourceStream("Floodgate.Redis.PolicyScript.lua")
+            ?? throw new InvalidOperationException("Floodgate.Redis is missing its embedded script Floodgate.Redis.PolicyScript.lua.");
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        return reader.ReadToEnd();
+    }
+}
