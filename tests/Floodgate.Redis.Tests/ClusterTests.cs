@@ -1,0 +1,108 @@
+using System.Net;
+using StackExchange.Redis;
+
+namespace Floodgate.Redis.Tests;
+
+/// <summary>A real 3-master Redis Cluster: exact limits for clients spread over all masters, no cross-slot error, a master restart survived.</summary>
+public sealed class ClusterTests(RedisClusterFixture cluster) : IClassFixture<RedisClusterFixture>
+{
+    [Fact]
+    public async Task ManyClientsOverAllMastersGetExactLimitsAndEveryOperationWorks()
+    {
+        var policy = new FloodgatePolicy { PermitLimit = 3, Window = TimeSpan.FromMinutes(5), BlockDuration = TimeSpan.FromMinutes(5) };
+        var options = new FloodgateRedisOptions { Configuration = cluster.Configuration, Timeout = TimeSpan.FromSeconds(5), BreakerFailureThreshold = 1000 };
+        await using var first = new FloodgateRedisLimiter("api", policy, options);
+        await using var second = new FloodgateRedisLimiter("api", policy, options);
+        var clients = Enumerable.Range(0, 300).Select(i => IPAddress.Parse($"10.{i / 250}.{i % 250}.7")).ToList();
+        int[] allowed = new int[clients.Count];
+        await Task.WhenAll(clients.Select((client, i) => Task.Run(async () =>
+        {
+            for (int n = 0; n < 6; n++)
+            {
+                if ((await (n % 2 == 0 ? first : second).CheckAsync(client)).IsAllowed)
+                {
+                    Interlocked.Increment(ref allowed[i]);
+                }
+            }
+        })));
+
+        Assert.All(allowed, a => Assert.Equal(3, a));
+        Assert.True(first.IsRedisAvailable);
+
+        // The keys really are spread over all three masters.
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(cluster.Configuration);
+        var perMaster = connection.GetServers().Where(s => !s.IsReplica).Select(s => s.Keys(pattern: "floodgate:api:*").Count()).ToList();
+        Assert.Equal(3, perMaster.Count);
+        Assert.All(perMaster, count => Assert.True(count > 50, $"keys per master: {string.Join(", ", perMaster)}"));
+
+        // Operators and listing work across slots.
+        Assert.True(await first.BlacklistAsync(clients[1]));
+        var watch = System.Diagnostics.Stopwatch.StartNew();   // the other instance held the block locally: the message updates it
+        while ((await second.CheckAsync(clients[1])).Reason != DecisionReason.Blacklisted)
+        {
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), "the blacklisting did not reach the other instance within a second");
+            await Task.Delay(10);
+        }
+
+        IReadOnlyList<ClientState> blocked = await second.GetBlockedClientsAsync();
+        Assert.Equal(300, blocked.Count);   // every client passed its limit and was blocked, one blacklisted
+        Assert.Single(blocked, b => b.IsBlacklisted);
+        Assert.True(await second.UnblockAsync(clients[2]));
+        Assert.True((await second.CheckAsync(clients[2])).IsAllowed);   // the unblocking instance at once; others within a second
+    }
+
+    [Fact]
+    public async Task AMasterRestartIsSurvived()
+    {
+        var policy = new FloodgatePolicy { PermitLimit = 2, Window = TimeSpan.FromMinutes(5) };
+        var options = new FloodgateRedisOptions
+        {
+            Configuration = cluster.Configuration,
+            Timeout = TimeSpan.FromMilliseconds(300),
+            BreakerFailureThreshold = 1000,   // keep sending: only the stopped master's slots fail
+            OutagePolicy = RedisOutagePolicy.FailClosed,
+        };
+        await using var limiter = new FloodgateRedisLimiter("restart", policy, options);
+        var clients = Enumerable.Range(0, 60).Select(i => IPAddress.Parse($"10.20.0.{i + 1}")).ToList();
+        foreach (IPAddress client in clients)
+        {
+            Assert.True((await limiter.CheckAsync(client)).IsAllowed);
+        }
+
+        RedisProcess master = cluster.Masters[0];
+        master.Kill();
+        foreach (IPAddress client in clients)
+        {
+            await limiter.CheckAsync(client);   // some slots are down: decided by the outage policy, never thrown
+        }
+
+        master.Start();   // same port and nodes.conf: it takes its slots back, empty
+        cluster.WaitUntilClusterOk();
+        var fresh = Enumerable.Range(0, 60).Select(i => IPAddress.Parse($"10.21.0.{i + 1}")).ToList();
+        int allowed = 0;
+        for (int attempt = 0; attempt < 50; attempt++)
+        {
+            allowed = 0;
+            foreach (IPAddress client in fresh)
+            {
+                Decision first = await limiter.CheckAsync(client);
+                allowed += first.IsAllowed && first.Remaining == 1 ? 1 : 0;
+            }
+
+            if (allowed == fresh.Count)
+            {
+                break;
+            }
+
+            fresh = fresh.Select(a => IPAddress.Parse(a.ToString().Replace("10.21.", $"10.{22 + attempt}.", StringComparison.Ordinal))).ToList();
+            await Task.Delay(200);
+        }
+
+        Assert.Equal(fresh.Count, allowed);
+        foreach (IPAddress client in fresh)
+        {
+            Assert.True((await limiter.CheckAsync(client)).IsAllowed);
+            Assert.Equal(DecisionReason.RateLimited, (await limiter.CheckAsync(client)).Reason);
+        }
+    }
+}
