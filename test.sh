@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test of the solution: the one command behind the README's quick start and .ci/run.
-# Later test suites that need services (Redis, a load generator) install and start them here.
 set -euo pipefail
 cd "$(dirname "$0")"
+
+# The Redis tests start their own redis-server processes (one server, and a 3-master cluster) on free loopback
+# ports: install Debian's redis-server and redis-cli when they are missing.
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+  sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-server redis-tools >/dev/null
+fi
 
 results="$(mktemp -d)"
 trap 'rm -rf "$results"' EXIT

@@ -1,0 +1,130 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Floodgate.Redis.Tests;
+
+/// <summary>Two real Kestrel apps with AddFloodgateRedis on one redis-server: one limit, the same responses, shared operators.</summary>
+public sealed class AdapterTests(RedisFixture redis) : IClassFixture<RedisFixture>
+{
+    [Fact]
+    public async Task TwoAppsShareOneLimitAndAnOperatorUnblockReachesBoth()
+    {
+        string prefix = "app" + Guid.NewGuid().ToString("N")[..8] + ":";
+        await using WebApplication first = await StartAppAsync(prefix);
+        await using WebApplication second = await StartAppAsync(prefix);
+        using HttpClient toFirst = ClientFrom(first, 2);
+        using HttpClient toSecond = ClientFrom(second, 2);
+
+        var statuses = new List<HttpStatusCode>();
+        for (int i = 0; i < 6; i++)
+        {
+            using HttpResponseMessage response = await (i % 2 == 0 ? toFirst : toSecond).GetAsync("/api");
+            statuses.Add(response.StatusCode);
+            Assert.Equal("\"api\";q=4;w=60", response.Headers.GetValues("RateLimit-Policy").Single());
+        }
+
+        // PermitLimit 4 across both apps: the fifth request, on either, is refused with a block.
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests], statuses);
+        using (HttpResponseMessage refused = await toFirst.GetAsync("/api"))
+        {
+            Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+            Assert.True(refused.Headers.RetryAfter?.Delta > TimeSpan.FromMinutes(9));
+            Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+        }
+
+        // Another client is unaffected.
+        using HttpClient otherClient = ClientFrom(second, 3);
+        Assert.Equal(HttpStatusCode.OK, (await otherClient.GetAsync("/api")).StatusCode);
+
+        // The admin endpoints of either app act on Redis: inspect shows the shared block, unblock frees it on both.
+        using HttpClient admin = ClientFrom(first, 9);
+        using JsonDocument inspected = JsonDocument.Parse(await admin.GetStringAsync("/floodgate/clients/127.0.0.2"));
+        Assert.True(inspected.RootElement.GetProperty("api").GetProperty("blocked").GetBoolean());
+        Assert.Equal(1, inspected.RootElement.GetProperty("api").GetProperty("blockCount").GetInt32());
+        using (HttpResponseMessage unblocked = await ClientFrom(second, 9).PostAsync("/floodgate/clients/127.0.0.2/unblock", null))
+        {
+            Assert.Contains("api", await unblocked.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        while ((await toFirst.GetAsync("/api")).StatusCode != HttpStatusCode.OK)
+        {
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), "the unblock did not reach the other app within a second");
+            await Task.Delay(20);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await toSecond.GetAsync("/api")).StatusCode);
+    }
+
+    [Fact]
+    public async Task ABadRedisSettingStopsTheAppAtStartNamingIt()
+    {
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(async () =>
+        {
+            await using WebApplication app = await StartAppAsync("bad:", new Dictionary<string, string?> { ["Floodgate:Redis:LocalFallbackShare"] = "1.5" });
+        });
+        Assert.Contains("FloodgateRedisOptions.LocalFallbackShare must be greater than 0 and at most 1; got 1.5.", error.Message, StringComparison.Ordinal);
+    }
+
+    private async Task<WebApplication> StartAppAsync(string prefix, Dictionary<string, string?>? extra = null)
+    {
+        string root = Path.Combine(Path.GetTempPath(), "floodgate-redis-app-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(root);
+        WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = root, EnvironmentName = Environments.Production });
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        var settings = new Dictionary<string, string?>
+        {
+            ["Floodgate:Persistence"] = "false",
+            ["Floodgate:Policies:api:PermitLimit"] = "4",
+            ["Floodgate:Policies:api:Window"] = "00:01:00",
+            ["Floodgate:Policies:api:BlockDuration"] = "00:10:00",
+            ["Floodgate:Redis:Configuration"] = redis.Configuration,
+            ["Floodgate:Redis:KeyPrefix"] = prefix,
+        };
+        foreach ((string key, string? value) in extra ?? [])
+        {
+            settings[key] = value;
+        }
+
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.Services.AddFloodgate();
+        builder.Services.AddFloodgateRedis();
+        builder.Services.AddAuthorization(o => o.AddPolicy("operators", p => p.RequireAssertion(c =>
+            c.Resource is HttpContext http && IPAddress.Parse("127.0.0.9").Equals(http.Connection.RemoteIpAddress))));
+        WebApplication app = builder.Build();
+        app.UseFloodgate();
+        app.UseAuthorization();
+        app.MapGet("/api", () => "ok").RequireFloodgate("api");
+        app.MapFloodgateAdmin("/floodgate", "operators");
+        await app.StartAsync();
+        return app;
+    }
+
+    private static HttpClient ClientFrom(WebApplication app, int host)
+    {
+        int port = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
+        var handler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (context, cancellationToken) =>
+            {
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                socket.Bind(new IPEndPoint(IPAddress.Parse($"127.0.0.{host}"), 0));   // the client's own loopback address
+                await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cancellationToken);
+                return new NetworkStream(socket, ownsSocket: true);
+            },
+        };
+        return new HttpClient(handler) { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+    }
+}
