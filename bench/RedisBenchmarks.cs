@@ -16,7 +16,7 @@ namespace Floodgate.Bench;
 /// 2,048 checks, sequentially or from 64 concurrent callers; 1 client or 100,000. Allow: under the limit;
 /// Reject: over it (Floodgate's rejected clients are blocked, so its reject path is answered locally: the
 /// "banned client" fast path). The server's own cost per check (usec_per_call of EVALSHA from INFO commandstats)
-/// is written to BenchmarkDotNet.Artifacts/redis-server-cost.txt.
+/// is printed and appended to $TMPDIR/floodgate-redis-server-cost.txt.
 /// </summary>
 [MemoryDiagnoser]
 [SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 10)]
@@ -87,14 +87,17 @@ public class RedisBenchmarks
         if (!allow)
         {
             // Every client over its limit before measuring: Floodgate's are blocked, the peer's rejected.
-            Parallel.For(0, Clients, new ParallelOptions { MaxDegreeOfParallelism = 64 }, i =>
+            Task.WhenAll(Enumerable.Range(0, 64).Select(async worker =>
             {
-                for (int n = 0; n < 2; n++)
+                for (int i = worker; i < Clients; i += 64)
                 {
-                    _floodgate.CheckAsync(_clients[i]).AsTask().GetAwaiter().GetResult();
-                    _peer.AcquireAsync(_keys[i]).AsTask().GetAwaiter().GetResult().Dispose();
+                    for (int n = 0; n < 2; n++)
+                    {
+                        await _floodgate.CheckAsync(_clients[i]).ConfigureAwait(false);
+                        (await _peer.AcquireAsync(_keys[i]).ConfigureAwait(false)).Dispose();
+                    }
                 }
-            });
+            })).GetAwaiter().GetResult();
         }
 
         _connection.GetServers()[0].Execute("CONFIG", "RESETSTAT");
@@ -103,15 +106,22 @@ public class RedisBenchmarks
     [GlobalCleanup]
     public void Cleanup()
     {
-        string stats = _connection.GetServers()[0].InfoRaw("commandstats") ?? string.Empty;
-        string line = stats.Split('\n').FirstOrDefault(l => l.StartsWith("cmdstat_evalsha:", StringComparison.Ordinal))?.Trim() ?? "cmdstat_evalsha: none";
-        File.AppendAllText(System.IO.Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "BenchmarkDotNet.Artifacts", "redis-server-cost.txt"),
-            string.Create(CultureInfo.InvariantCulture, $"{_method} Path={Path} Clients={Clients} Callers={Callers}: {line}\n"));
-        _floodgate.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        _peer.Dispose();
-        _connection.Dispose();
-        _server?.Kill();
-        _server?.Dispose();
+        try
+        {
+            string stats = _connection.GetServers()[0].InfoRaw("commandstats") ?? string.Empty;
+            string line = stats.Split('\n').FirstOrDefault(l => l.StartsWith("cmdstat_evalsha:", StringComparison.Ordinal))?.Trim() ?? "cmdstat_evalsha: none";
+            string report = string.Create(CultureInfo.InvariantCulture, $"{_method} Path={Path} Clients={Clients} Callers={Callers}: {line}");
+            Console.WriteLine("// redis-server cost: " + report);
+            File.AppendAllText(System.IO.Path.Combine(System.IO.Path.GetTempPath(), "floodgate-redis-server-cost.txt"), report + "\n");
+            _floodgate.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            _peer.Dispose();
+            _connection.Dispose();
+        }
+        finally
+        {
+            _server?.Kill();
+            _server?.Dispose();
+        }
     }
 
     private string _method = "?";

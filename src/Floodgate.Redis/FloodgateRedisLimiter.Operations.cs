@@ -106,6 +106,10 @@ public sealed partial class FloodgateRedisLimiter
         {
             Raise(kind, in key, (int)reply[1], -1);
 
+            // The ban version tells every instance's periodic sync that there is something to re-read.
+            await _db.StringIncrementAsync(_banVersionKey).ConfigureAwait(false);
+            await _db.KeyExpireAsync(_banVersionKey, _options.ForeverRetention).ConfigureAwait(false);
+
             // Every instance (this one too) applies it to its local table; one that misses it corrects at its next ban sync.
             await _redis.GetSubscriber().PublishAsync(_channel, $"{_name}\n{(string)operation!}\n{key}").ConfigureAwait(false);
         }
@@ -145,7 +149,8 @@ public sealed partial class FloodgateRedisLimiter
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
     {
         // Messages published while this instance was disconnected are lost: re-read the bans now.
-        _ = Task.Run(SyncBansAsync);
+        Volatile.Write(ref _syncedVersion, -1);
+        _ = Task.Run(SyncBansIfChangedAsync);
     }
 
     private async Task SyncBansLoopAsync(CancellationToken stopping)
@@ -163,13 +168,39 @@ public sealed partial class FloodgateRedisLimiter
 
             if (!_breaker.IsOpen)
             {
-                await SyncBansAsync().ConfigureAwait(false);
+                await SyncBansIfChangedAsync().ConfigureAwait(false);
             }
         }
     }
 
-    /// <summary>Re-reads every ban of the local table from Redis and makes the table agree.</summary>
-    internal async Task SyncBansAsync()
+    /// <summary>
+    /// The periodic sync: only a message missed about an operator change can leave the local table wrong (blocks
+    /// decided by checks arrive with their answers and end by the local clock), and every operator change bumps the
+    /// ban version, so the bans are re-read only when the version moved since the last sync (and at the first one).
+    /// </summary>
+    private async Task SyncBansIfChangedAsync()
+    {
+        long version;
+        try
+        {
+            version = (long)await _db.StringGetAsync(_banVersionKey).WaitAsync(_options.Timeout, _time).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // A background loop: log and try again at the next interval.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            RedisLog.BanSyncFailed(_logger, _name, e.Message, (long)_options.BanSyncInterval.TotalMilliseconds);
+            return;
+        }
+
+        if (version != Volatile.Read(ref _syncedVersion) && await SyncBansAsync().ConfigureAwait(false))
+        {
+            Volatile.Write(ref _syncedVersion, version);
+        }
+    }
+
+    /// <summary>Re-reads every ban of the local table from Redis and makes the table agree; false when it could not.</summary>
+    internal async Task<bool> SyncBansAsync()
     {
         try
         {
@@ -203,12 +234,15 @@ public sealed partial class FloodgateRedisLimiter
             {
                 RedisLog.BanSyncCorrected(_logger, _name, corrected, local.Count);
             }
+
+            return true;
         }
 #pragma warning disable CA1031 // A background loop: log and try again at the next interval.
         catch (Exception e)
 #pragma warning restore CA1031
         {
             RedisLog.BanSyncFailed(_logger, _name, e.Message, (long)_options.BanSyncInterval.TotalMilliseconds);
+            return false;
         }
     }
 

@@ -45,6 +45,8 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _banSync;
     private readonly Action<RedisChannel, RedisValue> _onMessage;
+    private readonly RedisKey _banVersionKey;
+    private long _syncedVersion = -1;   // the ban version the local table last agreed with; -1: never synced
     private Task _probing = Task.CompletedTask;
     private int _disposed;
 
@@ -95,6 +97,7 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
         _metrics = new RedisMetrics(_name, _options.MeterFactory);
         _keyPrefix = _options.KeyPrefix + _name + ":{";
         _channel = RedisChannel.Literal(_options.KeyPrefix + "bans");
+        _banVersionKey = _options.KeyPrefix + "bans:version";
 
         _ownsLocal = local is null;
         _local = local ?? new FloodgateLimiter(LocalPolicy(policy, _options.LocalFallbackShare), new FloodgateLimiterOptions
