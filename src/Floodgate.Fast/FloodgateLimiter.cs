@@ -206,6 +206,9 @@ public sealed class FloodgateLimiter : IDisposable
     /// <summary>The denial of a client held here as banned, without counting (see <see cref="LimiterEngine.TryGetBan"/>).</summary>
     internal bool TryGetBan(in IpKey key, out Decision decision) => _engine.TryGetBan(in key, out decision);
 
+    /// <summary>The allowlist's or denylist's decision, without counting (see <see cref="LimiterEngine.TryListDecision"/>).</summary>
+    internal bool TryListDecision(in IpKey key, out Decision decision) => _engine.TryListDecision(in key, out decision);
+
     internal long SkippedCheckpoints => _checkpointer?.Skipped ?? 0;
 
     /// <summary>Gets what the check path reads for "now" (tests).</summary>

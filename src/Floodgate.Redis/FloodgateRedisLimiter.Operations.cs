@@ -222,11 +222,8 @@ public sealed partial class FloodgateRedisLimiter
                     bool agrees = _local.TryGetBan(in client, out Decision held)
                         ? (want < 0 ? held.Reason == DecisionReason.Blacklisted : want > 0 && held.Reason == DecisionReason.Blocked)
                         : want == 0;
-                    if (!agrees || want > 0)
-                    {
-                        corrected += agrees ? 0 : 1;
-                        _local.MirrorBan(in client, want);
-                    }
+                    corrected += agrees ? 0 : 1;
+                    _local.MirrorBan(in client, want);   // also brings a held block's end to the shared one
                 }
             }
 

@@ -159,7 +159,7 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
     public ValueTask<Decision> CheckAsync(IPAddress? address, CancellationToken cancellationToken = default)
     {
         IpKey key = _local.GetKey(address);
-        if (_local.Allowlist.Count + _local.Denylist.Count > 0 && ListDecision(in key, out Decision listed))
+        if (_local.TryListDecision(in key, out Decision listed))
         {
             return new ValueTask<Decision>(listed);
         }
@@ -356,24 +356,6 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
                 await SyncBansAsync().ConfigureAwait(false);
             }
         }
-    }
-
-    private bool ListDecision(in IpKey key, out Decision decision)
-    {
-        if (_local.Allowlist.Contains(in key))
-        {
-            decision = Decision.Allowlisted(_p.PermitLimit);
-            return true;
-        }
-
-        if (_local.Denylist.Contains(in key))
-        {
-            decision = Decision.Forbidden(DecisionReason.Denylisted, _p.PermitLimit);
-            return true;
-        }
-
-        decision = default;
-        return false;
     }
 
     private RedisKey KeyOf(in IpKey key) => _keyPrefix + key.ToString() + "}";

@@ -29,7 +29,7 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
     {
         long now = Clock.NowMs();
         Decision decision;
-        if (ListsInUse && ListDecision(in key, out decision))
+        if (TryListDecision(in key, out decision))
         {
             // Allowlisted or denylisted: decided before any per-client state.
         }
@@ -45,6 +45,18 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
         // MetricIndex lists the decision counters in DecisionReason order.
         Metrics.Increment((MetricIndex)decision.Reason);
         return decision;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public override bool TryListDecision(in IpKey key, out Decision decision)
+    {
+        if (!ListsInUse)
+        {
+            decision = default;
+            return false;
+        }
+
+        return ListDecision(in key, out decision);
     }
 
     private bool ListDecision(in IpKey key, out Decision decision)

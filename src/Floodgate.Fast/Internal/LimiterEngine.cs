@@ -94,6 +94,9 @@ internal abstract class LimiterEngine : IDisposable
     /// </summary>
     public abstract bool TryGetBan(in IpKey key, out Decision decision);
 
+    /// <summary>The allowlist's or denylist's decision for the key, as <see cref="Check"/> makes it first; false when neither lists it.</summary>
+    public abstract bool TryListDecision(in IpKey key, out Decision decision);
+
     /// <summary>Copies out every client whose state a decision depends on, with times as UTC ticks.</summary>
     public abstract void ExportClients(Persistence.IRecordSink sink, long nowMs, long utcNowTicks);
 
