@@ -268,15 +268,17 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
 
     private Decision FromReply(in IpKey key, RedisResult reply)
     {
+        // An allowed request's reply is {reason, remaining, 0, reset}; the others carry the event too.
         var reason = (DecisionReason)(int)reply[0];
         int remaining = (int)reply[1];
         long retry = (long)reply[2];
         long reset = (long)reply[3];
-        int kind = (int)reply[4];
         if (reason == DecisionReason.Allowed)
         {
             return new Decision(DecisionReason.Allowed, _p.PermitLimit, remaining, 0, reset);
         }
+
+        int kind = (int)reply[4];
 
         if (reason == DecisionReason.Blacklisted)
         {

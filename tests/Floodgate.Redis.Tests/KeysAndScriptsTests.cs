@@ -18,7 +18,7 @@ public sealed class KeysAndScriptsTests : IDisposable
         for (int p = 0; p < 6; p++)
         {
             FloodgatePolicy policy = DifferentialTests.RandomPolicy(random);
-            await using var limiter = new FloodgateRedisLimiter("ttl" + p, policy, new FloodgateRedisOptions { Configuration = _server.Endpoint, LocalBanTable = false });
+            await using var limiter = new FloodgateRedisLimiter("ttl" + p, policy, new FloodgateRedisOptions { ConnectionMultiplexer = connection, LocalBanTable = false, Timeout = TimeSpan.FromSeconds(2) });
             for (int i = 0; i < 300; i++)
             {
                 await limiter.CheckAsync(IPAddress.Parse($"10.1.{p}.{random.Next(20)}"));

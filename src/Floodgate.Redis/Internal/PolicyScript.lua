@@ -1,13 +1,14 @@
 -- Floodgate: one client's state under one policy, decided atomically on the server.
--- KEYS[1]  the client's hash, "<prefix><policy>:{<client>}" (one key: any hash slot, no cross-slot access)
+-- KEYS[1]  the client's state, "<prefix><policy>:{<client>}" (one key: any hash slot, no cross-slot access)
 -- ARGV[1]  operation: c check, i inspect, u unblock, b blacklist, w unblacklist
 -- ARGV[2]  test clock in ms, or "" for the server's TIME (only tests set it)
--- Fields:  ws window start, c counter (starts at ACC - carry), bc block counted in this window, cy carry,
---          bu block end, p punished, x blacklisted, oc block count, qf quiet from, la last allowed (all ms)
--- Reply:   check: {reason, remaining, retry ms (-1 never), reset ms (-1 never), event, block count, event ms}
+-- State:   one string value, struct-packed (FMT) so a check is one GET and one SET:
+--          ws window start, c counter (starts at ACC - carry), bc block counted in this window, cy carry,
+--          bu block end, p punished, x blacklisted, oc block count, qf quiet from, la last allowed (times in ms)
+-- Reply:   check: {reason, remaining, retry ms (-1 never), reset ms (-1 never), event, block count, event ms};
+--          an allowed check may stop after reset
 --          event: 0 none, 1 blocked, 2 punished, 3 blacklisted. Reasons as Floodgate.DecisionReason.
 local P, W, BD, REL, BL, BX, RESET, MW, ACC, CD, GR, ADAPT = @P, @W, @BD, @REL, @BL, @BX, @RESET, @MW, @ACC, @CD, @GR, @ADAPT
-local LENGTHS = {@LENGTHS}
 local KEEP = @KEEP
 local key, op = KEYS[1], ARGV[1]
 local now
@@ -18,13 +19,21 @@ else
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
-local s = redis.call('HMGET', key, 'ws', 'c', 'bc', 'cy', 'bu', 'p', 'x', 'oc', 'qf', 'la')
-local ws, c, bc, cy = tonumber(s[1]) or 0, tonumber(s[2]) or 0, tonumber(s[3]) or 0, tonumber(s[4]) or 0
-local bu, p, x = tonumber(s[5]) or 0, tonumber(s[6]) or 0, tonumber(s[7]) or 0
-local oc, qf, la = tonumber(s[8]) or 0, tonumber(s[9]) or 0, tonumber(s[10]) or 0
+local FMT = '<diBidBBHdd'
+local ws, c, bc, cy, bu, p, x, oc, qf, la = 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+local s = redis.call('GET', key)
+if s then ws, c, bc, cy, bu, p, x, oc, qf, la = struct.unpack(FMT, s) end
 
 if op == 'i' then
   return {now, ws, c, bc, cy, bu, p, x, oc, qf, la}
+end
+
+-- The common case first, before any closure is made: an allowed request inside a running window (no cooldown).
+if op == 'c' and CD == 0 and x ~= 1 and bu <= now and bu <= ws and ws ~= 0 and now - ws < W and c < P + ACC then
+  c = c + 1
+  -- the TTL set when the window started still covers it
+  redis.call('SET', key, struct.pack(FMT, ws, c, bc, cy, bu, p, x, oc, qf, la), 'KEEPTTL')
+  return {0, P + ACC - c, 0, ws + W - now}
 end
 
 -- The block count that applies now: forgotten after a served punishment (BlockExceedReset) or MaxWindowDuration of quiet.
@@ -36,13 +45,15 @@ local function effective()
 end
 
 local function blocklength(n)
-  if ADAPT == 1 and n > 1 then return LENGTHS[math.min(n, #LENGTHS)] end
+  if ADAPT == 1 and n > 1 then
+    local lengths = {@LENGTHS}
+    return lengths[math.min(n, #lengths)]
+  end
   return BD
 end
 
--- Writes the given fields and a TTL that keeps exactly what a later decision depends on.
-local function save(fields)
-  redis.call('HSET', key, unpack(fields))
+-- Writes the state with a TTL that keeps exactly what a later decision depends on.
+local function save()
   local keepFor = MW >= 0 and MW or KEEP
   local until_ = 0
   if ws ~= 0 then
@@ -53,24 +64,24 @@ local function save(fields)
   if oc > 0 then until_ = math.max(until_, math.max(qf, bu) + keepFor) end
   if CD > 0 and la > 0 then until_ = math.max(until_, la + CD) end
   if x == 1 then until_ = math.max(until_, now + KEEP) end
-  redis.call('PEXPIRE', key, math.max(until_ - now, 1000))
+  redis.call('SET', key, struct.pack(FMT, ws, c, bc, cy, bu, p, x, oc, qf, la), 'PX', math.max(until_ - now, 1000))
 end
 
 if op == 'u' then
   if x == 1 or bu <= now then return {0, oc} end
-  bu, ws = now, 0
-  save({'bu', bu, 'ws', 0, 'c', 0, 'bc', 0})
+  bu, ws, c, bc = now, 0, 0, 0
+  save()
   return {1, oc}
 elseif op == 'b' then
   if x == 1 then return {0, oc} end
   x = 1
-  save({'x', 1})
+  save()
   return {1, oc}
 elseif op == 'w' then
   if x ~= 1 then return {0, oc} end
   -- The blacklisting counts as a punishment served now.
-  x, p, bu, ws = 0, 1, now, 0
-  save({'x', 0, 'p', 1, 'bu', now, 'ws', 0, 'c', 0, 'bc', 0})
+  x, p, bu, ws, c, bc = 0, 1, now, 0, 0, 0
+  save()
   return {1, effective()}
 end
 
@@ -81,7 +92,7 @@ if bu > now then
     local length = p == 1 and BX or blocklength(oc)
     if now + length > bu then
       bu = now + length
-      save({'bu', bu})
+      save()
     end
   end
   return {4, 0, bu - now, bu - now, 0, 0, 0}
@@ -102,9 +113,9 @@ if ws == 0 or now - ws >= W or bu > ws then
     carry = math.min(math.max(P + ACC - c, 0), ACC)
   end
   local first = ACC - carry + 1
-  ws, c, la = now, first, now
-  if CD > 0 then save({'ws', now, 'c', first, 'bc', 0, 'cy', carry, 'la', now})
-  else save({'ws', now, 'c', first, 'bc', 0, 'cy', carry}) end
+  ws, c, bc, cy = now, first, 0, carry
+  if CD > 0 then la = now end
+  save()
   return {0, P + ACC - first, 0, W, 0, 0, 0}
 end
 
@@ -116,9 +127,10 @@ if c < allowance then
   c = c + 1
   if CD > 0 then
     la = now
-    save({'c', c, 'la', now})
+    save()
   else
-    redis.call('HSET', key, 'c', c)   -- the TTL set when the window started still covers it
+    -- the TTL set when the window started still covers it
+    redis.call('SET', key, struct.pack(FMT, ws, c, bc, cy, bu, p, x, oc, qf, la), 'KEEPTTL')
   end
   return {0, remaining, 0, windowEnd - now, 0, 0, 0}
 end
@@ -133,16 +145,18 @@ if punish then length = BX end
 oc = count
 if length < 0 then qf = now elseif length == 0 then qf = windowEnd else qf = now + length end
 if length < 0 then
-  x, p = 1, 0
-  save({'bc', 1, 'oc', oc, 'qf', qf, 'x', 1, 'p', 0})
+  x, p, bc = 1, 0, 1
+  save()
   return {5, 0, -1, -1, 3, count, -1}
 elseif length > 0 then
   bu = now + length
   p = punish and 1 or 0
-  save({'bc', 1, 'oc', oc, 'qf', qf, 'bu', bu, 'p', p})
+  bc = 1
+  save()
   if punish then return {4, 0, length, length, 2, count, length} end
   return {4, 0, length, length, 1, count, length}
 end
-save({'bc', 1, 'oc', oc, 'qf', qf})
+bc = 1
+save()
 local left = math.max(0, windowEnd - now)
 return {2, 0, left, left, 1, count, left}
