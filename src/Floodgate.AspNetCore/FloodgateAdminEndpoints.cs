@@ -62,10 +62,17 @@ public static class FloodgateAdminEndpoints
         foreach (string list in new[] { "allowlist", "denylist" })
         {
             AccessList Of(FloodgateLimiter limiter) => list == "allowlist" ? limiter.Allowlist : limiter.Denylist;
+            bool deny = list == "denylist";
             group.MapPost("/" + list, (string network, FloodgateService service) =>
-                WithNetwork(network, n => Results.Ok(new { added = service.Limiters.Count(p => Of(p.Value).Add(n)) > 0 })));
+                WithNetworkAsync(network, async n => Results.Ok(new
+                {
+                    added = (await PoliciesWhereAsync(service, l => Of(l).Add(n), r => r.ChangeListAsync(deny, n, add: true)).ConfigureAwait(false)).Count > 0,
+                })));
             group.MapDelete("/" + list, (string network, FloodgateService service) =>
-                WithNetwork(network, n => Results.Ok(new { removed = service.Limiters.Count(p => Of(p.Value).Remove(n)) > 0 })));
+                WithNetworkAsync(network, async n => Results.Ok(new
+                {
+                    removed = (await PoliciesWhereAsync(service, l => Of(l).Remove(n), r => r.ChangeListAsync(deny, n, add: false)).ConfigureAwait(false)).Count > 0,
+                })));
             group.MapGet("/" + list, (FloodgateService service) =>
                 Results.Ok(service.Limiters.Values.SelectMany(l => Of(l).Entries).Select(n => n.ToString()).Distinct().ToList()));
         }
@@ -94,10 +101,10 @@ public static class FloodgateAdminEndpoints
     private static async Task<List<string>> PoliciesWhereAsync(FloodgateService service, Func<FloodgateLimiter, bool> local, Func<IFloodgateRemoteLimiter, Task<bool>> remote) =>
         (await ForEachPolicyAsync(service, local, remote).ConfigureAwait(false)).Where(p => p.Value).Select(p => p.Key).ToList();
 
-    private static IResult WithNetwork(string text, Func<IPNetwork, IResult> action) =>
+    private static Task<IResult> WithNetworkAsync(string text, Func<IPNetwork, Task<IResult>> action) =>
         ListEntry.TryParse(text, out IPNetwork? network)
             ? action(network.Value)
-            : Results.Problem($"'{text}' is neither an address nor a CIDR network.", statusCode: StatusCodes.Status400BadRequest);
+            : Task.FromResult(Results.Problem($"'{text}' is neither an address nor a CIDR network.", statusCode: StatusCodes.Status400BadRequest));
 
     private static object Describe(ClientState state) => new
     {

@@ -42,6 +42,15 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
                 string policyName = name;
                 if (store is not null)
                 {
+                    // The store's lists are the truth for shared entries: ones restored from a checkpoint may have been removed since.
+                    limiter.Allowlist.Clear();
+                    limiter.Denylist.Clear();
+                }
+
+                AddEntries(limiter.Allowlist, Options.Allowlist);
+                AddEntries(limiter.Denylist, Options.Denylist);
+                if (store is not null)
+                {
                     // The shared store decides; the in-process limiter is its local table, and its events are the store's.
                     IFloodgateRemoteLimiter remote = store.Create(name, policy, limiter);
                     _remote.Add(name, remote);
@@ -52,8 +61,6 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
                     limiter.ClientStateChanged += (_, e) => LogStateChange(logger, policyName, e);
                 }
 
-                AddEntries(limiter.Allowlist, Options.Allowlist);
-                AddEntries(limiter.Denylist, Options.Denylist);
             }
 
             if (Options.GlobalLimit is { } global)

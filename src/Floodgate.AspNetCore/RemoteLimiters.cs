@@ -31,4 +31,7 @@ internal interface IFloodgateRemoteLimiter : IAsyncDisposable
     Task<bool> BlacklistAsync(IPAddress? address);
 
     Task<bool> UnblacklistAsync(IPAddress? address);
+
+    /// <summary>Adds or removes a network on the shared allowlist or denylist; true when the shared list changed.</summary>
+    Task<bool> ChangeListAsync(bool deny, IPNetwork network, bool add);
 }

@@ -79,6 +79,9 @@ public sealed class AccessList
     /// <summary>The entries in canonical form (key prefix, length), for checkpoints.</summary>
     internal (IpKey Key, int Bits)[] CanonicalEntries => Volatile.Read(ref _snapshot).Entries;
 
+    /// <summary>The network as this list stores it (masked, IPv4-mapped as IPv4, IPv6 cut to the key's prefix length).</summary>
+    internal IPNetwork CanonicalNetwork(IPNetwork network) => ToNetwork(Canonicalize(network));
+
     /// <summary>Adds an entry in canonical form, as read back from a checkpoint.</summary>
     internal bool AddCanonical(IpKey key, int bits) => Update((key.Mask(bits), Math.Clamp(bits, 0, 128)), add: true);
 

@@ -105,16 +105,21 @@ public sealed partial class FloodgateRedisLimiter
         if (changed)
         {
             Raise(kind, in key, (int)reply[1], -1);
-
-            // The ban version tells every instance's periodic sync that there is something to re-read.
-            await _db.StringIncrementAsync(_banVersionKey).ConfigureAwait(false);
-            await _db.KeyExpireAsync(_banVersionKey, _options.ForeverRetention).ConfigureAwait(false);
-
-            // Every instance (this one too) applies it to its local table; one that misses it corrects at its next ban sync.
-            await _redis.GetSubscriber().PublishAsync(_channel, $"{_name}\n{(string)operation!}\n{key}").ConfigureAwait(false);
+            await PublishChangeAsync((string)operation!, key.ToString()).ConfigureAwait(false);
         }
 
         return changed;
+    }
+
+    /// <summary>Announces an operator change (a ban or a list entry) to every instance.</summary>
+    private async Task PublishChangeAsync(string operation, string subject)
+    {
+        // The version tells every instance's periodic sync that there is something to re-read.
+        await _db.StringIncrementAsync(_banVersionKey).ConfigureAwait(false);
+        await _db.KeyExpireAsync(_banVersionKey, _options.ForeverRetention).ConfigureAwait(false);
+
+        // Every instance (this one too) applies it locally; one that misses it corrects at its next sync.
+        await _redis.GetSubscriber().PublishAsync(_channel, $"{_name}\n{operation}\n{subject}").ConfigureAwait(false);
     }
 
     private void Subscribe()
@@ -124,12 +129,23 @@ public sealed partial class FloodgateRedisLimiter
             this, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
-    /// <summary>"policy\nop\nclient" from any instance: applied to this instance's local table.</summary>
+    /// <summary>"policy\nop\nclient" (or "policy\n+a\nnetwork" for a list) from any instance: applied to this instance's local tables.</summary>
     private void OnBanMessage(RedisChannel channel, RedisValue message)
     {
         string text = message.ToString();
         string[] parts = text.Split('\n');
-        if (parts.Length != 3 || parts[0] != _name || !TryParseClient(parts[2], out IpKey key))
+        if (parts.Length != 3 || parts[0] != _name)
+        {
+            return;
+        }
+
+        if (parts[1].Length == 2)
+        {
+            OnListMessage(parts[1], parts[2]);
+            return;
+        }
+
+        if (!TryParseClient(parts[2], out IpKey key))
         {
             return;
         }
@@ -155,6 +171,8 @@ public sealed partial class FloodgateRedisLimiter
 
     private async Task SyncBansLoopAsync(CancellationToken stopping)
     {
+        // At once: a new instance learns the shared lists (and re-reads bans restored from a checkpoint).
+        await SyncBansIfChangedAsync().ConfigureAwait(false);
         while (!stopping.IsCancellationRequested)
         {
             try
@@ -193,7 +211,7 @@ public sealed partial class FloodgateRedisLimiter
             return;
         }
 
-        if (version != Volatile.Read(ref _syncedVersion) && await SyncBansAsync().ConfigureAwait(false))
+        if (version != Volatile.Read(ref _syncedVersion) && await SyncBansAsync().ConfigureAwait(false) && await SyncListsAsync().ConfigureAwait(false))
         {
             Volatile.Write(ref _syncedVersion, version);
         }

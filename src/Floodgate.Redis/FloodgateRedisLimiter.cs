@@ -98,6 +98,8 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
         _keyPrefix = _options.KeyPrefix + _name + ":{";
         _channel = RedisChannel.Literal(_options.KeyPrefix + "bans");
         _banVersionKey = _options.KeyPrefix + "bans:version";
+        SharedAllowlist = new SharedAccessList(this, deny: false);
+        SharedDenylist = new SharedAccessList(this, deny: true);
 
         _ownsLocal = local is null;
         _local = local ?? new FloodgateLimiter(LocalPolicy(policy, _options.LocalFallbackShare), new FloodgateLimiterOptions
@@ -142,10 +144,16 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
     /// <summary>Gets the policy name, the policy's part of every key.</summary>
     public string Name => _name;
 
-    /// <summary>Gets this instance's allowlist: clients on it are allowed without a round trip (not shared through Redis).</summary>
+    /// <summary>
+    /// Gets this instance's allowlist: clients on it are allowed without a round trip. It holds this instance's own
+    /// entries (changes here stay here) and the entries of <see cref="SharedAllowlist"/>, mirrored from Redis.
+    /// </summary>
     public AccessList Allowlist => _local.Allowlist;
 
-    /// <summary>Gets this instance's denylist: clients on it are denied (403) without a round trip (not shared through Redis).</summary>
+    /// <summary>
+    /// Gets this instance's denylist: clients on it are denied (403) without a round trip. It holds this instance's own
+    /// entries (changes here stay here) and the entries of <see cref="SharedDenylist"/>, mirrored from Redis.
+    /// </summary>
     public AccessList Denylist => _local.Denylist;
 
     /// <summary>
@@ -354,8 +362,9 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
                 _metrics.BreakerChanged(open: false);
                 RedisLog.BreakerClosed(_logger, _name);
 
-                // Bans may have changed on Redis during the outage, and local fallback bans are this instance's own.
+                // Bans and lists may have changed on Redis during the outage, and local fallback bans are this instance's own.
                 await SyncBansAsync().ConfigureAwait(false);
+                await SyncListsAsync().ConfigureAwait(false);
             }
         }
     }

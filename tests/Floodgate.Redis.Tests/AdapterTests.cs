@@ -68,6 +68,60 @@ public sealed class AdapterTests(RedisFixture redis) : IClassFixture<RedisFixtur
     }
 
     [Fact]
+    public async Task AnAdminDenylistEntryOnOneAppReachesTheOtherAndConfiguredEntriesStayLocal()
+    {
+        string prefix = "lists" + Guid.NewGuid().ToString("N")[..8] + ":";
+        await using WebApplication first = await StartAppAsync(prefix);
+        await using WebApplication second = await StartAppAsync(prefix, new Dictionary<string, string?> { ["Floodgate:Allowlist:0"] = "127.0.0.5" });
+        using HttpClient toSecond = ClientFrom(second, 4);
+        using HttpClient admin = ClientFrom(first, 9);
+        Assert.Equal(HttpStatusCode.OK, (await toSecond.GetAsync("/api")).StatusCode);
+
+        using (HttpResponseMessage added = await admin.PostAsync("/floodgate/denylist?network=127.0.0.4", null))
+        {
+            Assert.Equal("{\"added\":true}", await added.Content.ReadAsStringAsync());
+        }
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        while ((await toSecond.GetAsync("/api")).StatusCode != HttpStatusCode.Forbidden)
+        {
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), "the denylist entry did not reach the other app within a second");
+            await Task.Delay(20);
+        }
+
+        Assert.Contains("127.0.0.4/32", await ClientFrom(second, 9).GetStringAsync("/floodgate/denylist"), StringComparison.Ordinal);
+
+        // The second app's configured allowlist entry is its own: the first app limits that client.
+        using HttpClient fifthToFirst = ClientFrom(first, 5);
+        using HttpClient fifthToSecond = ClientFrom(second, 5);
+        var statuses = new List<HttpStatusCode>();
+        for (int i = 0; i < 6; i++)
+        {
+            statuses.Add((await fifthToSecond.GetAsync("/api")).StatusCode);
+        }
+
+        Assert.All(statuses, s => Assert.Equal(HttpStatusCode.OK, s));
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await fifthToFirst.GetAsync("/api")).StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await fifthToFirst.GetAsync("/api")).StatusCode);
+
+        using (HttpResponseMessage removed = await ClientFrom(second, 9).DeleteAsync("/floodgate/denylist?network=127.0.0.4"))
+        {
+            Assert.Equal("{\"removed\":true}", await removed.Content.ReadAsStringAsync());
+        }
+
+        watch.Restart();
+        while ((await toSecond.GetAsync("/api")).StatusCode == HttpStatusCode.Forbidden)
+        {
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), "the removal did not reach the app within a second");
+            await Task.Delay(20);
+        }
+    }
+
+    [Fact]
     public async Task ABadRedisSettingStopsTheAppAtStartNamingIt()
     {
         var error = await Assert.ThrowsAsync<OptionsValidationException>(async () =>

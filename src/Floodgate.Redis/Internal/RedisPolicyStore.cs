@@ -66,6 +66,10 @@ internal sealed class RedisPolicyStore : IFloodgateRemoteStore, IAsyncDisposable
 
         public Task<bool> UnblacklistAsync(IPAddress? address) => limiter.UnblacklistAsync(address);
 
+        public Task<bool> ChangeListAsync(bool deny, IPNetwork network, bool add) =>
+            add ? (deny ? limiter.SharedDenylist : limiter.SharedAllowlist).AddAsync(network)
+                : (deny ? limiter.SharedDenylist : limiter.SharedAllowlist).RemoveAsync(network);
+
         public ValueTask DisposeAsync() => limiter.DisposeAsync();
     }
 }

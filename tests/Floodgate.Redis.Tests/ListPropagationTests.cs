@@ -1,0 +1,110 @@
+using System.Diagnostics;
+using System.Net;
+
+namespace Floodgate.Redis.Tests;
+
+/// <summary>The shared allow/deny lists: one change reaches every instance, a missed message is corrected, own entries stay.</summary>
+public sealed class ListPropagationTests(RedisFixture redis) : IClassFixture<RedisFixture>
+{
+    private static readonly FloodgatePolicy s_policy = new() { PermitLimit = 1, Window = TimeSpan.FromMinutes(1) };
+
+    private FloodgateRedisOptions Options(TimeSpan? sync = null) => new()
+    {
+        Configuration = redis.Configuration,
+        BanSyncInterval = sync ?? TimeSpan.FromHours(1),
+        Timeout = TimeSpan.FromSeconds(5),
+    };
+
+    [Fact]
+    public async Task ADenylistAndAnAllowlistEntryReachTheOtherInstanceWithinASecond()
+    {
+        string name = "lists-" + Guid.NewGuid().ToString("N");
+        await using var first = new FloodgateRedisLimiter(name, s_policy, Options());
+        await using var second = new FloodgateRedisLimiter(name, s_policy, Options());
+        IPAddress denied = IPAddress.Parse("10.6.0.7");
+        IPAddress allowed = IPAddress.Parse("10.6.1.1");
+
+        // 10.6.0.9/24 is stored as its network, 10.6.0.0/24, and applies to every address in it on the other instance.
+        Assert.True(await first.SharedDenylist.AddAsync(IPNetwork.Parse("10.6.0.0/24")));
+        Assert.False(await first.SharedDenylist.AddAsync(IPNetwork.Parse("10.6.0.0/24")));
+        await WaitForAsync(() => second.Denylist.Contains(denied));
+        Decision refused = await second.CheckAsync(denied);
+        Assert.Equal(DecisionReason.Denylisted, refused.Reason);
+        Assert.Equal([IPNetwork.Parse("10.6.0.0/24")], await second.SharedDenylist.GetEntriesAsync());
+
+        // An allowlisted client passes its limit on both instances.
+        Assert.True((await second.CheckAsync(allowed)).IsAllowed);
+        Assert.False((await second.CheckAsync(allowed)).IsAllowed);
+        Assert.True(await first.SharedAllowlist.AddAsync(allowed));
+        await WaitForAsync(() => second.Allowlist.Contains(allowed));
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.Equal(DecisionReason.Allowlisted, (await second.CheckAsync(allowed)).Reason);
+            Assert.Equal(DecisionReason.Allowlisted, (await first.CheckAsync(allowed)).Reason);
+        }
+
+        // Removed on the second instance: gone on the first too.
+        Assert.True(await second.SharedDenylist.RemoveAsync(IPNetwork.Parse("10.6.0.0/24")));
+        Assert.True(await second.SharedAllowlist.RemoveAsync(allowed));
+        await WaitForAsync(() => !first.Denylist.Contains(denied) && !first.Allowlist.Contains(allowed));
+        Assert.True((await first.CheckAsync(denied)).IsAllowed);
+        Assert.Empty(await first.SharedDenylist.GetEntriesAsync());
+
+        // The list keys expire like a blacklisting (ForeverRetention from the last change), never immortal.
+        await first.SharedDenylist.AddAsync(IPNetwork.Parse("192.0.2.0/24"));
+        string ttl = redis.Server.Cli($"TTL floodgate:{name}:denylist");
+        Assert.InRange(long.Parse(ttl, System.Globalization.CultureInfo.InvariantCulture), (long)TimeSpan.FromDays(364).TotalSeconds, (long)TimeSpan.FromDays(365).TotalSeconds);
+    }
+
+    [Fact]
+    public async Task AMissedMessageAndANewInstanceAreCorrectedByTheSyncAndOwnEntriesStay()
+    {
+        string name = "listsync-" + Guid.NewGuid().ToString("N");
+
+        // Entries on Redis before the instance starts: it learns them at once.
+        redis.Server.Cli($"SADD floodgate:{name}:denylist 10.7.0.0/16");
+        await using var limiter = new FloodgateRedisLimiter(name, s_policy, Options(TimeSpan.FromMilliseconds(200)));
+        await WaitForAsync(() => limiter.Denylist.Contains(IPAddress.Parse("10.7.3.4")), seconds: 5);
+
+        // The instance's own entry (e.g. from its configuration) is not the mirror's.
+        limiter.Denylist.Add(IPNetwork.Parse("10.8.0.0/16"));
+
+        // Changes without a message (as if it was lost), announced only by the version the sync reads.
+        redis.Server.Cli($"SREM floodgate:{name}:denylist 10.7.0.0/16");
+        redis.Server.Cli($"SADD floodgate:{name}:allowlist 10.9.0.1/32");
+        redis.Server.Cli("INCR floodgate:bans:version");
+        await WaitForAsync(() => !limiter.Denylist.Contains(IPAddress.Parse("10.7.3.4")) && limiter.Allowlist.Contains(IPAddress.Parse("10.9.0.1")), seconds: 5);
+        Assert.True(limiter.Denylist.Contains(IPAddress.Parse("10.8.1.1")));
+        Assert.Equal(DecisionReason.Denylisted, (await limiter.CheckAsync(IPAddress.Parse("10.8.1.1"))).Reason);
+
+        // Garbage in the set is skipped, not fatal.
+        redis.Server.Cli($"SADD floodgate:{name}:allowlist not-a-network");
+        redis.Server.Cli("INCR floodgate:bans:version");
+        await Task.Delay(600);
+        Assert.True(limiter.Allowlist.Contains(IPAddress.Parse("10.9.0.1")));
+        Assert.Single(limiter.Allowlist.Entries);
+
+        // An operator's explicit removal takes the instance's own entry too.
+        await using var other = new FloodgateRedisLimiter(name, s_policy, Options());
+        await other.SharedDenylist.AddAsync(IPNetwork.Parse("10.8.0.0/16"));
+        Assert.True(await other.SharedDenylist.RemoveAsync(IPNetwork.Parse("10.8.0.0/16")));
+        await WaitForAsync(() => !limiter.Denylist.Contains(IPAddress.Parse("10.8.1.1")));
+    }
+
+    [Fact]
+    public async Task ABadNetworkIsAClearError()
+    {
+        await using var limiter = new FloodgateRedisLimiter("bad-" + Guid.NewGuid().ToString("N"), s_policy, Options());
+        await Assert.ThrowsAsync<ArgumentNullException>(() => limiter.SharedDenylist.AddAsync((IPAddress)null!));
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition, double seconds = 1.0)
+    {
+        var watch = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(seconds), $"not within {seconds} s");
+            await Task.Delay(10);
+        }
+    }
+}
