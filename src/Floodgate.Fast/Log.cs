@@ -36,4 +36,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 201, Level = LogLevel.Information,
         Message = "Floodgate outbound: {Host} answered {Status} with Retry-After; backing off for {Seconds} s.")]
     public static partial void OutboundUpstreamBackoff(ILogger logger, string host, int status, double seconds);
+
+    [LoggerMessage(EventId = 202, Level = LogLevel.Warning,
+        Message = "Floodgate outbound: the backoff of {Host} could not be shared with the other instances ({Error}); it holds in this one.")]
+    public static partial void OutboundShareFailed(ILogger logger, string host, string error);
 }

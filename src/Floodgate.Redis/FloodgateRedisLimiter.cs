@@ -25,6 +25,7 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
     private static readonly RedisValue s_unblock = "u";
     private static readonly RedisValue s_blacklist = "b";
     private static readonly RedisValue s_unblacklist = "w";
+    private static readonly RedisValue s_blockFor = "f";
     private static readonly RedisValue s_serverClock = string.Empty;
 
     private readonly string _name;
@@ -118,8 +119,11 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
             _redis = _options.ConnectionMultiplexer ?? Connect(_options);
             _db = _redis.GetDatabase();
             _onMessage = OnBanMessage;
-            Subscribe();
-            _redis.ConnectionRestored += OnConnectionRestored;
+            if (_options.OperatorSync)
+            {
+                Subscribe();
+                _redis.ConnectionRestored += OnConnectionRestored;
+            }
         }
         catch
         {
@@ -132,7 +136,7 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
             throw;
         }
 
-        _banSync = Task.Run(() => SyncBansLoopAsync(_stopping.Token));
+        _banSync = _options.OperatorSync ? Task.Run(() => SyncBansLoopAsync(_stopping.Token)) : Task.CompletedTask;
     }
 
     /// <summary>Raised when a check of this instance blocks, punishes or blacklists a client, or an operator call here lifts one.</summary>
@@ -183,7 +187,43 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
             return new ValueTask<Decision>(Outage(in key));
         }
 
-        return CheckOnRedisAsync(key, cancellationToken);
+        return CheckOnRedisAsync(key, client: null, cancellationToken);
+    }
+
+    /// <summary>A check of a client that is not an address (an outbound budget): <paramref name="key"/> in the local table, <paramref name="client"/> on Redis.</summary>
+    internal ValueTask<Decision> CheckAsync(IpKey key, string client, CancellationToken cancellationToken)
+    {
+        if (_options.LocalBanTable && _local.TryGetBan(in key, out Decision banned))
+        {
+            _metrics.LocalHit();
+            return new ValueTask<Decision>(banned);
+        }
+
+        if (_breaker.IsOpen)
+        {
+            return new ValueTask<Decision>(Outage(in key));
+        }
+
+        return CheckOnRedisAsync(key, client, cancellationToken);
+    }
+
+    /// <summary>Blocks <paramref name="client"/> on Redis for at least <paramref name="duration"/> (a backoff) and locally at once; no block is counted.</summary>
+    /// <returns>True when the backoff was set or extended (on Redis; or only locally while the breaker is open).</returns>
+    internal async Task<bool> BlockForAsync(IpKey key, string client, TimeSpan duration)
+    {
+        long ms = Math.Max(1, (long)Math.Ceiling(duration.TotalMilliseconds));
+        if (!(_local.TryGetBan(in key, out Decision held) && (held.Reason == DecisionReason.Blacklisted || held.RetryAfter >= duration)))
+        {
+            _local.MirrorBan(in key, ms);
+        }
+
+        if (_breaker.IsOpen)
+        {
+            return true;   // held locally; Redis is not waited on while the breaker is open
+        }
+
+        RedisResult reply = await EvaluateAsync(_keyPrefix + client + "}", s_blockFor, CancellationToken.None, ms).ConfigureAwait(false);
+        return (long)reply[0] == 1;
     }
 
     /// <summary>Stops the background work and, when Floodgate made them, closes the connection and the local table.</summary>
@@ -239,13 +279,13 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
     /// <summary>Gets the local table (tests).</summary>
     internal FloodgateLimiter Local => _local;
 
-    private async ValueTask<Decision> CheckOnRedisAsync(IpKey key, CancellationToken cancellationToken)
+    private async ValueTask<Decision> CheckOnRedisAsync(IpKey key, string? client, CancellationToken cancellationToken)
     {
         long started = _time.GetTimestamp();
         RedisResult reply;
         try
         {
-            reply = await EvaluateAsync(KeyOf(in key), s_check, cancellationToken).ConfigureAwait(false);
+            reply = await EvaluateAsync(client is null ? KeyOf(in key) : _keyPrefix + client + "}", s_check, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is RedisException or TimeoutException or OperationCanceledException or InvalidOperationException)
         {
@@ -258,10 +298,11 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
     }
 
     /// <summary>Sends the policy's script by SHA; when the server does not have it (restart, failover, SCRIPT FLUSH), in full.</summary>
-    private async Task<RedisResult> EvaluateAsync(RedisKey key, RedisValue operation, CancellationToken cancellationToken)
+    private async Task<RedisResult> EvaluateAsync(RedisKey key, RedisValue operation, CancellationToken cancellationToken, long argument = -1)
     {
         RedisKey[] keys = [key];
-        RedisValue[] args = [operation, _options.ScriptClock is { } clock ? clock() : s_serverClock];
+        RedisValue clockArgument = _options.ScriptClock is { } clock ? clock() : s_serverClock;
+        RedisValue[] args = argument < 0 ? [operation, clockArgument] : [operation, clockArgument, argument];
         try
         {
             return await _db.ScriptEvaluateAsync(_script.Sha1, keys, args).WaitAsync(_options.Timeout, _time, cancellationToken).ConfigureAwait(false);
@@ -363,8 +404,11 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
                 RedisLog.BreakerClosed(_logger, _name);
 
                 // Bans and lists may have changed on Redis during the outage, and local fallback bans are this instance's own.
-                await SyncBansAsync().ConfigureAwait(false);
-                await SyncListsAsync().ConfigureAwait(false);
+                if (_options.OperatorSync)
+                {
+                    await SyncBansAsync().ConfigureAwait(false);
+                    await SyncListsAsync().ConfigureAwait(false);
+                }
             }
         }
     }

@@ -92,6 +92,9 @@ public sealed class FloodgateRedisOptions
     /// <summary>A test hook: false sends every check to Redis, so a test sees the script's own decisions.</summary>
     internal bool LocalBanTable { get; set; } = true;
 
+    /// <summary>Gets or sets whether the limiter follows operator changes (pub/sub, ban and list sync); off for outbound budgets, which have no operators and whose local keys are not their Redis keys.</summary>
+    internal bool OperatorSync { get; set; } = true;
+
     /// <summary>Returns every invalid setting, each naming the setting and the value; empty when all are valid.</summary>
     /// <returns>The errors.</returns>
     public IReadOnlyList<string> Validate()

@@ -34,58 +34,58 @@ public sealed class FloodgateOutboundHandler : DelegatingHandler
     /// <inheritdoc />
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        if (!TryResolve(request, out FloodgateLimiter? limiter, out IpKey key, out string budget))
+        if (!TryResolve(request, out OutboundPolicy? policy, out OutboundCall call))
         {
             return base.SendAsync(request, cancellationToken);
         }
 
         // Not an async method: when the permit is there at once (the common case) and the inner handler has
         // answered synchronously, nothing is allocated for the call's own task.
-        ValueTask acquire = _limiter.AcquireAsync(limiter, key, budget, cancellationToken);
+        ValueTask acquire = _limiter.AcquireAsync(policy, call, cancellationToken);
         if (!acquire.IsCompletedSuccessfully)
         {
-            return SendAfterWaitAsync(acquire, request, limiter, key, budget, cancellationToken);
+            return SendAfterWaitAsync(acquire, request, policy, call, cancellationToken);
         }
 
         Task<HttpResponseMessage> send = base.SendAsync(request, cancellationToken);
         if (send.IsCompletedSuccessfully)
         {
-            _limiter.Observe(limiter, key, budget, send.Result);
+            _limiter.Observe(policy, call, send.Result);
             return send;
         }
 
-        return ObserveAsync(send, limiter, key, budget);
+        return ObserveAsync(send, policy, call);
     }
 
     /// <inheritdoc />
     protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        if (!TryResolve(request, out FloodgateLimiter? limiter, out IpKey key, out string budget))
+        if (!TryResolve(request, out OutboundPolicy? policy, out OutboundCall call))
         {
             return base.Send(request, cancellationToken);
         }
 
-        ValueTask acquire = _limiter.AcquireAsync(limiter, key, budget, cancellationToken);
+        ValueTask acquire = _limiter.AcquireAsync(policy, call, cancellationToken);
         if (!acquire.IsCompletedSuccessfully)
         {
             acquire.AsTask().GetAwaiter().GetResult();   // the synchronous API waits synchronously, as it asked
         }
 
         HttpResponseMessage response = base.Send(request, cancellationToken);
-        _limiter.Observe(limiter, key, budget, response);
+        _limiter.Observe(policy, call, response);
         return response;
     }
 
-    private async Task<HttpResponseMessage> SendAfterWaitAsync(ValueTask acquire, HttpRequestMessage request, FloodgateLimiter limiter, IpKey key, string budget, CancellationToken cancellationToken)
+    private async Task<HttpResponseMessage> SendAfterWaitAsync(ValueTask acquire, HttpRequestMessage request, OutboundPolicy policy, OutboundCall call, CancellationToken cancellationToken)
     {
         await acquire.ConfigureAwait(false);
-        return await ObserveAsync(base.SendAsync(request, cancellationToken), limiter, key, budget).ConfigureAwait(false);
+        return await ObserveAsync(base.SendAsync(request, cancellationToken), policy, call).ConfigureAwait(false);
     }
 
-    private async Task<HttpResponseMessage> ObserveAsync(Task<HttpResponseMessage> send, FloodgateLimiter limiter, IpKey key, string budget)
+    private async Task<HttpResponseMessage> ObserveAsync(Task<HttpResponseMessage> send, OutboundPolicy policy, OutboundCall call)
     {
         HttpResponseMessage response = await send.ConfigureAwait(false);
-        _limiter.Observe(limiter, key, budget, response);
+        _limiter.Observe(policy, call, response);
         return response;
     }
 
@@ -100,25 +100,25 @@ public sealed class FloodgateOutboundHandler : DelegatingHandler
         base.Dispose(disposing);
     }
 
-    private bool TryResolve(HttpRequestMessage request, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out FloodgateLimiter? limiter, out IpKey key, out string budget)
+    private bool TryResolve(HttpRequestMessage request, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out OutboundPolicy? policy, out OutboundCall call)
     {
-        limiter = null;
-        key = default;
-        budget = string.Empty;
+        policy = null;
+        call = default;
         if (request.RequestUri is not { IsAbsoluteUri: true } uri)
         {
             return false;
         }
 
         string host = HostKey.Host(uri);
-        limiter = _limiter.Resolve(host);
-        if (limiter is null)
+        policy = _limiter.Resolve(host);
+        if (policy is null)
         {
             return false;
         }
 
-        budget = HostKey.BudgetKey(uri, host);
-        key = HostKey.Key(budget, _limiter.Options.PartitionBy?.Invoke(request));
+        string budget = HostKey.BudgetKey(uri, host);
+        string? partition = _limiter.Options.PartitionBy?.Invoke(request);
+        call = new OutboundCall(HostKey.Key(budget, partition), budget, partition);
         return true;
     }
 }

@@ -24,7 +24,7 @@ public static class FloodgateOutboundHttpClientBuilderExtensions
                 Name = builder.Name,
             };
             configure(options);
-            return new OutboundLimiter(options);
+            return new OutboundLimiter(options, services);
         });
         return builder.AddHttpMessageHandler(services => new FloodgateOutboundHandler(services.GetRequiredKeyedService<OutboundLimiter>(builder.Name)));
     }

@@ -64,6 +64,12 @@ public sealed class FloodgateOutboundOptions
     /// <summary>Gets or sets the name in the metrics' <c>floodgate.limiter</c> tag (<c>outbound:&lt;name&gt;:&lt;host&gt;</c>). <value>The default value is <c>default</c>.</value></summary>
     public string Name { get; set; } = "default";
 
+    /// <summary>
+    /// Gets or sets the store that shares the budgets between app instances (set by Floodgate.Redis's <c>UseRedis</c>),
+    /// made from the app's services when the limiter is built; <see langword="null"/>: budgets are this process's own.
+    /// </summary>
+    internal Func<IServiceProvider?, IOutboundStore>? SharedStore { get; set; }
+
     /// <summary>Adds a policy for a host: exact (<c>api.example.com</c>, any port) or wildcard (<c>*.example.com</c>).</summary>
     /// <param name="host">The host name or wildcard.</param>
     /// <param name="policy">Its policy.</param>

@@ -1,6 +1,6 @@
 -- Floodgate: one client's state under one policy, decided atomically on the server.
 -- KEYS[1]  the client's state, "<prefix><policy>:{<client>}" (one key: any hash slot, no cross-slot access)
--- ARGV[1]  operation: c check, i inspect, u unblock, b blacklist, w unblacklist
+-- ARGV[1]  operation: c check, i inspect, u unblock, b blacklist, w unblacklist, f block for ARGV[3] ms (a backoff)
 -- ARGV[2]  test clock in ms, or "" for the server's TIME (only tests set it)
 -- State:   one string value, struct-packed (FMT) so a check is one GET and one SET:
 --          ws window start, c counter (starts at ACC - carry), bc block counted in this window, cy carry,
@@ -75,6 +75,13 @@ if op == 'u' then
 elseif op == 'b' then
   if x == 1 then return {0, oc} end
   x = 1
+  save()
+  return {1, oc}
+elseif op == 'f' then
+  -- A backoff: blocked for at least ARGV[3] ms (a longer block stays); no block is counted.
+  local length = tonumber(ARGV[3])
+  if x == 1 or bu >= now + length then return {0, oc} end
+  bu = now + length
   save()
   return {1, oc}
 elseif op == 'w' then

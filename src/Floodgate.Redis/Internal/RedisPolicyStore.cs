@@ -28,6 +28,12 @@ internal sealed class RedisPolicyStore : IFloodgateRemoteStore, IAsyncDisposable
         _connection = new Lazy<IConnectionMultiplexer>(() => _options.ConnectionMultiplexer ?? FloodgateRedisLimiter.Connect(_options));
     }
 
+    /// <summary>Gets the app's settings (outbound budgets shared with <c>UseRedis()</c> use them too).</summary>
+    internal FloodgateRedisOptions Settings => _options;
+
+    /// <summary>Gets the app's one connection.</summary>
+    internal IConnectionMultiplexer Connection => _connection.Value;
+
     public FloodgatePolicy LocalPolicy(FloodgatePolicy policy) => FloodgateRedisLimiter.LocalPolicy(policy, _options.LocalFallbackShare);
 
     public IFloodgateRemoteLimiter Create(string name, FloodgatePolicy policy, FloodgateLimiter local)
