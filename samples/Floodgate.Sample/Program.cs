@@ -9,6 +9,13 @@ builder.Services.AddFloodgate(options =>
     options.Exempt = context => context.Request.Headers["X-Probe-Key"] == builder.Configuration["ProbeKey"];
 });
 
+// Several instances behind a load balancer: set Floodgate:Redis:Configuration (e.g. the environment variable
+// Floodgate__Redis__Configuration=localhost:6379) and every instance shares one limit per client.
+if (!string.IsNullOrWhiteSpace(builder.Configuration["Floodgate:Redis:Configuration"]))
+{
+    builder.Services.AddFloodgateRedis();
+}
+
 WebApplication app = builder.Build();
 app.UseFloodgate();
 

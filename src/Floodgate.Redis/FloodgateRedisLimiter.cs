@@ -279,6 +279,9 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
     /// <summary>Gets the local table (tests).</summary>
     internal FloodgateLimiter Local => _local;
 
+    /// <summary>Gets the shared version the local tables last agreed with; -1 before the first sync (tests).</summary>
+    internal long SyncedVersion => Volatile.Read(ref _syncedVersion);
+
     private async ValueTask<Decision> CheckOnRedisAsync(IpKey key, string? client, CancellationToken cancellationToken)
     {
         long started = _time.GetTimestamp();

@@ -46,6 +46,7 @@ public sealed class BanPropagationTests(RedisFixture redis) : IClassFixture<Redi
         await using var limiter = new FloodgateRedisLimiter(name, policy, Options(TimeSpan.FromMilliseconds(200)));
         IPAddress lifted = IPAddress.Parse("10.4.0.2");
         IPAddress blacklisted = IPAddress.Parse("10.4.0.3");
+        await WaitForAsync(() => limiter.SyncedVersion != -1, seconds: 5);   // the sync at start is done: what follows is news to it
 
         // The local table holds bans Redis does not know (as if the unblock messages were lost)...
         limiter.Local.MirrorBan(limiter.Local.GetKey(lifted), 600_000);
