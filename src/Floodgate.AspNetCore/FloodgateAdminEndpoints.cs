@@ -64,7 +64,9 @@ public static class FloodgateAdminEndpoints
             AccessList Of(FloodgateLimiter limiter) => list == "allowlist" ? limiter.Allowlist : limiter.Denylist;
             bool deny = list == "denylist";
             group.MapPost("/" + list, (string network, FloodgateService service) =>
-                WithNetworkAsync(network, async n => Results.Ok(new
+                !deny && ListEntry.TryParse(network, out IPNetwork? everyone) && ListEntry.CoversEveryone(everyone.Value)
+                ? Task.FromResult(Results.Problem($"'{network}' covers every address: on the allowlist no client would ever be limited.", statusCode: StatusCodes.Status400BadRequest))
+                : WithNetworkAsync(network, async n => Results.Ok(new
                 {
                     added = (await PoliciesWhereAsync(service, l => Of(l).Add(n), r => r.ChangeListAsync(deny, n, add: true)).ConfigureAwait(false)).Count > 0,
                 })));

@@ -1,3 +1,4 @@
+using System.Net;
 using Microsoft.Extensions.Options;
 
 namespace Floodgate.AspNetCore;
@@ -39,9 +40,13 @@ internal sealed class FloodgateOptionsValidator : IValidateOptions<FloodgateOpti
         {
             foreach (string entry in entries)
             {
-                if (!ListEntry.TryParse(entry, out _))
+                if (!ListEntry.TryParse(entry, out IPNetwork? network))
                 {
                     errors.Add($"Floodgate:{list} has an entry that is neither an address nor a CIDR network; got '{entry}'.");
+                }
+                else if (list == "Allowlist" && ListEntry.CoversEveryone(network.Value))
+                {
+                    errors.Add($"Floodgate:Allowlist has an entry that covers every address, so no client would ever be limited; got '{entry}'. Use DisableFloodgate() or no policy to turn limiting off.");
                 }
             }
         }

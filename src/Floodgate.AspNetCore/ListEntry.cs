@@ -25,4 +25,8 @@ internal static class ListEntry
         network = null;
         return false;
     }
+
+    /// <summary>Whether the network is all of IPv4 or IPv6 (a /0): on an allowlist, a bypass for everyone.</summary>
+    public static bool CoversEveryone(IPNetwork network) =>
+        network.PrefixLength == 0 || (network.BaseAddress.IsIPv4MappedToIPv6 && network.PrefixLength <= 96);
 }

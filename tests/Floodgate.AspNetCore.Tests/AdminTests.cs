@@ -53,6 +53,16 @@ public sealed class AdminTests
         Assert.Equal(HttpStatusCode.OK, (await server.ClientFrom(71).GetAsync("/items")).StatusCode);
 
         Assert.Equal(HttpStatusCode.BadRequest, (await admin.GetAsync("/floodgate/clients/not-an-ip")).StatusCode);
+
+        // An allowlist entry for every address would exempt everyone: refused, and nothing changes.
+        foreach (string everyone in new[] { "0.0.0.0/0", "::/0", "::ffff:0.0.0.0/96" })
+        {
+            HttpResponseMessage refused = await admin.PostAsync("/floodgate/allowlist?network=" + Uri.EscapeDataString(everyone), null);
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Contains("covers every address", await refused.Content.ReadAsStringAsync());
+        }
+
+        Assert.Equal("[]", await admin.GetStringAsync("/floodgate/allowlist"));
     }
 
     /// <summary>Authenticates requests carrying X-Admin: yes as an admin.</summary>

@@ -334,6 +334,9 @@ public sealed class EndToEndTests
         { "Floodgate:GlobalConcurrencyLimit", "0", "Floodgate:GlobalConcurrencyLimit must be greater than 0, or null for no cap; got 0." },
         { "Floodgate:GlobalLimit:PermitLimit", "-1", "Floodgate:GlobalLimit.PermitLimit must be greater than 0; got -1." },
         { "Floodgate:Allowlist:0", "10.0.0.0/99", "Floodgate:Allowlist has an entry that is neither an address nor a CIDR network; got '10.0.0.0/99'." },
+        { "Floodgate:Allowlist:0", "", "Floodgate:Allowlist has an entry that is neither an address nor a CIDR network; got ''." },
+        { "Floodgate:Allowlist:0", "0.0.0.0/0", "Floodgate:Allowlist has an entry that covers every address, so no client would ever be limited; got '0.0.0.0/0'." },
+        { "Floodgate:Allowlist:0", "::/0", "Floodgate:Allowlist has an entry that covers every address, so no client would ever be limited; got '::/0'." },
         { "Floodgate:Policies:login:BlockMultiplier", "0.5", "Floodgate:Policies:login.BlockMultiplier must be a finite number of at least 1.0; got 0.5." },
     };
 
