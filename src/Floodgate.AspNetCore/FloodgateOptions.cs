@@ -60,6 +60,9 @@ public sealed class FloodgateOptions
     /// <summary>Gets or sets how often state is checkpointed. <value>The default value is 30 seconds.</value></summary>
     public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Gets or sets whether bans are journaled as they happen, so a crash loses none older than about a quarter of a second (see <see cref="FloodgateLimiterOptions.JournalBans"/>). <value>The default value is <see langword="true"/>.</value></summary>
+    public bool JournalBans { get; set; } = true;
+
     /// <summary>Gets or sets whom a rejected person may contact, shown in the HTML page and the problem details. <value>The default value is <see langword="null"/>.</value></summary>
     public string? Contact { get; set; }
 

@@ -51,7 +51,7 @@ public sealed class FloodgateLimiter : IDisposable
             try
             {
                 // Recovery happens here, before the limiter is handed out: the first check sees the recovered state.
-                _checkpointer = Checkpointer.Open(engine, directory, options.CheckpointInterval, options.CheckpointTimeout, options.LoggerOrNull);
+                _checkpointer = Checkpointer.Open(engine, directory, options.CheckpointInterval, options.CheckpointTimeout, options.LoggerOrNull, options.JournalBans);
             }
             catch
             {
@@ -215,6 +215,12 @@ public sealed class FloodgateLimiter : IDisposable
     internal Internal.ClockSource ClockReading => _engine.Clock.Reading;
 
     /// <summary>Stops persisting without a final checkpoint and releases the directory: what a crash does (tests).</summary>
+    /// <summary>Gets how many records the ban journal wrote and committed (tests).</summary>
+    internal long JournalRecordsWritten => _checkpointer?.Journal?.Written ?? 0;
+
+    /// <summary>Gets the bytes the ban journal takes on disk (tests).</summary>
+    internal long JournalDiskBytes => _checkpointer?.Journal?.DiskBytes ?? 0;
+
     internal void AbandonPersistence() => Interlocked.Exchange(ref _checkpointer, null)?.Abandon();
 
     private static LimiterEngine CreateEngine(FloodgatePolicy policy, ref FloodgateLimiterOptions? options)

@@ -61,6 +61,14 @@ public sealed class FloodgateLimiterOptions
     public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// Gets or sets whether bans (blocks, punishments, blacklistings and their lifts) are also written to a journal in
+    /// <see cref="DataDirectory"/> as they happen, committed in the background within about a quarter of a second, so a
+    /// crash loses no ban older than that; windows and counters still come back from the last checkpoint only.
+    /// <value>The default value is <see langword="true"/> (with a <see cref="DataDirectory"/>).</value>
+    /// </summary>
+    public bool JournalBans { get; set; } = true;
+
+    /// <summary>
     /// Gets or sets the logger for persistence events (recovery, checkpoint failures).
     /// <value>The default value is <see langword="null"/>: no logging.</value>
     /// </summary>

@@ -29,6 +29,26 @@ internal static partial class Log
         Message = "Floodgate could not restore {Dropped} recovered clients: no slot for them in a table of {Capacity}. Increase FloodgateLimiterOptions.Capacity.")]
     public static partial void RestoreDropped(ILogger logger, int dropped, int capacity);
 
+    [LoggerMessage(EventId = 106, Level = LogLevel.Information,
+        Message = "Floodgate replayed {Records} ban journal records written after the checkpoint, from '{Directory}'.")]
+    public static partial void JournalReplayed(ILogger logger, int records, string directory);
+
+    [LoggerMessage(EventId = 107, Level = LogLevel.Error,
+        Message = "Floodgate could not write the ban journal in '{Directory}' ({Error}); a checkpoint is taken now instead.")]
+    public static partial void JournalWriteFailed(ILogger logger, string directory, string error);
+
+    [LoggerMessage(EventId = 108, Level = LogLevel.Warning,
+        Message = "Floodgate's ban journal in '{Directory}' has {Count} damaged records (a torn write at a crash?): {Reason}. The rest was applied.")]
+    public static partial void JournalDamaged(ILogger logger, string directory, int count, string reason);
+
+    [LoggerMessage(EventId = 109, Level = LogLevel.Warning,
+        Message = "Floodgate's ban journal queue ({Capacity} bans) filled between two writes in '{Directory}'; a checkpoint is taken now to keep them.")]
+    public static partial void JournalOverflow(ILogger logger, int capacity, string directory);
+
+    [LoggerMessage(EventId = 110, Level = LogLevel.Warning,
+        Message = "Floodgate could not open the ban journal in '{Directory}' ({Error}); it was moved to '{Aside}' and a new one started.")]
+    public static partial void JournalUnreadable(ILogger logger, string directory, string aside, string error);
+
     [LoggerMessage(EventId = 200, Level = LogLevel.Information,
         Message = "Floodgate outbound: {Host} is over its limit; backing off for {Seconds} s.")]
     public static partial void OutboundBackoff(ILogger logger, string host, double seconds);

@@ -12,44 +12,64 @@ internal sealed partial class LimiterEngine<TParams>
     {
         for (int slot = 0; slot < Table.Capacity; slot++)
         {
-            ref HotEntry hot = ref Table.Hot(slot);
-            long tag = Volatile.Read(ref hot.Tag);
-            if (!SlotTag.IsLive(tag))
-            {
-                continue;
-            }
-
-            ref ColdEntry cold = ref Table.Cold(slot);
-            long w = Volatile.Read(ref hot.Window);
-            long block = Volatile.Read(ref cold.Block);
-            long offenses = Volatile.Read(ref cold.Offenses);
-            long start = WindowWord.Start(w);
-            bool windowOver = start == 0 || nowMs - start >= _p.WindowMs;
-            if (windowOver && !BlockWord.Protects(block, nowMs) && CanForget(slot, w, nowMs))
-            {
-                continue;   // nothing a decision depends on
-            }
-
-            var key = new PersistedKey { High = Volatile.Read(ref cold.KeyHigh), Low = Volatile.Read(ref cold.KeyLow), Kind = (int)PersistedKind.Client };
-            var entry = new PersistedEntry
-            {
-                WindowStartUtc = ToUtcTicks(start, nowMs, utcNowTicks),
-                Counter = WindowWord.Counter(w),
-                BlockCounted = WindowWord.BlockCounted(w) ? 1 : 0,
-                BlockUntilUtc = ToUtcTicks(BlockWord.Until(block), nowMs, utcNowTicks),
-                BlockFlags = (BlockWord.IsBlacklisted(block) ? 1 : 0) | (BlockWord.IsPunished(block) ? 2 : 0),
-                OffenseCount = OffenseWord.Count(offenses),
-                QuietFromUtc = ToUtcTicks(OffenseWord.QuietFromMs(offenses), nowMs, utcNowTicks),
-                LastAllowedUtc = ToUtcTicks(Volatile.Read(ref cold.LastAllowed), nowMs, utcNowTicks),
-                Carry = Volatile.Read(ref cold.Carry),
-            };
-
-            // Skip a slot that was given to another client while we read it.
-            if (Volatile.Read(ref hot.Tag) == tag)
+            if (TryExportSlot(slot, nowMs, utcNowTicks, out PersistedKey key, out PersistedEntry entry))
             {
                 sink.Add(in key, in entry);
             }
         }
+    }
+
+    public override bool TryExportClient(in IpKey key, long nowMs, long utcNowTicks, out PersistedEntry entry)
+    {
+        int slot = Find(in key);
+        if (slot >= 0 && TryExportSlot(slot, nowMs, utcNowTicks, out PersistedKey found, out entry) && found.High == key.High && found.Low == key.Low)
+        {
+            return true;
+        }
+
+        entry = default;
+        return false;
+    }
+
+    /// <summary>One live slot's state, when a decision depends on it; false for a free slot or one with nothing to keep.</summary>
+    private bool TryExportSlot(int slot, long nowMs, long utcNowTicks, out PersistedKey key, out PersistedEntry entry)
+    {
+        key = default;
+        entry = default;
+        ref HotEntry hot = ref Table.Hot(slot);
+        long tag = Volatile.Read(ref hot.Tag);
+        if (!SlotTag.IsLive(tag))
+        {
+            return false;
+        }
+
+        ref ColdEntry cold = ref Table.Cold(slot);
+        long w = Volatile.Read(ref hot.Window);
+        long block = Volatile.Read(ref cold.Block);
+        long offenses = Volatile.Read(ref cold.Offenses);
+        long start = WindowWord.Start(w);
+        bool windowOver = start == 0 || nowMs - start >= _p.WindowMs;
+        if (windowOver && !BlockWord.Protects(block, nowMs) && CanForget(slot, w, nowMs))
+        {
+            return false;   // nothing a decision depends on
+        }
+
+        key = new PersistedKey { High = Volatile.Read(ref cold.KeyHigh), Low = Volatile.Read(ref cold.KeyLow), Kind = (int)PersistedKind.Client };
+        entry = new PersistedEntry
+        {
+            WindowStartUtc = ToUtcTicks(start, nowMs, utcNowTicks),
+            Counter = WindowWord.Counter(w),
+            BlockCounted = WindowWord.BlockCounted(w) ? 1 : 0,
+            BlockUntilUtc = ToUtcTicks(BlockWord.Until(block), nowMs, utcNowTicks),
+            BlockFlags = (BlockWord.IsBlacklisted(block) ? 1 : 0) | (BlockWord.IsPunished(block) ? 2 : 0),
+            OffenseCount = OffenseWord.Count(offenses),
+            QuietFromUtc = ToUtcTicks(OffenseWord.QuietFromMs(offenses), nowMs, utcNowTicks),
+            LastAllowedUtc = ToUtcTicks(Volatile.Read(ref cold.LastAllowed), nowMs, utcNowTicks),
+            Carry = Volatile.Read(ref cold.Carry),
+        };
+
+        // Skip a slot that was given to another client while we read it.
+        return Volatile.Read(ref hot.Tag) == tag;
     }
 
     public override bool Restore(in PersistedKey record, in PersistedEntry entry, long nowMs, long utcNowTicks)

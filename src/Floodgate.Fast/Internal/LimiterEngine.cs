@@ -100,6 +100,15 @@ internal abstract class LimiterEngine : IDisposable
     /// <summary>Copies out every client whose state a decision depends on, with times as UTC ticks.</summary>
     public abstract void ExportClients(Persistence.IRecordSink sink, long nowMs, long utcNowTicks);
 
+    /// <summary>Copies out one client's state as <see cref="ExportClients"/> would; false when the table holds nothing for it.</summary>
+    public abstract bool TryExportClient(in IpKey key, long nowMs, long utcNowTicks, out Persistence.PersistedEntry entry);
+
+    /// <summary>
+    /// Gets or sets the ban journal (persistence with a data directory): told of every block, punishment, blacklisting
+    /// and lift as it happens, without waiting (a slot in a preallocated queue).
+    /// </summary>
+    public Persistence.BanJournal? Journal { get; set; }
+
     /// <summary>Loads one recovered client; false when no slot could hold it.</summary>
     public abstract bool Restore(in Persistence.PersistedKey key, in Persistence.PersistedEntry entry, long nowMs, long utcNowTicks);
 
@@ -114,6 +123,7 @@ internal abstract class LimiterEngine : IDisposable
     /// </summary>
     protected void Raise(FloodgateEventKind kind, in IpKey key, int blockCount, long durationMs, long nowMs)
     {
+        Journal?.Note(in key);
         EventHandler<FloodgateEventArgs>? handler = ClientStateChanged;
         if (handler is null)
         {

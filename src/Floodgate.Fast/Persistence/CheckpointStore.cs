@@ -34,6 +34,9 @@ internal sealed class CheckpointStore
 
     public string Directory { get; }
 
+    /// <summary>Gets when the checkpoint <see cref="Recover"/> returned was taken (UTC ticks); 0 before any.</summary>
+    public long RecoveredCreatedUtcTicks { get; private set; }
+
     /// <summary>Lists the checkpoint sequence numbers on disk, newest first.</summary>
     public List<long> ListSequences()
     {
@@ -159,8 +162,9 @@ internal sealed class CheckpointStore
         {
             try
             {
-                List<(PersistedKey, PersistedEntry)> records = Read(candidate);
+                List<(PersistedKey, PersistedEntry)> records = Read(candidate, out long createdUtcTicks);
                 sequence = candidate;
+                RecoveredCreatedUtcTicks = createdUtcTicks;
                 return records;
             }
 #pragma warning disable CA1031 // Any failure to read a checkpoint means "damaged": log it and use an older one.
@@ -188,7 +192,7 @@ internal sealed class CheckpointStore
         }
     }
 
-    private List<(PersistedKey, PersistedEntry)> Read(long sequence)
+    private List<(PersistedKey, PersistedEntry)> Read(long sequence, out long createdUtcTicks)
     {
         string path = PathOf(sequence);
         string logFile = Path.Combine(path, "hlog.log");
@@ -207,6 +211,8 @@ internal sealed class CheckpointStore
         {
             throw new InvalidDataException($"the manifest is for checkpoint {manifest.Sequence}");
         }
+
+        createdUtcTicks = manifest.CreatedUtcTicks;
 
         var records = new List<(PersistedKey, PersistedEntry)>((int)Math.Min(manifest.Count, 1 << 24));
         ulong checksum = 0;

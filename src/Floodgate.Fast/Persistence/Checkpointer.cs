@@ -15,6 +15,7 @@ namespace Floodgate.Persistence;
 internal sealed class Checkpointer : IDisposable
 {
     private const string LockFileName = "floodgate.lock";
+    private const string JournalDirectoryName = "journal";
 
     private readonly LimiterEngine _engine;
     private readonly CheckpointStore _store;
@@ -22,6 +23,7 @@ internal sealed class Checkpointer : IDisposable
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly IDisposable _timer;
+    private readonly BanJournal? _journal;
     private long _sequence;
     private long _previousGood;
     private int _lastCount;   // records in the last checkpoint: sizes the next one's FASTER memory
@@ -29,19 +31,34 @@ internal sealed class Checkpointer : IDisposable
     private long _skipped;
     private int _disposed;
 
-    private Checkpointer(LimiterEngine engine, CheckpointStore store, FileStream fileLock, ILogger logger, TimeSpan interval)
+    private Checkpointer(LimiterEngine engine, CheckpointStore store, FileStream fileLock, ILogger logger, TimeSpan interval, bool journal)
     {
         _engine = engine;
         _store = store;
         _lock = fileLock;
         _logger = logger;
-        Recover();
+        long checkpointUtcTicks = Recover();
+        if (journal)
+        {
+            // After the checkpoint: the journal holds what happened since it was taken.
+            _journal = BanJournal.Open(engine, Path.Combine(store.Directory, JournalDirectoryName), checkpointUtcTicks, logger, () => StartCheckpointThread(null, CancellationToken.None));
+            if (_journal.Replayed > 0)
+            {
+                _checkpointedChanges = -1;   // replayed bans are news to the checkpoint on disk
+            }
+
+            engine.Journal = _journal;
+        }
+
         _timer = ReferenceEquals(engine.Clock.TimeProvider, TimeProvider.System)
             ? CheckpointScheduler.Register(OnTimer, interval)
             : engine.Clock.TimeProvider.CreateTimer(static state => ((Checkpointer)state!).OnTimer(), this, interval, interval);
     }
 
     public string Directory => _store.Directory;
+
+    /// <summary>Gets the ban journal, when bans are journaled.</summary>
+    internal BanJournal? Journal => _journal;
 
     /// <summary>Gets when the last checkpoint was written (or recovered from); null before any.</summary>
     public DateTimeOffset? LastCheckpointAt { get; private set; }
@@ -54,7 +71,7 @@ internal sealed class Checkpointer : IDisposable
 
     /// <summary>Takes the directory, recovers the newest usable checkpoint into the engine, and starts the timer.</summary>
     /// <exception cref="InvalidOperationException">The directory cannot be created or written, or another limiter holds it.</exception>
-    public static Checkpointer Open(LimiterEngine engine, string dataDirectory, TimeSpan interval, TimeSpan timeout, ILogger logger)
+    public static Checkpointer Open(LimiterEngine engine, string dataDirectory, TimeSpan interval, TimeSpan timeout, ILogger logger, bool journal = true)
     {
         string directory = Path.GetFullPath(dataDirectory);
         try
@@ -85,7 +102,7 @@ internal sealed class Checkpointer : IDisposable
 
         try
         {
-            return new Checkpointer(engine, new CheckpointStore(directory, logger, timeout), fileLock, logger, interval);
+            return new Checkpointer(engine, new CheckpointStore(directory, logger, timeout), fileLock, logger, interval, journal);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -151,6 +168,7 @@ internal sealed class Checkpointer : IDisposable
         {
             var watch = Stopwatch.StartNew();
             long changes = _engine.ChangeCount;   // before the export: a change during it is written next time
+            long journalMark = _journal?.Mark() ?? -1;   // the journal before this point is in the export
             DateTimeOffset utcNow = _engine.Clock.TimeProvider.GetUtcNow();
             long nowMs = _engine.Clock.StampMs();
             long written = _store.WriteAsync(
@@ -168,6 +186,10 @@ internal sealed class Checkpointer : IDisposable
             _lastCount = (int)Math.Min(int.MaxValue, written);
             _store.Prune(sequence, _previousGood);
             _previousGood = sequence;
+            if (journalMark >= 0)
+            {
+                _journal!.TruncateUntil(journalMark);
+            }
             Volatile.Write(ref _checkpointedChanges, changes);   // read by the timer's thread, outside the gate
             _engine.Metrics.Increment(MetricIndex.Checkpoints);
             LastCheckpointAt = utcNow;
@@ -193,6 +215,8 @@ internal sealed class Checkpointer : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             _timer.Dispose();
+            _journal?.Abandon();
+            _engine.Journal = null;
             _lock.Dispose();
         }
     }
@@ -217,6 +241,8 @@ internal sealed class Checkpointer : IDisposable
         }
         finally
         {
+            _engine.Journal = null;
+            _journal?.Dispose();   // after the final checkpoint: writes what it still holds, truncated to that checkpoint
             _lock.Dispose();
             _gate.Dispose();
         }
@@ -231,11 +257,12 @@ internal sealed class Checkpointer : IDisposable
         }
     }
 
-    private void Recover()
+    /// <summary>Loads the newest usable checkpoint; returns when it was taken (UTC ticks), 0 when there was none.</summary>
+    private long Recover()
     {
         try
         {
-            RecoverRecords();
+            return RecoverRecords();
         }
         finally
         {
@@ -244,7 +271,7 @@ internal sealed class Checkpointer : IDisposable
         }
     }
 
-    private void RecoverRecords()
+    private long RecoverRecords()
     {
         var watch = Stopwatch.StartNew();
         List<long> existing = _store.ListSequences();
@@ -258,7 +285,7 @@ internal sealed class Checkpointer : IDisposable
                 Log.NoUsableCheckpoint(_logger, damaged, Directory);
             }
 
-            return;
+            return 0;
         }
 
         _previousGood = sequence;
@@ -298,6 +325,7 @@ internal sealed class Checkpointer : IDisposable
         }
 
         Log.Recovered(_logger, clients, listEntries, sequence, Directory, watch.ElapsedMilliseconds);
+        return _store.RecoveredCreatedUtcTicks;
     }
 
     private void OnTimer()
