@@ -30,6 +30,8 @@ internal sealed class SampleProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    public int ProcessId => _process.Id;
+
     public int ExitCode => _process.ExitCode;
 
     /// <summary>Gets everything the process wrote to stdout and stderr so far.</summary>
