@@ -215,6 +215,27 @@ public sealed class FloodgateLimiter : IDisposable
     internal Internal.ClockSource ClockReading => _engine.Clock.Reading;
 
     /// <summary>Stops persisting without a final checkpoint and releases the directory: what a crash does (tests).</summary>
+    /// <summary>
+    /// Exposes this limiter as a <see cref="System.Threading.RateLimiting.PartitionedRateLimiter{TResource}"/> partitioned by
+    /// client address, for whatever takes one: ASP.NET Core's <c>AddRateLimiter(o =&gt; o.GlobalLimiter = ...)</c>,
+    /// Polly's and Microsoft.Extensions.Http.Resilience's rate-limiter strategies, YARP. Each acquisition of one
+    /// permit is one <see cref="Check(IPAddress?)"/>, so blocks, blacklists, lists and events work behind it; it never
+    /// queues. A refused lease carries <c>MetadataName.RetryAfter</c> (not for blacklisted or denylisted clients) and
+    /// <c>MetadataName.ReasonPhrase</c>; an acquired one is shared, so acquiring allocates nothing. A permit count of 0
+    /// asks without taking; more than 1 is refused with a reason phrase that says so. Disposing it leaves this limiter alone.
+    /// </summary>
+    /// <typeparam name="TResource">What is limited, e.g. <c>HttpContext</c>.</typeparam>
+    /// <param name="address">The client address of a resource, e.g. <c>context =&gt; context.Connection.RemoteIpAddress</c>; null is the shared "unknown" client.</param>
+    /// <returns>The partitioned limiter.</returns>
+    public System.Threading.RateLimiting.PartitionedRateLimiter<TResource> ToPartitionedRateLimiter<TResource>(Func<TResource, IPAddress?> address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        return new FloodgatePartitionedRateLimiter<TResource>(this, address);
+    }
+
+    /// <summary>Gets the clock the limiter runs on.</summary>
+    internal TimeProvider TimeProvider => _engine.Clock.TimeProvider;
+
     /// <summary>Gets how many records the ban journal wrote and committed (tests).</summary>
     internal long JournalRecordsWritten => _checkpointer?.Journal?.Written ?? 0;
 

@@ -1,0 +1,164 @@
+using System.Net;
+using System.Threading.RateLimiting;
+using Microsoft.Extensions.Time.Testing;
+using Polly;
+using Polly.RateLimiting;
+
+namespace Floodgate.Tests;
+
+/// <summary>FloodgateLimiter.ToPartitionedRateLimiter: leases, metadata, statistics, permit counts, and Polly's rate-limiter strategy.</summary>
+public sealed class RateLimitingInteropTests : IDisposable
+{
+    private static readonly IPAddress s_client = IPAddress.Parse("192.0.2.30");
+    private readonly FakeTimeProvider _time = new(Harness.Start);
+    private readonly FloodgateLimiter _limiter;
+    private readonly PartitionedRateLimiter<IPAddress> _partitioned;
+
+    public RateLimitingInteropTests()
+    {
+        _limiter = new FloodgateLimiter(
+            new FloodgatePolicy { PermitLimit = 3, Window = TimeSpan.FromMinutes(1), BlockDuration = TimeSpan.FromMinutes(5) },
+            new FloodgateLimiterOptions { TimeProvider = _time, Capacity = 1024 });
+        _partitioned = _limiter.ToPartitionedRateLimiter<IPAddress>(ip => ip);
+    }
+
+    public void Dispose()
+    {
+        _partitioned.Dispose();
+        _limiter.Dispose();
+    }
+
+    [Fact]
+    public void AcquiredLeasesAreSharedAndRefusalsCarryRetryAfterAndAReason()
+    {
+        var events = new List<FloodgateEventKind>();
+        _limiter.ClientStateChanged += (_, e) => events.Add(e.Kind);
+        RateLimitLease first = _partitioned.AttemptAcquire(s_client);
+        RateLimitLease second = _partitioned.AttemptAcquire(s_client);
+        Assert.True(first.IsAcquired);
+        Assert.Same(first, second);   // nothing allocated on the success path
+        Assert.Empty(first.MetadataNames);
+        Assert.True(_partitioned.AttemptAcquire(s_client).IsAcquired);
+
+        // The fourth is over the limit: Floodgate blocks the client for five minutes, and says so.
+        using RateLimitLease refused = _partitioned.AttemptAcquire(s_client);
+        Assert.False(refused.IsAcquired);
+        Assert.True(refused.TryGetMetadata(MetadataName.RetryAfter, out TimeSpan retryAfter));
+        Assert.Equal(TimeSpan.FromMinutes(5), retryAfter);
+        Assert.True(refused.TryGetMetadata(MetadataName.ReasonPhrase, out string? reason));
+        Assert.Equal("Too many requests: temporarily blocked", reason);
+        Assert.Equal([FloodgateEventKind.Blocked], events);
+        Assert.Equal(DecisionReason.Blocked, _limiter.Check(s_client).Reason);
+
+        // Blacklisted: forbidden for good, so no Retry-After.
+        IPAddress banned = IPAddress.Parse("192.0.2.31");
+        _limiter.Blacklist(banned);
+        using RateLimitLease forbidden = _partitioned.AttemptAcquire(banned);
+        Assert.False(forbidden.TryGetMetadata(MetadataName.RetryAfter, out TimeSpan _));
+        Assert.True(forbidden.TryGetMetadata(MetadataName.ReasonPhrase, out string? why));
+        Assert.Equal("Forbidden: blacklisted", why);
+        Assert.Equal([MetadataName.ReasonPhrase.Name], forbidden.MetadataNames);
+    }
+
+    [Fact]
+    public async Task AcquireAsyncAnswersAtOnceAndListsApply()
+    {
+        IPAddress listed = IPAddress.Parse("198.51.100.1");
+        _limiter.Allowlist.Add(listed);
+        for (int i = 0; i < 10; i++)
+        {
+            Assert.True((await _partitioned.AcquireAsync(listed)).IsAcquired);
+        }
+
+        _limiter.Denylist.Add(s_client);
+        using RateLimitLease denied = await _partitioned.AcquireAsync(s_client);
+        Assert.False(denied.IsAcquired);
+        Assert.True(denied.TryGetMetadata(MetadataName.ReasonPhrase, out string? reason));
+        Assert.Equal("Forbidden: denylisted", reason);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await _partitioned.AcquireAsync(s_client, 1, new CancellationToken(canceled: true)));
+    }
+
+    [Fact]
+    public void PermitCountZeroAsksWithoutTakingAndMoreThanOneIsRefusedWithAReason()
+    {
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.True(_partitioned.AttemptAcquire(s_client, 0).IsAcquired);
+        }
+
+        Assert.Equal(3, _limiter.Inspect(s_client).Remaining);   // nothing was taken
+
+        using RateLimitLease two = _partitioned.AttemptAcquire(s_client, 2);
+        Assert.False(two.IsAcquired);
+        Assert.True(two.TryGetMetadata(MetadataName.ReasonPhrase, out string? reason));
+        Assert.Equal("Floodgate grants one permit per acquisition (one request, one check); got a permit count of 2.", reason);
+        Assert.Equal(3, _limiter.Inspect(s_client).Remaining);
+
+        for (int i = 0; i < 4; i++)
+        {
+            _partitioned.AttemptAcquire(s_client).Dispose();
+        }
+
+        using RateLimitLease probe = _partitioned.AttemptAcquire(s_client, 0);
+        Assert.False(probe.IsAcquired);
+        Assert.True(probe.TryGetMetadata(MetadataName.RetryAfter, out TimeSpan retryAfter));
+        Assert.Equal(TimeSpan.FromMinutes(5), retryAfter);
+    }
+
+    [Fact]
+    public void StatisticsCountLeasesAndShowTheClientsPermits()
+    {
+        _partitioned.AttemptAcquire(s_client).Dispose();
+        _partitioned.AttemptAcquire(s_client).Dispose();
+        RateLimiterStatistics statistics = _partitioned.GetStatistics(s_client)!;
+        Assert.Equal(1, statistics.CurrentAvailablePermits);
+        Assert.Equal(0, statistics.CurrentQueuedCount);
+        Assert.Equal(2, statistics.TotalSuccessfulLeases);
+        _partitioned.AttemptAcquire(s_client).Dispose();
+        _partitioned.AttemptAcquire(s_client).Dispose();
+        statistics = _partitioned.GetStatistics(s_client)!;
+        Assert.Equal(0, statistics.CurrentAvailablePermits);
+        Assert.Equal(1, statistics.TotalFailedLeases);
+    }
+
+    [Fact]
+    public void ManyThreadsOnOneClientAreGrantedExactlyTheLimit()
+    {
+        using var limiter = new FloodgateLimiter(new FloodgatePolicy { PermitLimit = 1_000, Window = TimeSpan.FromHours(1) }, new FloodgateLimiterOptions { TimeProvider = _time, Capacity = 1024 });
+        using PartitionedRateLimiter<string> partitioned = limiter.ToPartitionedRateLimiter<string>(_ => s_client);
+        int acquired = 0;
+        Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 8 }, _ =>
+        {
+            for (int i = 0; i < 5_000; i++)
+            {
+                using RateLimitLease lease = partitioned.AttemptAcquire("request");
+                if (lease.IsAcquired)
+                {
+                    Interlocked.Increment(ref acquired);
+                }
+            }
+        });
+        Assert.Equal(1_000, acquired);
+    }
+
+    [Fact]
+    public async Task InAPollyPipelineARefusalIsRateLimiterRejectedExceptionWithRetryAfter()
+    {
+        ResiliencePipeline pipeline = new ResiliencePipelineBuilder()
+            .AddRateLimiter(new RateLimiterStrategyOptions
+            {
+                RateLimiter = arguments => _partitioned.AcquireAsync(s_client, 1, arguments.Context.CancellationToken),
+            })
+            .Build();
+        int calls = 0;
+        for (int i = 0; i < 3; i++)
+        {
+            await pipeline.ExecuteAsync(_ => { calls++; return ValueTask.CompletedTask; });
+        }
+
+        var rejected = await Assert.ThrowsAsync<RateLimiterRejectedException>(async () => await pipeline.ExecuteAsync(_ => { calls++; return ValueTask.CompletedTask; }));
+        Assert.Equal(TimeSpan.FromMinutes(5), rejected.RetryAfter);
+        Assert.Equal(3, calls);
+        Assert.Equal(DecisionReason.Blocked, _limiter.Inspect(s_client).IsBlocked ? DecisionReason.Blocked : DecisionReason.Allowed);
+    }
+}
