@@ -48,7 +48,7 @@ internal sealed class FloodgateMiddleware
             Decision overall = global.Check(IpKey.Unknown);
             if (!overall.IsAllowed)
             {
-                return Busy(context, RejectionWriter.Seconds(overall.RetryAfter));
+                return Busy(context, RejectionWriter.Seconds(overall.RetryAfter), _service.ProblemDetails);
             }
         }
 
@@ -58,7 +58,7 @@ internal sealed class FloodgateMiddleware
             if (Interlocked.Increment(ref _inFlight) > cap)
             {
                 Interlocked.Decrement(ref _inFlight);
-                return Busy(context, 1);
+                return Busy(context, 1, _service.ProblemDetails);
             }
 
             return WithinCapAsync(context);
@@ -79,11 +79,17 @@ internal sealed class FloodgateMiddleware
         }
     }
 
-    private static Task Busy(HttpContext context, long retryAfterSeconds)
+    private static Task Busy(HttpContext context, long retryAfterSeconds, IProblemDetailsService? problems)
     {
         HttpResponse response = context.Response;
         response.StatusCode = StatusCodes.Status503ServiceUnavailable;
         response.Headers.RetryAfter = retryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (problems is not null)
+        {
+            // The app asked for its own problem details (AddProblemDetails): its customisations apply here too.
+            return RejectionWriter.WriteBusyProblemAsync(context, problems, retryAfterSeconds, s_busy);
+        }
+
         response.ContentType = "text/plain; charset=utf-8";
         return response.Body.WriteAsync(s_busy).AsTask();
     }
@@ -118,7 +124,7 @@ internal sealed class FloodgateMiddleware
             headers["RateLimit"] = policies.StateHeader(decision);
             return decision.IsAllowed
                 ? _next(context)
-                : RejectionWriter.WriteAsync(context, options, policies.Names[0], decision, RejectionWriter.StatusOf(decision.Reason));
+                : RejectionWriter.WriteAsync(context, options, _service.ProblemDetails, policies.Names[0], decision, RejectionWriter.StatusOf(decision.Reason));
         }
 
         var decisions = new Decision[policies.Count];
@@ -130,7 +136,7 @@ internal sealed class FloodgateMiddleware
             {
                 headers["RateLimit-Policy"] = policies.PolicyHeader;
                 headers["RateLimit"] = policies.StateHeader(decisions.AsSpan(0, i + 1));
-                return RejectionWriter.WriteAsync(context, options, policies.Names[i], decisions[i], RejectionWriter.StatusOf(decisions[i].Reason));
+                return RejectionWriter.WriteAsync(context, options, _service.ProblemDetails, policies.Names[i], decisions[i], RejectionWriter.StatusOf(decisions[i].Reason));
             }
         }
 
@@ -153,7 +159,7 @@ internal sealed class FloodgateMiddleware
             {
                 headers["RateLimit-Policy"] = policies.PolicyHeader;
                 headers["RateLimit"] = i == 0 ? policies.StateHeader(decisions[0]) : policies.StateHeader(decisions.AsSpan(0, i + 1));
-                await RejectionWriter.WriteAsync(context, options, policies.Names[i], decisions[i], RejectionWriter.StatusOf(decisions[i].Reason)).ConfigureAwait(false);
+                await RejectionWriter.WriteAsync(context, options, _service.ProblemDetails, policies.Names[i], decisions[i], RejectionWriter.StatusOf(decisions[i].Reason)).ConfigureAwait(false);
                 return;
             }
         }

@@ -23,6 +23,7 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
         Logger = logger;
         WarnIfForwardedHeadersTrustEveryone(services, logger);
         var store = (IFloodgateRemoteStore?)services.GetService(typeof(IFloodgateRemoteStore));
+        ProblemDetails = (Microsoft.AspNetCore.Http.IProblemDetailsService?)services.GetService(typeof(Microsoft.AspNetCore.Http.IProblemDetailsService));
         try
         {
             foreach ((string name, FloodgatePolicy policy) in Options.Policies)
@@ -77,6 +78,9 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
     }
 
     public FloodgateOptions Options { get; }
+
+    /// <summary>Gets the app's problem details service, when it registered one (<c>AddProblemDetails()</c>): rejection bodies go through it.</summary>
+    public Microsoft.AspNetCore.Http.IProblemDetailsService? ProblemDetails { get; }
 
     public ILogger Logger { get; }
 

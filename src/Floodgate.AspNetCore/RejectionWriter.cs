@@ -1,7 +1,9 @@
+using System.Buffers;
 using System.Globalization;
 using System.Net;
-using System.Text;
+using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.Net.Http.Headers;
 
 namespace Floodgate.AspNetCore;
@@ -9,10 +11,12 @@ namespace Floodgate.AspNetCore;
 /// <summary>Statuses, headers and bodies: 429/403/503 with Retry-After, RateLimit headers, problem+json or HTML.</summary>
 internal static class RejectionWriter
 {
+    private const string TooManyRequestsType = "https://httpwg.org/specs/rfc6585.html#status-429";
+
     public static int StatusOf(DecisionReason reason) => reason is DecisionReason.Blacklisted or DecisionReason.Denylisted ? 403 : 429;
 
     /// <summary>Writes a rejection: status, Retry-After, then the hook or a body chosen by content negotiation.</summary>
-    public static async Task WriteAsync(HttpContext context, FloodgateOptions options, string policyName, Decision decision, int status)
+    public static async Task WriteAsync(HttpContext context, FloodgateOptions options, IProblemDetailsService? problems, string policyName, Decision decision, int status)
     {
         HttpResponse response = context.Response;
         response.StatusCode = status;
@@ -50,26 +54,66 @@ internal static class RejectionWriter
             return;
         }
 
+        string type = status == 429 ? TooManyRequestsType : "about:blank";
+        long? retryAfter = decision.RetryAfter != TimeSpan.MaxValue ? Seconds(decision.RetryAfter) : null;
+        if (problems is not null)
+        {
+            // The app's problem details service (AddProblemDetails): its customisations (trace ids, extensions) apply.
+            var details = new ProblemDetails { Type = type, Title = title, Status = status, Detail = detail };
+            details.Extensions["policy"] = policyName;
+            if (retryAfter is { } seconds)
+            {
+                details.Extensions["retryAfter"] = seconds;
+            }
+
+            if (options.Contact is { } who)
+            {
+                details.Extensions["contact"] = who;
+            }
+
+            if (await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = details }).ConfigureAwait(false))
+            {
+                return;
+            }
+        }
+
+        // problem+json written with Utf8JsonWriter: no reflection, so it works trimmed and under Native AOT.
         response.ContentType = "application/problem+json";
-        var problem = new StringBuilder("{\"type\":\"https://httpwg.org/specs/rfc6585.html#status-429\"");
-        if (status != 429)
+        var body = new ArrayBufferWriter<byte>(384);
+        using (var json = new Utf8JsonWriter(body))
         {
-            problem.Clear().Append("{\"type\":\"about:blank\"");
+            json.WriteStartObject();
+            json.WriteString("type", type);
+            json.WriteString("title", title);
+            json.WriteNumber("status", status);
+            json.WriteString("detail", detail);
+            json.WriteString("policy", policyName);
+            if (retryAfter is { } seconds)
+            {
+                json.WriteNumber("retryAfter", seconds);
+            }
+
+            if (options.Contact is { } contact)
+            {
+                json.WriteString("contact", contact);
+            }
+
+            json.WriteEndObject();
         }
 
-        problem.Append(",\"title\":").Append(Json(title)).Append(",\"status\":").Append(status).Append(",\"detail\":").Append(Json(detail));
-        problem.Append(",\"policy\":").Append(Json(policyName));
-        if (decision.RetryAfter != TimeSpan.MaxValue)
-        {
-            problem.Append(",\"retryAfter\":").Append(Seconds(decision.RetryAfter));
-        }
+        await response.Body.WriteAsync(body.WrittenMemory).ConfigureAwait(false);
+    }
 
-        if (options.Contact is { } contact)
+    /// <summary>The global guard's 503 through the app's problem details service; its plain text when the service declines.</summary>
+    public static async Task WriteBusyProblemAsync(HttpContext context, IProblemDetailsService problems, long retryAfterSeconds, byte[] plain)
+    {
+        var details = new ProblemDetails { Type = "about:blank", Title = "Service busy", Status = 503, Detail = "Please retry shortly." };
+        details.Extensions["retryAfter"] = retryAfterSeconds;
+        if (!await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = details }).ConfigureAwait(false))
         {
-            problem.Append(",\"contact\":").Append(Json(contact));
+            context.Response.ContentType = "text/plain; charset=utf-8";
+            await context.Response.Body.WriteAsync(plain).ConfigureAwait(false);
         }
-
-        await response.WriteAsync(problem.Append('}').ToString()).ConfigureAwait(false);
     }
 
     /// <summary>True when the client ranks text/html above JSON (browsers); APIs and */* get problem+json.</summary>
@@ -123,5 +167,4 @@ internal static class RejectionWriter
         </body></html>
         """;
 
-    private static string Json(string text) => System.Text.Json.JsonSerializer.Serialize(text);
 }
