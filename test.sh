@@ -5,9 +5,16 @@ cd "$(dirname "$0")"
 
 # The Redis tests start their own redis-server processes (one server, and a 3-master cluster) on free loopback
 # ports: install Debian's redis-server and redis-cli when they are missing.
-if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+# The Native AOT test (AotTests) publishes a small app: it needs clang and zlib1g-dev.
+missing=""
+command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
+command -v redis-cli >/dev/null 2>&1 || missing="$missing redis-tools"
+command -v clang >/dev/null 2>&1 || missing="$missing clang"
+[ -e /usr/include/zlib.h ] || missing="$missing zlib1g-dev"
+if [ -n "$missing" ]; then
   sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-server redis-tools >/dev/null
+  echo "installing:$missing" >&2
+  $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq $missing >/dev/null
 fi
 
 results="$(mktemp -d)"

@@ -32,32 +32,27 @@ public static class FloodgateAdminEndpoints
         RouteGroupBuilder group = endpoints.MapGroup(prefix).RequireAuthorization(authorizationPolicy).DisableFloodgate();
 
         // With a shared store (Redis) configured, client operations run against it, so every instance sees them.
+        // Every body is written with Floodgate's source-generated JSON context: no reflection, so it works under Native AOT.
         group.MapGet("/clients/{address}", (string address, FloodgateService service) =>
-            WithAddressAsync(address, async ip => Results.Ok(await ForEachPolicyAsync(service,
-                l => Describe(l.Inspect(ip)), async r => Describe(await r.InspectAsync(ip).ConfigureAwait(false))).ConfigureAwait(false))));
+            WithAddressAsync(address, async ip => TypedResults.Json(await ForEachPolicyAsync(service,
+                l => Describe(l.Inspect(ip)), async r => Describe(await r.InspectAsync(ip).ConfigureAwait(false))).ConfigureAwait(false), AdminJson.Default.DictionaryStringClientView)));
 
         group.MapGet("/blocked", async (FloodgateService service, CancellationToken cancellationToken) =>
-            Results.Ok(await ForEachPolicyAsync(service,
+            TypedResults.Json(await ForEachPolicyAsync(service,
                 l => l.GetBlockedClients().Select(Describe).ToList(),
-                async r => (await r.GetBlockedClientsAsync(cancellationToken).ConfigureAwait(false)).Select(Describe).ToList()).ConfigureAwait(false)));
+                async r => (await r.GetBlockedClientsAsync(cancellationToken).ConfigureAwait(false)).Select(Describe).ToList()).ConfigureAwait(false), AdminJson.Default.DictionaryStringListClientView));
 
         group.MapPost("/clients/{address}/unblock", (string address, FloodgateService service) =>
-            WithAddressAsync(address, async ip => Results.Ok(new
-            {
-                unblocked = await PoliciesWhereAsync(service, l => l.Unblock(ip), r => r.UnblockAsync(ip)).ConfigureAwait(false),
-            })));
+            WithAddressAsync(address, async ip => TypedResults.Json(
+                new UnblockedResult(await PoliciesWhereAsync(service, l => l.Unblock(ip), r => r.UnblockAsync(ip)).ConfigureAwait(false)), AdminJson.Default.UnblockedResult)));
 
         group.MapPost("/clients/{address}/blacklist", (string address, FloodgateService service) =>
-            WithAddressAsync(address, async ip => Results.Ok(new
-            {
-                blacklisted = await PoliciesWhereAsync(service, l => l.Blacklist(ip), r => r.BlacklistAsync(ip)).ConfigureAwait(false),
-            })));
+            WithAddressAsync(address, async ip => TypedResults.Json(
+                new BlacklistedResult(await PoliciesWhereAsync(service, l => l.Blacklist(ip), r => r.BlacklistAsync(ip)).ConfigureAwait(false)), AdminJson.Default.BlacklistedResult)));
 
         group.MapDelete("/clients/{address}/blacklist", (string address, FloodgateService service) =>
-            WithAddressAsync(address, async ip => Results.Ok(new
-            {
-                unblacklisted = await PoliciesWhereAsync(service, l => l.Unblacklist(ip), r => r.UnblacklistAsync(ip)).ConfigureAwait(false),
-            })));
+            WithAddressAsync(address, async ip => TypedResults.Json(
+                new UnblacklistedResult(await PoliciesWhereAsync(service, l => l.Unblacklist(ip), r => r.UnblacklistAsync(ip)).ConfigureAwait(false)), AdminJson.Default.UnblacklistedResult)));
 
         foreach (string list in new[] { "allowlist", "denylist" })
         {
@@ -66,17 +61,13 @@ public static class FloodgateAdminEndpoints
             group.MapPost("/" + list, (string network, FloodgateService service) =>
                 !deny && ListEntry.TryParse(network, out IPNetwork? everyone) && ListEntry.CoversEveryone(everyone.Value)
                 ? Task.FromResult(Results.Problem($"'{network}' covers every address: on the allowlist no client would ever be limited.", statusCode: StatusCodes.Status400BadRequest))
-                : WithNetworkAsync(network, async n => Results.Ok(new
-                {
-                    added = (await PoliciesWhereAsync(service, l => Of(l).Add(n), r => r.ChangeListAsync(deny, n, add: true)).ConfigureAwait(false)).Count > 0,
-                })));
+                : WithNetworkAsync(network, async n => TypedResults.Json(
+                    new AddedResult((await PoliciesWhereAsync(service, l => Of(l).Add(n), r => r.ChangeListAsync(deny, n, add: true)).ConfigureAwait(false)).Count > 0), AdminJson.Default.AddedResult)));
             group.MapDelete("/" + list, (string network, FloodgateService service) =>
-                WithNetworkAsync(network, async n => Results.Ok(new
-                {
-                    removed = (await PoliciesWhereAsync(service, l => Of(l).Remove(n), r => r.ChangeListAsync(deny, n, add: false)).ConfigureAwait(false)).Count > 0,
-                })));
+                WithNetworkAsync(network, async n => TypedResults.Json(
+                    new RemovedResult((await PoliciesWhereAsync(service, l => Of(l).Remove(n), r => r.ChangeListAsync(deny, n, add: false)).ConfigureAwait(false)).Count > 0), AdminJson.Default.RemovedResult)));
             group.MapGet("/" + list, (FloodgateService service) =>
-                Results.Ok(service.Limiters.Values.SelectMany(l => Of(l).Entries).Select(n => n.ToString()).Distinct().ToList()));
+                TypedResults.Json(service.Limiters.Values.SelectMany(l => Of(l).Entries).Select(n => n.ToString()).Distinct().ToList(), AdminJson.Default.ListString));
         }
 
         return group;
@@ -108,20 +99,18 @@ public static class FloodgateAdminEndpoints
             ? action(network.Value)
             : Task.FromResult(Results.Problem($"'{text}' is neither an address nor a CIDR network.", statusCode: StatusCodes.Status400BadRequest));
 
-    private static object Describe(ClientState state) => new
-    {
-        client = state.Client.ToString(),
-        tracked = state.IsTracked,
-        windowActive = state.IsWindowActive,
-        count = state.Count,
-        remaining = state.Remaining,
-        resetAfterSeconds = Math.Ceiling(state.ResetAfter.TotalSeconds),
-        blocked = state.IsBlocked,
-        punished = state.IsPunished,
-        blacklisted = state.IsBlacklisted,
-        blockExpiresAt = state.BlockExpiresAt,
-        blockCount = state.BlockCount,
-        allowlisted = state.IsAllowlisted,
-        denylisted = state.IsDenylisted,
-    };
+    private static ClientView Describe(ClientState state) => new(
+        state.Client.ToString(),
+        state.IsTracked,
+        state.IsWindowActive,
+        state.Count,
+        state.Remaining,
+        Math.Ceiling(state.ResetAfter.TotalSeconds),
+        state.IsBlocked,
+        state.IsPunished,
+        state.IsBlacklisted,
+        state.BlockExpiresAt,
+        state.BlockCount,
+        state.IsAllowlisted,
+        state.IsDenylisted);
 }

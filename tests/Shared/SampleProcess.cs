@@ -12,10 +12,15 @@ namespace Floodgate.Tests.Shared;
 internal sealed class SampleProcess : IDisposable
 {
     private readonly StringBuilder _output = new();
+    private readonly string? _executable;
     private Process _process;
 
-    public SampleProcess(IReadOnlyDictionary<string, string>? environment = null, string? dataDirectory = null)
+    /// <param name="environment">Settings, as environment variables.</param>
+    /// <param name="dataDirectory">Floodgate's data directory; a new temporary one by default.</param>
+    /// <param name="executable">Another app to run the same way (a native executable); the sample by default.</param>
+    public SampleProcess(IReadOnlyDictionary<string, string>? environment = null, string? dataDirectory = null, string? executable = null)
     {
+        _executable = executable;
         Port = FreePort();
         DataDirectory = dataDirectory ?? Path.Combine(Path.GetTempPath(), "floodgate-sample-" + Guid.NewGuid().ToString("N"));
         Environment = new Dictionary<string, string>(environment ?? new Dictionary<string, string>());
@@ -167,13 +172,12 @@ internal sealed class SampleProcess : IDisposable
 
     private Process Start()
     {
-        var start = new ProcessStartInfo("dotnet", $"\"{Path.Combine(Directory, "Floodgate.Sample.dll")}\"")
-        {
-            WorkingDirectory = Directory,
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
+        ProcessStartInfo start = _executable is null
+            ? new ProcessStartInfo("dotnet", $"\"{Path.Combine(Directory, "Floodgate.Sample.dll")}\"") { WorkingDirectory = Directory }
+            : new ProcessStartInfo(_executable) { WorkingDirectory = Path.GetDirectoryName(_executable)! };
+        start.UseShellExecute = false;
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
         start.Environment["Urls"] = $"http://127.0.0.1:{Port}";
         start.Environment["Floodgate__DataDirectory"] = DataDirectory;
         start.Environment["Logging__LogLevel__Default"] = "Warning";
