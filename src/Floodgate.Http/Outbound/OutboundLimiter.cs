@@ -101,7 +101,7 @@ internal sealed class OutboundLimiter : IDisposable, IAsyncDisposable
             if (!inBackoff && Options.Backoff > TimeSpan.Zero && await BlockForAsync(policy, call, Options.Backoff).ConfigureAwait(false))
             {
                 retryAfter = Options.Backoff;
-                Log.OutboundBackoff(_logger, call.Budget, Options.Backoff.TotalSeconds);
+                OutboundLog.OutboundBackoff(_logger, call.Budget, Options.Backoff.TotalSeconds);
             }
 
             throw new OutboundRateLimitedException(call.Budget, retryAfter);
@@ -128,7 +128,7 @@ internal sealed class OutboundLimiter : IDisposable, IAsyncDisposable
         // At once here; with a shared store, for the other instances as soon as the store has it (the response is not held back).
         if (policy.Local.BlockFor(call.Key, delay))
         {
-            Log.OutboundUpstreamBackoff(_logger, call.Budget, (int)response.StatusCode, delay.TotalSeconds);
+            OutboundLog.OutboundUpstreamBackoff(_logger, call.Budget, (int)response.StatusCode, delay.TotalSeconds);
         }
 
         if (policy.Shared is not null)
@@ -191,7 +191,7 @@ internal sealed class OutboundLimiter : IDisposable, IAsyncDisposable
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            Log.OutboundShareFailed(_logger, call.Budget, e.Message);
+            OutboundLog.OutboundShareFailed(_logger, call.Budget, e.Message);
         }
     }
 
