@@ -1,5 +1,5 @@
 using Floodgate;
-using Floodgate.AspNetCore;
+
 using Floodgate.Redis.Internal;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;

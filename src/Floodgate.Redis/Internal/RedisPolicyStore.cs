@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Net;
-using Floodgate.AspNetCore;
+
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
