@@ -17,4 +17,13 @@ internal static partial class AdapterLog
     [LoggerMessage(EventId = 303, Level = LogLevel.Warning,
         Message = "Forwarded headers are enabled with KnownProxies and KnownNetworks cleared: any client can choose the address Floodgate limits. Trust only your proxies.")]
     public static partial void ForwardedHeadersTrustEveryone(ILogger logger);
+
+    [LoggerMessage(EventId = 320, Level = LogLevel.Debug, Message = "Floodgate {Policy}: challenge issued to {Client}.")]
+    public static partial void ChallengeIssued(ILogger logger, string policy, string client);
+
+    [LoggerMessage(EventId = 321, Level = LogLevel.Information, Message = "Floodgate {Policy}: {Client} solved a challenge; its block is lifted and a fresh window opened ({Passes} passes this hour).")]
+    public static partial void ChallengeSolved(ILogger logger, string policy, string client, int passes);
+
+    [LoggerMessage(EventId = 322, Level = LogLevel.Information, Message = "Floodgate: a challenge answer from {Client} was refused: {Outcome}.")]
+    public static partial void ChallengeRefused(ILogger logger, string client, Floodgate.AspNetCore.Challenge.ChallengeOutcome outcome);
 }

@@ -52,6 +52,12 @@ internal sealed class FloodgateMiddleware
             }
         }
 
+        if (_service.Challenge is { } challenge && HttpMethods.IsPost(context.Request.Method) && context.Request.Path.Equals(options.Challenge.Path, StringComparison.Ordinal))
+        {
+            // An answer to a challenge: never counted against the client's policies (it is how a limited person gets back).
+            return Floodgate.AspNetCore.Challenge.ChallengeEndpoint.AnswerAsync(context, _service, challenge);
+        }
+
         if (options.GlobalConcurrencyLimit is int cap)
         {
             // Interlocked: the count of requests in flight, shared by every thread serving requests.
@@ -124,7 +130,7 @@ internal sealed class FloodgateMiddleware
             headers["RateLimit"] = policies.StateHeader(decision);
             return decision.IsAllowed
                 ? _next(context)
-                : RejectionWriter.WriteAsync(context, options, _service.ProblemDetails, policies.Names[0], decision, RejectionWriter.StatusOf(decision.Reason));
+                : RejectionWriter.WriteAsync(context, _service, policies.Names[0], decision, RejectionWriter.StatusOf(decision.Reason));
         }
 
         var decisions = new Decision[policies.Count];
@@ -136,7 +142,7 @@ internal sealed class FloodgateMiddleware
             {
                 headers["RateLimit-Policy"] = policies.PolicyHeader;
                 headers["RateLimit"] = policies.StateHeader(decisions.AsSpan(0, i + 1));
-                return RejectionWriter.WriteAsync(context, options, _service.ProblemDetails, policies.Names[i], decisions[i], RejectionWriter.StatusOf(decisions[i].Reason));
+                return RejectionWriter.WriteAsync(context, _service, policies.Names[i], decisions[i], RejectionWriter.StatusOf(decisions[i].Reason));
             }
         }
 
@@ -159,7 +165,7 @@ internal sealed class FloodgateMiddleware
             {
                 headers["RateLimit-Policy"] = policies.PolicyHeader;
                 headers["RateLimit"] = i == 0 ? policies.StateHeader(decisions[0]) : policies.StateHeader(decisions.AsSpan(0, i + 1));
-                await RejectionWriter.WriteAsync(context, options, _service.ProblemDetails, policies.Names[i], decisions[i], RejectionWriter.StatusOf(decisions[i].Reason)).ConfigureAwait(false);
+                await RejectionWriter.WriteAsync(context, _service, policies.Names[i], decisions[i], RejectionWriter.StatusOf(decisions[i].Reason)).ConfigureAwait(false);
                 return;
             }
         }

@@ -63,6 +63,9 @@ public sealed class FloodgateOptions
     /// <summary>Gets or sets whether bans are journaled as they happen, so a crash loses none older than about a quarter of a second (see <see cref="FloodgateLimiterOptions.JournalBans"/>). <value>The default value is <see langword="true"/>.</value></summary>
     public bool JournalBans { get; set; } = true;
 
+    /// <summary>Gets the proof-of-work challenge that rejection pages offer people (off by default). <value>See <see cref="FloodgateChallengeOptions"/>.</value></summary>
+    public FloodgateChallengeOptions Challenge { get; } = new();
+
     /// <summary>Gets or sets whom a rejected person may contact, shown in the HTML page and the problem details. <value>The default value is <see langword="null"/>.</value></summary>
     public string? Contact { get; set; }
 

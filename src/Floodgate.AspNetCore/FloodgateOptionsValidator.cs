@@ -51,6 +51,37 @@ internal sealed class FloodgateOptionsValidator : IValidateOptions<FloodgateOpti
             }
         }
 
+        FloodgateChallengeOptions challenge = options.Challenge;
+        if (challenge.Difficulty is < 1 or > 30)
+        {
+            errors.Add($"Floodgate:Challenge:Difficulty must be between 1 and 30 (leading zero bits); got {challenge.Difficulty}.");
+        }
+
+        if (challenge.TokenLifetime < TimeSpan.FromSeconds(10) || challenge.TokenLifetime > TimeSpan.FromHours(1))
+        {
+            errors.Add($"Floodgate:Challenge:TokenLifetime must be between 10 seconds and 1 hour; got {challenge.TokenLifetime}.");
+        }
+
+        if (challenge.MaxPassesPerHour is < 1 or > 100)
+        {
+            errors.Add($"Floodgate:Challenge:MaxPassesPerHour must be between 1 and 100; got {challenge.MaxPassesPerHour}.");
+        }
+
+        if (string.IsNullOrEmpty(challenge.Path) || challenge.Path[0] != '/' || challenge.Path.AsSpan().IndexOfAny('?', '#') >= 0)
+        {
+            errors.Add($"Floodgate:Challenge:Path must be a path starting with '/'; got '{challenge.Path}'.");
+        }
+
+        if (challenge.SigningKey is { } signingKey && (!Convert.TryFromBase64String(signingKey, new byte[signingKey.Length], out int keyBytes) || keyBytes < 32))
+        {
+            errors.Add("Floodgate:Challenge:SigningKey must be base64 of at least 32 bytes (e.g. `openssl rand -base64 32`); got one that is not.");
+        }
+
+        foreach (string policy in challenge.Policies.Where(p => !options.Policies.ContainsKey(p)))
+        {
+            errors.Add($"Floodgate:Challenge:Policies names a policy that is not configured; got '{policy}'.");
+        }
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

@@ -13,6 +13,9 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
 {
     private readonly Dictionary<string, FloodgateLimiter> _limiters = new(StringComparer.Ordinal);
     private readonly Dictionary<string, IFloodgateRemoteLimiter> _remote = new(StringComparer.Ordinal);
+    private readonly System.Diagnostics.Metrics.Meter? _meter;
+    private readonly System.Diagnostics.Metrics.Counter<long>? _challenges;
+    private readonly bool _ownsMeter;
 
     public FloodgateService(IOptions<FloodgateOptions> options, IHostEnvironment environment, ILoggerFactory loggers, IServiceProvider services)
     {
@@ -65,6 +68,15 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
 
             }
 
+            // The challenge grants passes in this process's tables: with a shared store it is not offered (see the README).
+            if (Options.Challenge.Enabled && store is null)
+            {
+                Challenge = new Challenge.ChallengeService(Options, time);
+                _ownsMeter = meters is null;
+                _meter = meters?.Create(new System.Diagnostics.Metrics.MeterOptions("Floodgate")) ?? new System.Diagnostics.Metrics.Meter("Floodgate");
+                _challenges = _meter.CreateCounter<long>("floodgate.challenges", description: "Proof-of-work challenges issued, solved and refused.");
+            }
+
             if (Options.GlobalLimit is { } global)
             {
                 Global = new FloodgateLimiter(global, new FloodgateLimiterOptions { Capacity = 16, TimeProvider = time, Name = "global", MeterFactory = meters });
@@ -78,6 +90,31 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
     }
 
     public FloodgateOptions Options { get; }
+
+    /// <summary>Gets the challenge service, when challenges are enabled.</summary>
+    public Challenge.ChallengeService? Challenge { get; }
+
+    /// <summary>Counts and logs a challenge put on a rejection page.</summary>
+    public void ChallengeIssued(string policy, in IpKey client)
+    {
+        _challenges?.Add(1, new KeyValuePair<string, object?>("floodgate.challenge.outcome", "issued"), new KeyValuePair<string, object?>("floodgate.limiter", policy));
+        AdapterLog.ChallengeIssued(Logger, policy, client.ToString());
+    }
+
+    /// <summary>Counts and logs an answer to a challenge.</summary>
+    public void ChallengeAnswered(Challenge.ChallengeOutcome outcome, string? policy, in IpKey client)
+    {
+        _challenges?.Add(1, new KeyValuePair<string, object?>("floodgate.challenge.outcome", outcome == AspNetCore.Challenge.ChallengeOutcome.Solved ? "solved" : "refused"),
+            new KeyValuePair<string, object?>("floodgate.challenge.reason", outcome.ToString()));
+        if (outcome == AspNetCore.Challenge.ChallengeOutcome.Solved)
+        {
+            AdapterLog.ChallengeSolved(Logger, policy!, client.ToString(), Challenge!.PassesUsed(policy!, client));
+        }
+        else
+        {
+            AdapterLog.ChallengeRefused(Logger, client.ToString(), outcome);
+        }
+    }
 
     /// <summary>Gets the app's problem details service, when it registered one (<c>AddProblemDetails()</c>): rejection bodies go through it.</summary>
     public Microsoft.AspNetCore.Http.IProblemDetailsService? ProblemDetails { get; }
@@ -115,6 +152,11 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
         foreach (FloodgateLimiter limiter in _limiters.Values)
         {
             limiter.Dispose();
+        }
+
+        if (_ownsMeter)
+        {
+            _meter?.Dispose();
         }
 
         Global?.Dispose();

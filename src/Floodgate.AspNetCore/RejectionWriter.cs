@@ -16,8 +16,10 @@ internal static class RejectionWriter
     public static int StatusOf(DecisionReason reason) => reason is DecisionReason.Blacklisted or DecisionReason.Denylisted ? 403 : 429;
 
     /// <summary>Writes a rejection: status, Retry-After, then the hook or a body chosen by content negotiation.</summary>
-    public static async Task WriteAsync(HttpContext context, FloodgateOptions options, IProblemDetailsService? problems, string policyName, Decision decision, int status)
+    public static async Task WriteAsync(HttpContext context, FloodgateService service, string policyName, Decision decision, int status)
     {
+        FloodgateOptions options = service.Options;
+        IProblemDetailsService? problems = service.ProblemDetails;
         HttpResponse response = context.Response;
         response.StatusCode = status;
         if (decision.RetryAfter != TimeSpan.MaxValue)
@@ -50,7 +52,7 @@ internal static class RejectionWriter
         if (PrefersHtml(context.Request))
         {
             response.ContentType = "text/html; charset=utf-8";
-            await response.WriteAsync(Html(title, detail, options.Contact, status)).ConfigureAwait(false);
+            await response.WriteAsync(Html(title, detail, options.Contact, status, ChallengeFor(context, service, policyName, decision, status))).ConfigureAwait(false);
             return;
         }
 
@@ -154,7 +156,26 @@ internal static class RejectionWriter
         _ => $"{Math.Ceiling(wait.TotalHours)} hours",
     };
 
-    private static string Html(string title, string detail, string? contact, int status) => $$"""
+    /// <summary>The challenge markup when this rejection may offer one (a 429 that is not a ban, a policy that offers it, passes left).</summary>
+    private static string? ChallengeFor(HttpContext context, FloodgateService service, string policyName, Decision decision, int status)
+    {
+        if (service.Challenge is not { } challenge || status != 429 || decision.Reason is not (DecisionReason.RateLimited or DecisionReason.Blocked or DecisionReason.Cooldown) ||
+            !challenge.Offers(policyName))
+        {
+            return null;
+        }
+
+        IpKey client = IpKey.CreateUnchecked(context.Connection.RemoteIpAddress, service.Options.Ipv6PrefixLength);
+        if (!challenge.HasPassesLeft(policyName, client))
+        {
+            return null;
+        }
+
+        service.ChallengeIssued(policyName, client);
+        return Challenge.ChallengePage.Markup(challenge.Issue(policyName, client), challenge.Difficulty, service.Options.Challenge.Path);
+    }
+
+    private static string Html(string title, string detail, string? contact, int status, string? challenge) => $$"""
         <!doctype html>
         <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
         <title>{{WebUtility.HtmlEncode(title)}}</title>
@@ -164,6 +185,7 @@ internal static class RejectionWriter
         <p>{{WebUtility.HtmlEncode(detail)}}</p>
         <p>This site limits how often each visitor can make requests, to stay fast for everyone (HTTP {{status}}).</p>
         {{(contact is null ? string.Empty : $"<p>If you think this is a mistake, contact {WebUtility.HtmlEncode(contact)}.</p>")}}
+        {{challenge ?? string.Empty}}
         </body></html>
         """;
 

@@ -233,6 +233,9 @@ public sealed class FloodgateLimiter : IDisposable
         return new FloodgatePartitionedRateLimiter<TResource>(this, address);
     }
 
+    /// <summary>A challenge pass: lifts a block (not a blacklisting) and opens a fresh window, keeping the block count.</summary>
+    internal bool GrantPass(in IpKey key) => _engine.GrantPass(in key);
+
     /// <summary>Gets the clock the limiter runs on.</summary>
     internal TimeProvider TimeProvider => _engine.Clock.TimeProvider;
 

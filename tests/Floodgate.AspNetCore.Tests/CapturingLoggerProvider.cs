@@ -35,7 +35,7 @@ internal sealed class CapturingLoggerProvider : ILoggerProvider
         {
             lock (owner._entries)
             {
-                owner._entries.Add((eventId.Id, logLevel, formatter(state, exception)));
+                owner._entries.Add((eventId.Id, logLevel, formatter(state, exception) + (exception is null ? string.Empty : " " + exception.GetType().Name + ": " + exception.Message)));
             }
         }
     }

@@ -71,6 +71,43 @@ internal sealed partial class LimiterEngine<TParams>
         }
     }
 
+    public override bool GrantPass(in IpKey key)
+    {
+        NoteChange();
+        int slot = Find(in key);
+        if (slot < 0)
+        {
+            return false;
+        }
+
+        ref ColdEntry cold = ref Table.Cold(slot);
+        var spinner = default(SpinWait);
+        while (true)
+        {
+            long block = Volatile.Read(ref cold.Block);
+            long now = Clock.NowMs();
+            if (BlockWord.IsBlacklisted(block))
+            {
+                return false;
+            }
+
+            bool blocked = BlockWord.Until(block) > now;
+            if (!blocked || Interlocked.CompareExchange(ref cold.Block, BlockWord.WithUntil(block, now), block) == block)
+            {
+                Volatile.Write(ref cold.LastAllowed, 0);   // no cooldown left to wait out
+                StartFreshWindow(slot);
+                if (blocked)
+                {
+                    Raise(FloodgateEventKind.Unblocked, in key, OffenseWord.Count(Volatile.Read(ref cold.Offenses)), -1, now);
+                }
+
+                return true;
+            }
+
+            spinner.SpinOnce(sleep1Threshold: -1);
+        }
+    }
+
     public override bool Blacklist(in IpKey key)
     {
         NoteChange();

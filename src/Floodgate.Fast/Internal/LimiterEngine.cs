@@ -74,6 +74,12 @@ internal abstract class LimiterEngine : IDisposable
 
     public abstract bool Unblock(in IpKey key);
 
+    /// <summary>
+    /// A pass earned by a solved challenge: lifts a block (never a blacklisting) and opens a fresh window with no
+    /// cooldown, keeping the block count (repeat offenders still escalate). False for a blacklisted or unknown client.
+    /// </summary>
+    public abstract bool GrantPass(in IpKey key);
+
     public abstract bool Blacklist(in IpKey key);
 
     public abstract bool Unblacklist(in IpKey key);
