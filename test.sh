@@ -11,6 +11,8 @@ command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
 command -v redis-cli >/dev/null 2>&1 || missing="$missing redis-tools"
 command -v clang >/dev/null 2>&1 || missing="$missing clang"
 [ -e /usr/include/zlib.h ] || missing="$missing zlib1g-dev"
+# The challenge page is tested in a real headless browser: Debian's chromium.
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 if [ -n "$missing" ]; then
   sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
   echo "installing:$missing" >&2

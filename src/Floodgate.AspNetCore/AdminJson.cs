@@ -16,7 +16,8 @@ internal sealed record ClientView(
     DateTimeOffset? BlockExpiresAt,
     int BlockCount,
     bool Allowlisted,
-    bool Denylisted);
+    bool Denylisted,
+    int ChallengePasses = 0);
 
 /// <summary>The policies under which an unblock took effect.</summary>
 internal sealed record UnblockedResult(List<string> Unblocked);

@@ -34,8 +34,8 @@ public static class FloodgateAdminEndpoints
         // With a shared store (Redis) configured, client operations run against it, so every instance sees them.
         // Every body is written with Floodgate's source-generated JSON context: no reflection, so it works under Native AOT.
         group.MapGet("/clients/{address}", (string address, FloodgateService service) =>
-            WithAddressAsync(address, async ip => TypedResults.Json(await ForEachPolicyAsync(service,
-                l => Describe(l.Inspect(ip)), async r => Describe(await r.InspectAsync(ip).ConfigureAwait(false))).ConfigureAwait(false), AdminJson.Default.DictionaryStringClientView)));
+            WithAddressAsync(address, async ip => TypedResults.Json(WithChallengePasses(service, ip, await ForEachPolicyAsync(service,
+                l => Describe(l.Inspect(ip)), async r => Describe(await r.InspectAsync(ip).ConfigureAwait(false))).ConfigureAwait(false)), AdminJson.Default.DictionaryStringClientView)));
 
         group.MapGet("/blocked", async (FloodgateService service, CancellationToken cancellationToken) =>
             TypedResults.Json(await ForEachPolicyAsync(service,
@@ -98,6 +98,18 @@ public static class FloodgateAdminEndpoints
         ListEntry.TryParse(text, out IPNetwork? network)
             ? action(network.Value)
             : Task.FromResult(Results.Problem($"'{text}' is neither an address nor a CIDR network.", statusCode: StatusCodes.Status400BadRequest));
+
+    /// <summary>Adds how many challenge passes the client earned under each policy in the last hour.</summary>
+    private static Dictionary<string, ClientView> WithChallengePasses(FloodgateService service, IPAddress address, Dictionary<string, ClientView> views)
+    {
+        if (service.Challenge is not { } challenge)
+        {
+            return views;
+        }
+
+        IpKey key = IpKey.CreateUnchecked(address, service.Options.Ipv6PrefixLength);
+        return views.ToDictionary(p => p.Key, p => p.Value with { ChallengePasses = challenge.PassesUsed(p.Key, key) }, StringComparer.Ordinal);
+    }
 
     private static ClientView Describe(ClientState state) => new(
         state.Client.ToString(),

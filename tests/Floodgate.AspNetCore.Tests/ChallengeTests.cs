@@ -112,8 +112,15 @@ public sealed partial class ChallengeTests
                 o.Challenge.Enabled = true;
                 o.Challenge.Difficulty = 8;
             },
-            app => app.MapGet("/items", () => "ok").RequireFloodgate("api"),
+            app =>
+            {
+                app.UseAuthorization();
+                app.MapGet("/items", () => "ok").RequireFloodgate("api");
+                app.MapFloodgateAdmin("/floodgate", "operators");
+            },
             time,
+            services: s => s.AddAuthorization(o => o.AddPolicy("operators", p => p.RequireAssertion(c =>
+                c.Resource is Microsoft.AspNetCore.Http.HttpContext http && IPAddress.Parse("127.0.0.9").Equals(http.Connection.RemoteIpAddress)))),
             logs: s_logs);
         Assert.NotNull(s_logs);
         using HttpClient person = server.ClientFrom(2);
@@ -151,6 +158,10 @@ public sealed partial class ChallengeTests
         FloodgateLimiter limiter = server.Services.GetRequiredService<FloodgateService>().Limiters["api"];
         Assert.Equal(1, limiter.Inspect(IPAddress.Parse("127.0.0.2")).BlockCount);
         Assert.Equal(HttpStatusCode.Forbidden, (await Answer(person, token, answer)).StatusCode);   // a replay
+        using (JsonDocument state = JsonDocument.Parse(await server.ClientFrom(9).GetStringAsync("/floodgate/clients/127.0.0.2")))
+        {
+            Assert.Equal(1, state.RootElement.GetProperty("api").GetProperty("challengePasses").GetInt32());   // the admin endpoints show passes per client
+        }
 
         // A repeat offender escalates as before; a blacklisted client is offered nothing.
         limiter.Blacklist(IPAddress.Parse("127.0.0.4"));
