@@ -338,6 +338,9 @@ public sealed class EndToEndTests
         { "Floodgate:Allowlist:0", "0.0.0.0/0", "Floodgate:Allowlist has an entry that covers every address, so no client would ever be limited; got '0.0.0.0/0'." },
         { "Floodgate:Allowlist:0", "::/0", "Floodgate:Allowlist has an entry that covers every address, so no client would ever be limited; got '::/0'." },
         { "Floodgate:Policies:login:BlockMultiplier", "0.5", "Floodgate:Policies:login.BlockMultiplier must be a finite number of at least 1.0; got 0.5." },
+        { "Floodgate:Challenge:Difficulty", "40", "Floodgate:Challenge:Difficulty must be between 1 and 30 (leading zero bits); got 40." },
+        { "Floodgate:Challenge:MaxPassesPerHour", "0", "Floodgate:Challenge:MaxPassesPerHour must be between 1 and 100; got 0." },
+        { "Floodgate:Challenge:Policies:0", "nope", "Floodgate:Challenge:Policies names a policy that is not configured; got 'nope'." },
     };
 
     [Theory]
