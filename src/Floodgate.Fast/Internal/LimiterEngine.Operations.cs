@@ -38,7 +38,15 @@ internal sealed partial class LimiterEngine<TParams>
         return clients;
     }
 
-    public override bool Unblock(in IpKey key)
+    public override bool Unblock(in IpKey key) => LiftBlock(in key, pass: false);
+
+    public override bool GrantPass(in IpKey key) => LiftBlock(in key, pass: true);
+
+    /// <summary>
+    /// Ends a block (never a blacklisting) and starts a fresh window. An operator's unblock needs a block to lift; a
+    /// challenge pass also opens a fresh window for a client that is only rate-limited, and clears its cooldown.
+    /// </summary>
+    private bool LiftBlock(in IpKey key, bool pass)
     {
         NoteChange();
         int slot = Find(in key);
@@ -53,48 +61,21 @@ internal sealed partial class LimiterEngine<TParams>
         {
             long block = Volatile.Read(ref cold.Block);
             long now = Clock.NowMs();
-            if (BlockWord.IsBlacklisted(block) || BlockWord.Until(block) <= now)
+            bool blocked = BlockWord.Until(block) > now;
+            if (BlockWord.IsBlacklisted(block) || (!blocked && !pass))
             {
-                return false; // not blocked; a blacklisting is lifted by Unblacklist
+                return false; // a blacklisting is lifted by Unblacklist; an unblock needs a block
             }
 
             // CAS: end the block at "now" as checks read it (never ahead of the provider), so the very next
             // check sees it over. The end time stays in the word: the client's quiet time counts from it.
-            if (Interlocked.CompareExchange(ref cold.Block, BlockWord.WithUntil(block, now), block) == block)
-            {
-                StartFreshWindow(slot);
-                Raise(FloodgateEventKind.Unblocked, in key, OffenseWord.Count(Volatile.Read(ref cold.Offenses)), -1, now);
-                return true;
-            }
-
-            spinner.SpinOnce(sleep1Threshold: -1);
-        }
-    }
-
-    public override bool GrantPass(in IpKey key)
-    {
-        NoteChange();
-        int slot = Find(in key);
-        if (slot < 0)
-        {
-            return false;
-        }
-
-        ref ColdEntry cold = ref Table.Cold(slot);
-        var spinner = default(SpinWait);
-        while (true)
-        {
-            long block = Volatile.Read(ref cold.Block);
-            long now = Clock.NowMs();
-            if (BlockWord.IsBlacklisted(block))
-            {
-                return false;
-            }
-
-            bool blocked = BlockWord.Until(block) > now;
             if (!blocked || Interlocked.CompareExchange(ref cold.Block, BlockWord.WithUntil(block, now), block) == block)
             {
-                Volatile.Write(ref cold.LastAllowed, 0);   // no cooldown left to wait out
+                if (pass)
+                {
+                    Volatile.Write(ref cold.LastAllowed, 0);   // no cooldown left to wait out
+                }
+
                 StartFreshWindow(slot);
                 if (blocked)
                 {
