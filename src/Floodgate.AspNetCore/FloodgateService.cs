@@ -65,7 +65,6 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
                 {
                     limiter.ClientStateChanged += (_, e) => LogStateChange(logger, policyName, e);
                 }
-
             }
 
             // The challenge grants passes in this process's tables: with a shared store it is not offered (see the README).

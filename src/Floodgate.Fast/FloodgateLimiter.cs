@@ -187,35 +187,6 @@ public sealed class FloodgateLimiter : IDisposable
     public bool Unblacklist(in IpKey key) => _engine.Unblacklist(in key);
 
     /// <summary>
-    /// Takes a final checkpoint (when there is a data directory), releases the directory and the limiter's meter.
-    /// Checks keep working on the in-memory state afterwards.
-    /// </summary>
-    public void Dispose()
-    {
-        Interlocked.Exchange(ref _checkpointer, null)?.Dispose();
-        _engine.Dispose();
-    }
-
-    /// <summary>Blocks a key for at least a duration (outbound backoff); false when no slot could hold it.</summary>
-    internal bool BlockFor(in IpKey key, TimeSpan duration) => _engine.BlockFor(in key, (long)Math.Ceiling(duration.TotalMilliseconds));
-
-    /// <summary>Gets how many periodic checkpoints were skipped because nothing had changed (tests).</summary>
-    /// <summary>Mirrors a ban decided by a shared store (see <see cref="LimiterEngine.MirrorBan"/>).</summary>
-    internal bool MirrorBan(in IpKey key, long durationMs) => _engine.MirrorBan(in key, durationMs);
-
-    /// <summary>The denial of a client held here as banned, without counting (see <see cref="LimiterEngine.TryGetBan"/>).</summary>
-    internal bool TryGetBan(in IpKey key, out Decision decision) => _engine.TryGetBan(in key, out decision);
-
-    /// <summary>The allowlist's or denylist's decision, without counting (see <see cref="LimiterEngine.TryListDecision"/>).</summary>
-    internal bool TryListDecision(in IpKey key, out Decision decision) => _engine.TryListDecision(in key, out decision);
-
-    internal long SkippedCheckpoints => _checkpointer?.Skipped ?? 0;
-
-    /// <summary>Gets what the check path reads for "now" (tests).</summary>
-    internal Internal.ClockSource ClockReading => _engine.Clock.Reading;
-
-    /// <summary>Stops persisting without a final checkpoint and releases the directory: what a crash does (tests).</summary>
-    /// <summary>
     /// Exposes this limiter as a <see cref="System.Threading.RateLimiting.PartitionedRateLimiter{TResource}"/> partitioned by
     /// client address, for whatever takes one: ASP.NET Core's <c>AddRateLimiter(o =&gt; o.GlobalLimiter = ...)</c>,
     /// Polly's and Microsoft.Extensions.Http.Resilience's rate-limiter strategies, YARP. Each acquisition of one
@@ -233,6 +204,34 @@ public sealed class FloodgateLimiter : IDisposable
         return new FloodgatePartitionedRateLimiter<TResource>(this, address);
     }
 
+    /// <summary>
+    /// Takes a final checkpoint (when there is a data directory), releases the directory and the limiter's meter.
+    /// Checks keep working on the in-memory state afterwards.
+    /// </summary>
+    public void Dispose()
+    {
+        Interlocked.Exchange(ref _checkpointer, null)?.Dispose();
+        _engine.Dispose();
+    }
+
+    /// <summary>Blocks a key for at least a duration (outbound backoff); false when no slot could hold it.</summary>
+    internal bool BlockFor(in IpKey key, TimeSpan duration) => _engine.BlockFor(in key, (long)Math.Ceiling(duration.TotalMilliseconds));
+
+    /// <summary>Mirrors a ban decided by a shared store (see <see cref="LimiterEngine.MirrorBan"/>).</summary>
+    internal bool MirrorBan(in IpKey key, long durationMs) => _engine.MirrorBan(in key, durationMs);
+
+    /// <summary>The denial of a client held here as banned, without counting (see <see cref="LimiterEngine.TryGetBan"/>).</summary>
+    internal bool TryGetBan(in IpKey key, out Decision decision) => _engine.TryGetBan(in key, out decision);
+
+    /// <summary>The allowlist's or denylist's decision, without counting (see <see cref="LimiterEngine.TryListDecision"/>).</summary>
+    internal bool TryListDecision(in IpKey key, out Decision decision) => _engine.TryListDecision(in key, out decision);
+
+    /// <summary>Gets how many periodic checkpoints were skipped because nothing had changed (tests).</summary>
+    internal long SkippedCheckpoints => _checkpointer?.Skipped ?? 0;
+
+    /// <summary>Gets what the check path reads for "now" (tests).</summary>
+    internal Internal.ClockSource ClockReading => _engine.Clock.Reading;
+
     /// <summary>A challenge pass: lifts a block (not a blacklisting) and opens a fresh window, keeping the block count.</summary>
     internal bool GrantPass(in IpKey key) => _engine.GrantPass(in key);
 
@@ -245,6 +244,7 @@ public sealed class FloodgateLimiter : IDisposable
     /// <summary>Gets the bytes the ban journal takes on disk (tests).</summary>
     internal long JournalDiskBytes => _checkpointer?.Journal?.DiskBytes ?? 0;
 
+    /// <summary>Stops persisting without a final checkpoint and releases the directory: what a crash does (tests).</summary>
     internal void AbandonPersistence() => Interlocked.Exchange(ref _checkpointer, null)?.Abandon();
 
     private static LimiterEngine CreateEngine(FloodgatePolicy policy, ref FloodgateLimiterOptions? options)

@@ -171,27 +171,16 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
     public ValueTask<Decision> CheckAsync(IPAddress? address, CancellationToken cancellationToken = default)
     {
         IpKey key = _local.GetKey(address);
-        if (_local.TryListDecision(in key, out Decision listed))
-        {
-            return new ValueTask<Decision>(listed);
-        }
-
-        if (_options.LocalBanTable && _local.TryGetBan(in key, out Decision banned))
-        {
-            _metrics.LocalHit();
-            return new ValueTask<Decision>(banned);
-        }
-
-        if (_breaker.IsOpen)
-        {
-            return new ValueTask<Decision>(Outage(in key));
-        }
-
-        return CheckOnRedisAsync(key, client: null, cancellationToken);
+        return _local.TryListDecision(in key, out Decision listed)
+            ? new ValueTask<Decision>(listed)
+            : CheckAsync(key, client: null, cancellationToken);
     }
 
-    /// <summary>A check of a client that is not an address (an outbound budget): <paramref name="key"/> in the local table, <paramref name="client"/> on Redis.</summary>
-    internal ValueTask<Decision> CheckAsync(IpKey key, string client, CancellationToken cancellationToken)
+    /// <summary>
+    /// Known bans locally, then Redis (or the outage policy): <paramref name="key"/> in the local table, <paramref name="client"/>
+    /// on Redis (null: the key's own text; an outbound budget passes its name, which is the same on every instance).
+    /// </summary>
+    internal ValueTask<Decision> CheckAsync(IpKey key, string? client, CancellationToken cancellationToken)
     {
         if (_options.LocalBanTable && _local.TryGetBan(in key, out Decision banned))
         {
@@ -222,7 +211,7 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
             return true;   // held locally; Redis is not waited on while the breaker is open
         }
 
-        RedisResult reply = await EvaluateAsync(_keyPrefix + client + "}", s_blockFor, CancellationToken.None, ms).ConfigureAwait(false);
+        RedisResult reply = await EvaluateAsync(KeyOf(client), s_blockFor, CancellationToken.None, ms).ConfigureAwait(false);
         return (long)reply[0] == 1;
     }
 
@@ -288,7 +277,7 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
         RedisResult reply;
         try
         {
-            reply = await EvaluateAsync(client is null ? KeyOf(in key) : _keyPrefix + client + "}", s_check, cancellationToken).ConfigureAwait(false);
+            reply = await EvaluateAsync(client is null ? KeyOf(in key) : KeyOf(client), s_check, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is RedisException or TimeoutException or OperationCanceledException or InvalidOperationException)
         {
@@ -416,7 +405,9 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
         }
     }
 
-    private RedisKey KeyOf(in IpKey key) => _keyPrefix + key.ToString() + "}";
+    private RedisKey KeyOf(in IpKey key) => KeyOf(key.ToString());
+
+    private RedisKey KeyOf(string client) => _keyPrefix + client + "}";
 
     private void Raise(FloodgateEventKind kind, in IpKey key, int blockCount, long durationMs)
     {

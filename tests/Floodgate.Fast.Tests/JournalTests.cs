@@ -63,7 +63,6 @@ public sealed class JournalTests : IDisposable
             await first.CheckpointAsync();
             Block(first, s_blockedAfter);
             first.Blacklist(s_blacklistedAfter);
-            await Task.Delay(500);
             first.AbandonPersistence();
         }
 

@@ -47,7 +47,7 @@ internal static class ChallengeEndpoint
             _ => StatusCodes.Status403Forbidden,
         };
         response.ContentType = outcome == ChallengeOutcome.Solved ? "application/json" : "application/problem+json";
-        using var body = new MemoryStream(256);
+        var body = new System.Buffers.ArrayBufferWriter<byte>(256);
         using (var json = new Utf8JsonWriter(body))
         {
             json.WriteStartObject();
@@ -67,7 +67,7 @@ internal static class ChallengeEndpoint
             json.WriteEndObject();
         }
 
-        await response.Body.WriteAsync(body.GetBuffer().AsMemory(0, (int)body.Length), context.RequestAborted).ConfigureAwait(false);
+        await response.Body.WriteAsync(body.WrittenMemory, context.RequestAborted).ConfigureAwait(false);
     }
 
     private static string Describe(ChallengeOutcome outcome) => outcome switch

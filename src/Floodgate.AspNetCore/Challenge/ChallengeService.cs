@@ -47,8 +47,7 @@ internal sealed class ChallengeService
         _options = options.Challenge;
         _time = time;
         _policies = options.Policies.Keys.ToDictionary(PolicyId);
-        FloodgateChallengeOptions challenge = _options;
-        _key = challenge.SigningKey is { } key ? Convert.FromBase64String(key) : RandomNumberGenerator.GetBytes(32);
+        _key = _options.SigningKey is { } key ? Convert.FromBase64String(key) : RandomNumberGenerator.GetBytes(32);
     }
 
     public int Difficulty => _options.Difficulty;
@@ -214,11 +213,7 @@ internal sealed class ChallengeService
         {
             lock (_times)
             {
-                while (_times.Count > 0 && now - _times.Peek() >= HourMs)
-                {
-                    _times.Dequeue();
-                }
-
+                ForgetOlderThanAnHour(now);
                 return _times.Count;
             }
         }
@@ -227,11 +222,7 @@ internal sealed class ChallengeService
         {
             lock (_times)
             {
-                while (_times.Count > 0 && now - _times.Peek() >= HourMs)
-                {
-                    _times.Dequeue();
-                }
-
+                ForgetOlderThanAnHour(now);
                 if (_times.Count >= max)
                 {
                     return false;
@@ -239,6 +230,14 @@ internal sealed class ChallengeService
 
                 _times.Enqueue(now);
                 return true;
+            }
+        }
+
+        private void ForgetOlderThanAnHour(long now)
+        {
+            while (_times.Count > 0 && now - _times.Peek() >= HourMs)
+            {
+                _times.Dequeue();
             }
         }
     }

@@ -220,6 +220,7 @@ internal sealed class BanJournal : IDisposable
         long utcNowTicks = _engine.Clock.TimeProvider.GetUtcNow().UtcTicks;
         int applied = 0;
         int damaged = 0;
+        string reason = "records with a bad checksum were skipped";
         try
         {
             using FasterLogScanIterator iterator = _log.Scan(_log.BeginAddress, _log.CommittedUntilAddress);
@@ -254,12 +255,12 @@ internal sealed class BanJournal : IDisposable
 #pragma warning restore CA1031
         {
             damaged++;
-            Log.JournalDamaged(_logger, _directory, damaged, ex.Message);
+            reason = ex.Message;
         }
 
         if (damaged > 0)
         {
-            Log.JournalDamaged(_logger, _directory, damaged, "records with a bad checksum were skipped");
+            Log.JournalDamaged(_logger, _directory, damaged, reason);
         }
 
         Replayed = applied;
