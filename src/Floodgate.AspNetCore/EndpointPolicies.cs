@@ -35,9 +35,35 @@ internal sealed class EndpointPolicies
     /// <summary>The RateLimit-Policy header value, e.g. <c>"api";q=100;w=60</c>.</summary>
     public string PolicyHeader { get; }
 
-    /// <summary>The RateLimit header value of one policy's decision, e.g. <c>"api";r=99;t=60</c>: one allocation.</summary>
-    public string StateHeader(Decision decision) =>
-        string.Create(CultureInfo.InvariantCulture, stackalloc char[128], $"{_statePrefixes[0]}{decision.Remaining};t={RejectionWriter.Seconds(decision.ResetAfter)}");
+    /// <summary>The RateLimit header value of one policy's decision, e.g. <c>"api";r=99;t=60</c>: one allocation of the exact size.</summary>
+    public string StateHeader(Decision decision)
+    {
+        var parts = new StateParts(_statePrefixes[0], (uint)decision.Remaining, (ulong)RejectionWriter.Seconds(decision.ResetAfter));
+        return string.Create(parts.Prefix.Length + Digits(parts.Remaining) + 3 + Digits(parts.Reset), parts, s_writeState);
+    }
+
+    private static readonly System.Buffers.SpanAction<char, StateParts> s_writeState = static (span, parts) =>
+    {
+        parts.Prefix.CopyTo(span);
+        span = span[parts.Prefix.Length..];
+        parts.Remaining.TryFormat(span, out int written, default, CultureInfo.InvariantCulture);
+        ";t=".CopyTo(span[written..]);
+        parts.Reset.TryFormat(span[(written + 3)..], out _, default, CultureInfo.InvariantCulture);
+    };
+
+    private static int Digits(ulong value)
+    {
+        int digits = 1;
+        while (value >= 10)
+        {
+            value /= 10;
+            digits++;
+        }
+
+        return digits;
+    }
+
+    private readonly record struct StateParts(string Prefix, uint Remaining, ulong Reset);
 
     /// <summary>The RateLimit header value of several decisions, one item per policy.</summary>
     public string StateHeader(ReadOnlySpan<Decision> decisions)

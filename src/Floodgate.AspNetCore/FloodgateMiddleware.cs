@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 
 namespace Floodgate.AspNetCore;
@@ -108,19 +109,25 @@ internal sealed class FloodgateMiddleware
             return _next(context);
         }
 
-        EndpointPolicies policies = context.GetEndpoint() is { } endpoint ? _byEndpoint.GetOrAdd(endpoint, _resolve) : _withoutEndpoint;
+        // The endpoint, the client's address and the response headers are read through the feature collection's
+        // indexer: HttpContext's typed accessors (GetEndpoint, Connection, Response.Headers) each make a generic virtual
+        // call (Features.Get<T>) per request, which costs a lookup of its own; the indexer is a plain interface call.
+        IFeatureCollection features = context.Features;
+        EndpointPolicies policies = (features[typeof(IEndpointFeature)] as IEndpointFeature)?.Endpoint is { } endpoint
+            ? _byEndpoint.GetOrAdd(endpoint, _resolve)
+            : _withoutEndpoint;
         if (policies.Count == 0)
         {
             return _next(context);
         }
 
-        var address = context.Connection.RemoteIpAddress;
+        var address = (features[typeof(IHttpConnectionFeature)] as IHttpConnectionFeature)?.RemoteIpAddress;
         if (policies.Remote is not null)
         {
             return CheckSharedAsync(context, policies, address);
         }
 
-        IHeaderDictionary headers = context.Response.Headers;
+        IHeaderDictionary headers = (features[typeof(IHttpResponseFeature)] as IHttpResponseFeature)?.Headers ?? context.Response.Headers;
         if (policies.Count == 1)
         {
             // The common case: one policy, headers from precomputed parts, one string allocated per request.

@@ -146,7 +146,12 @@ internal static class RejectionWriter
     }
 
     /// <summary>Whole seconds, rounded up, as HTTP wants them.</summary>
-    internal static long Seconds(TimeSpan value) => value <= TimeSpan.Zero ? 0 : (long)Math.Ceiling(value.TotalSeconds);
+    internal static long Seconds(TimeSpan value)
+    {
+        // Whole seconds, rounded up, in integers (no floating point on the request path; exact for every TimeSpan).
+        long ticks = value.Ticks;
+        return ticks <= 0 ? 0 : (ticks / TimeSpan.TicksPerSecond) + ((ticks % TimeSpan.TicksPerSecond) != 0 ? 1 : 0);
+    }
 
     private static string Describe(TimeSpan wait) => Seconds(wait) switch
     {
