@@ -9,8 +9,9 @@
 # (none, builtin, floodgate, floodgate's endpoint without a policy, none, ...) so that drift in the machine hits them
 # alike; the table gives medians and the spread. Bytes allocated per request come from GC.GetTotalAllocatedBytes
 # (the app's /stats endpoint) around each run. Then none and Floodgate are loaded side by side, at the same time,
-# which cancels the machine's drift (PAIRS runs, default 6). Last, fresh servers sit idle and their context switches
-# per second are counted over all their threads (/proc/PID/task/*/status).
+# which cancels the machine's drift (PAIRS runs, default 10). Last, fresh servers sit idle and their context switches
+# per second are counted over all their threads (/proc/PID/task/*/status), as started and with the thread pool's
+# spin-waiting off (DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0), which shows what is left without the runtime's.
 #
 # Usage: bench/http-bench.sh [rounds] [seconds per run] [warm-up seconds] [idle seconds]   (defaults: 10, 10, 30, 30)
 # FLOODGATE_CLOCK=ticker|precise|kernel picks what Floodgate's checks read for "now" (default: its automatic choice).
@@ -45,9 +46,10 @@ switches() { for t in /proc/"$1"/task/*; do awk -v t="${t##*/}" '/ctxt_switches/
 # switched BEFORE AFTER: switches between two snapshots; a thread that started meanwhile counts whole, one that ended is lost.
 switched() { awk 'NR == FNR {before[$1] = $2; next} {s += $2 - (($1 in before) ? before[$1] : 0)} END {print s}' <(echo "$1") <(echo "$2"); }
 
-# start MODE PORT: a server pinned to core 0, persistence (floodgate) in its own directory; sets $started.
+# start MODE PORT [VAR=VALUE]: a server pinned to core 0, persistence (floodgate) in its own directory, with an optional
+# environment variable; sets $started.
 start() {
-  (cd "$out" && exec taskset -c 0 dotnet HttpApp.dll "$1" "$2" $clock --Floodgate:DataDirectory="$data/$1-$2" >"$data/$1-$2.log" 2>&1) &
+  (cd "$out" && { [ -z "${3:-}" ] || export "$3"; } && exec taskset -c 0 dotnet HttpApp.dll "$1" "$2" $clock --Floodgate:DataDirectory="$data/$1-$2" >"$data/$1-$2.log" 2>&1) &
   started=$!
   pids+=("$started")
   for _ in $(seq 1 150); do curl -s -o /dev/null "http://127.0.0.1:$2/stats" && break; sleep 0.1; done
@@ -114,7 +116,7 @@ done
 
 # Side by side: the none server and each other one loaded at the same time (both on core 0, two wrk with 16 connections
 # each on core 1), so that whatever the machine does to one it does to the other; the ratio of each pair.
-pairs=${PAIRS:-6}
+pairs=${PAIRS:-10}
 declare -A side
 for ((i = 1; i <= pairs; i++)); do
   for c in builtin floodgate floodgate-free; do
@@ -144,28 +146,31 @@ for c in builtin floodgate floodgate-free; do
     'BEGIN {printf "| %s | **%+.1f%%** (%+.1f%% to %+.1f%%) |\n", name, (m - 1) * 100, (lo - 1) * 100, (hi - 1) * 100}'
 done
 
-# Idle: fresh servers, one request each, then nothing.
+# Idle: fresh servers, one request each, then nothing; the same apps with the thread pool's spin-waiting off.
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 wait 2>/dev/null || true
 pids=()
 declare -A idle_pid
+idle_apps=(none floodgate none-nospin floodgate-nospin)
 port=$((base_port + 10))
-for mode in none floodgate; do
+for app in "${idle_apps[@]}"; do
   port=$((port + 1))
-  start "$mode" "$port"; idle_pid[$mode]=$started
+  case $app in *-nospin) start "${app%-nospin}" "$port" DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0;; *) start "$app" "$port";; esac
+  idle_pid[$app]=$started
   curl -s -o /dev/null "http://127.0.0.1:$port/"
 done
 sleep 30   # the thread pool's workers retire after about 20 s without work
 declare -A s0 i0
-for mode in none floodgate; do s0[$mode]=$(switches "${idle_pid[$mode]}"); i0[$mode]=$(cpu_ticks "${idle_pid[$mode]}"); done
+for app in "${idle_apps[@]}"; do s0[$app]=$(switches "${idle_pid[$app]}"); i0[$app]=$(cpu_ticks "${idle_pid[$app]}"); done
 sleep "$idle"
 echo
-echo "Idle (${idle} s without requests, from 30 s after one request):"
+echo "Idle (${idle} s without requests, from 30 s after one request; all four at the same time, each pinned to core 0):"
 echo
 echo "| app | context switches per second (all threads) | CPU time per minute |"
 echo "|---|---:|---:|"
-for mode in none floodgate; do
-  s1=$(switches "${idle_pid[$mode]}"); i1=$(cpu_ticks "${idle_pid[$mode]}")
-  awk -v m="$mode" -v s="$(switched "${s0[$mode]}" "$s1")" -v c=$((i1 - i0[$mode])) -v t="$ticks" -v d="$idle" \
+for app in "${idle_apps[@]}"; do
+  s1=$(switches "${idle_pid[$app]}"); i1=$(cpu_ticks "${idle_pid[$app]}")
+  case $app in *-nospin) name="${app%-nospin}, DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0";; *) name=$app;; esac
+  awk -v m="$name" -v s="$(switched "${s0[$app]}" "$s1")" -v c=$((i1 - i0[$app])) -v t="$ticks" -v d="$idle" \
     'BEGIN {printf "| %s | %.1f | %.0f ms |\n", m, s / d, c / t * 1000 * 60 / d}'
 done

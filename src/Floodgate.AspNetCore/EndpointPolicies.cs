@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 
 namespace Floodgate.AspNetCore;
 
@@ -65,16 +64,45 @@ internal sealed class EndpointPolicies
 
     private readonly record struct StateParts(string Prefix, uint Remaining, ulong Reset);
 
-    /// <summary>The RateLimit header value of several decisions, one item per policy.</summary>
+    /// <summary>The RateLimit header value of several decisions, one item per policy: one allocation of the exact size.</summary>
     public string StateHeader(ReadOnlySpan<Decision> decisions)
     {
-        var state = new StringBuilder();
+        var state = new MultiState(_statePrefixes, decisions);
+        int length = 0;
         for (int i = 0; i < decisions.Length; i++)
         {
-            state.Append(i == 0 ? string.Empty : ", ").Append(_statePrefixes[i]).Append(decisions[i].Remaining)
-                .Append(";t=").Append(RejectionWriter.Seconds(decisions[i].ResetAfter));
+            length += (i == 0 ? 0 : 2) + _statePrefixes[i].Length + Digits((uint)decisions[i].Remaining) + 3
+                + Digits((ulong)RejectionWriter.Seconds(decisions[i].ResetAfter));
         }
 
-        return state.ToString();
+        return string.Create(length, state, s_writeStates);
+    }
+
+    private static readonly System.Buffers.SpanAction<char, MultiState> s_writeStates = static (span, state) =>
+    {
+        for (int i = 0; i < state.Decisions.Length; i++)
+        {
+            if (i > 0)
+            {
+                ", ".CopyTo(span);
+                span = span[2..];
+            }
+
+            string prefix = state.Prefixes[i];
+            prefix.CopyTo(span);
+            span = span[prefix.Length..];
+            ((uint)state.Decisions[i].Remaining).TryFormat(span, out int written, default, CultureInfo.InvariantCulture);
+            ";t=".CopyTo(span[written..]);
+            span = span[(written + 3)..];
+            ((ulong)RejectionWriter.Seconds(state.Decisions[i].ResetAfter)).TryFormat(span, out written, default, CultureInfo.InvariantCulture);
+            span = span[written..];
+        }
+    };
+
+    private readonly ref struct MultiState(string[] prefixes, ReadOnlySpan<Decision> decisions)
+    {
+        public string[] Prefixes { get; } = prefixes;
+
+        public ReadOnlySpan<Decision> Decisions { get; } = decisions;
     }
 }

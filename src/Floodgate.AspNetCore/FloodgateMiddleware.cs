@@ -140,7 +140,8 @@ internal sealed class FloodgateMiddleware
                 : RejectionWriter.WriteAsync(context, _service, policies.Names[0], decision, RejectionWriter.StatusOf(decision.Reason));
         }
 
-        var decisions = new Decision[policies.Count];
+        // Several policies: their decisions on the stack (an endpoint names a handful), one string for the header.
+        Span<Decision> decisions = policies.Count <= 16 ? stackalloc Decision[policies.Count] : new Decision[policies.Count];
         for (int i = 0; i < decisions.Length; i++)
         {
             decisions[i] = policies.Limiters[i].Check(address);
@@ -148,7 +149,7 @@ internal sealed class FloodgateMiddleware
             if (!decisions[i].IsAllowed)
             {
                 headers["RateLimit-Policy"] = policies.PolicyHeader;
-                headers["RateLimit"] = policies.StateHeader(decisions.AsSpan(0, i + 1));
+                headers["RateLimit"] = policies.StateHeader(decisions[..(i + 1)]);
                 return RejectionWriter.WriteAsync(context, _service, policies.Names[i], decisions[i], RejectionWriter.StatusOf(decisions[i].Reason));
             }
         }

@@ -58,4 +58,29 @@ public sealed class HeaderValueTests
 
         Assert.True(seen.Count > Math.Min(permitLimit, 50), $"only {seen.Count} distinct values were checked");
     }
+
+    [Fact]
+    public void SeveralPoliciesGiveOneItemEachInOrder()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-12-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        var options = new FloodgateLimiterOptions { TimeProvider = time, Capacity = 1024 };
+        var minute = new FloodgatePolicy { PermitLimit = 5, Window = TimeSpan.FromMinutes(1) };
+        var hour = new FloodgatePolicy { PermitLimit = 1_000, Window = TimeSpan.FromHours(1) };
+        var day = new FloodgatePolicy { PermitLimit = 7, Window = TimeSpan.FromDays(1), BlockDuration = TimeSpan.FromHours(2) };
+        using var a = new FloodgateLimiter(minute, options);
+        using var b = new FloodgateLimiter(hour, options);
+        using var c = new FloodgateLimiter(day, options);
+        var policies = new EndpointPolicies([("per-minute", minute, a, null), ("hourly", hour, b, null), ("d", day, c, null)]);
+        Assert.Equal("\"per-minute\";q=5;w=60, \"hourly\";q=1000;w=3600, \"d\";q=7;w=86400", policies.PolicyHeader);
+        var address = System.Net.IPAddress.Parse("10.1.2.3");
+        for (int i = 0; i < 40; i++)
+        {
+            Decision[] decisions = [a.Check(address), b.Check(address), c.Check(address)];
+            string expected = string.Join(", ", decisions.Select((d, n) => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"\"{(n == 0 ? "per-minute" : n == 1 ? "hourly" : "d")}\";r={d.Remaining};t={(d.ResetAfter <= TimeSpan.Zero ? 0 : (long)Math.Ceiling(d.ResetAfter.TotalSeconds))}")));
+            Assert.Equal(expected, policies.StateHeader(decisions));
+            Assert.Equal(expected[..expected.IndexOf(", \"hourly", StringComparison.Ordinal)], policies.StateHeader(decisions.AsSpan(0, 1)));
+            time.Advance(TimeSpan.FromSeconds(7.3));
+        }
+    }
 }
