@@ -133,8 +133,12 @@ internal sealed class FloodgateMiddleware
             // The common case: one policy, headers from precomputed parts, one string allocated per request.
             Decision decision = policies.Limiters[0].Check(address);
             LogDecision(policies.Names[0], address, decision);
-            headers["RateLimit-Policy"] = policies.PolicyHeader;
-            headers["RateLimit"] = policies.StateHeader(decision);
+            if (WritesHeaders(options.RateLimitHeaders, decision.IsAllowed))
+            {
+                headers["RateLimit-Policy"] = policies.PolicyHeader;
+                headers["RateLimit"] = policies.StateHeader(decision);
+            }
+
             return decision.IsAllowed
                 ? _next(context)
                 : RejectionWriter.WriteAsync(context, _service, policies.Names[0], decision, RejectionWriter.StatusOf(decision.Reason));
@@ -148,14 +152,22 @@ internal sealed class FloodgateMiddleware
             LogDecision(policies.Names[i], address, decisions[i]);
             if (!decisions[i].IsAllowed)
             {
-                headers["RateLimit-Policy"] = policies.PolicyHeader;
-                headers["RateLimit"] = policies.StateHeader(decisions[..(i + 1)]);
+                if (options.RateLimitHeaders != FloodgateRateLimitHeaders.Never)
+                {
+                    headers["RateLimit-Policy"] = policies.PolicyHeader;
+                    headers["RateLimit"] = policies.StateHeader(decisions[..(i + 1)]);
+                }
+
                 return RejectionWriter.WriteAsync(context, _service, policies.Names[i], decisions[i], RejectionWriter.StatusOf(decisions[i].Reason));
             }
         }
 
-        headers["RateLimit-Policy"] = policies.PolicyHeader;
-        headers["RateLimit"] = policies.StateHeader(decisions);
+        if (options.RateLimitHeaders == FloodgateRateLimitHeaders.Always)
+        {
+            headers["RateLimit-Policy"] = policies.PolicyHeader;
+            headers["RateLimit"] = policies.StateHeader(decisions);
+        }
+
         return _next(context);
     }
 
@@ -171,17 +183,28 @@ internal sealed class FloodgateMiddleware
             LogDecision(policies.Names[i], address, decisions[i]);
             if (!decisions[i].IsAllowed)
             {
-                headers["RateLimit-Policy"] = policies.PolicyHeader;
-                headers["RateLimit"] = i == 0 ? policies.StateHeader(decisions[0]) : policies.StateHeader(decisions.AsSpan(0, i + 1));
+                if (options.RateLimitHeaders != FloodgateRateLimitHeaders.Never)
+                {
+                    headers["RateLimit-Policy"] = policies.PolicyHeader;
+                    headers["RateLimit"] = i == 0 ? policies.StateHeader(decisions[0]) : policies.StateHeader(decisions.AsSpan(0, i + 1));
+                }
+
                 await RejectionWriter.WriteAsync(context, _service, policies.Names[i], decisions[i], RejectionWriter.StatusOf(decisions[i].Reason)).ConfigureAwait(false);
                 return;
             }
         }
 
-        headers["RateLimit-Policy"] = policies.PolicyHeader;
-        headers["RateLimit"] = decisions.Length == 1 ? policies.StateHeader(decisions[0]) : policies.StateHeader(decisions);
+        if (options.RateLimitHeaders == FloodgateRateLimitHeaders.Always)
+        {
+            headers["RateLimit-Policy"] = policies.PolicyHeader;
+            headers["RateLimit"] = decisions.Length == 1 ? policies.StateHeader(decisions[0]) : policies.StateHeader(decisions);
+        }
+
         await _next(context).ConfigureAwait(false);
     }
+
+    private static bool WritesHeaders(FloodgateRateLimitHeaders mode, bool allowed) =>
+        mode == FloodgateRateLimitHeaders.Always || (mode == FloodgateRateLimitHeaders.OnRejection && !allowed);
 
     private void LogDecision(string policy, System.Net.IPAddress? address, Decision decision)
     {

@@ -60,6 +60,12 @@ public sealed class FloodgateOptions
     /// <summary>Gets or sets how often state is checkpointed. <value>The default value is 30 seconds.</value></summary>
     public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Gets or sets which answers carry the <c>RateLimit-Policy</c> and <c>RateLimit</c> headers.
+    /// <value>The default value is <see cref="FloodgateRateLimitHeaders.Always"/>: every answer of an endpoint with a policy.</value>
+    /// </summary>
+    public FloodgateRateLimitHeaders RateLimitHeaders { get; set; } = FloodgateRateLimitHeaders.Always;
+
     /// <summary>Gets or sets whether bans are journaled as they happen, so a crash loses none older than about a quarter of a second (see <see cref="FloodgateLimiterOptions.JournalBans"/>). <value>The default value is <see langword="true"/>.</value></summary>
     public bool JournalBans { get; set; } = true;
 

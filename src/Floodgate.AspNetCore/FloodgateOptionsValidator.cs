@@ -31,6 +31,11 @@ internal sealed class FloodgateOptionsValidator : IValidateOptions<FloodgateOpti
 
         errors.AddRange(new FloodgateLimiterOptions { Capacity = options.Capacity, Ipv6PrefixLength = options.Ipv6PrefixLength, CheckpointInterval = options.CheckpointInterval }
             .Validate().Select(e => e.Replace("FloodgateLimiterOptions.", "Floodgate:", StringComparison.Ordinal)));
+        if (!Enum.IsDefined(options.RateLimitHeaders))
+        {
+            errors.Add($"Floodgate:RateLimitHeaders must be Always, OnRejection or Never; got '{(int)options.RateLimitHeaders}'.");
+        }
+
         if (options.Persistence && string.IsNullOrWhiteSpace(options.DataDirectory))
         {
             errors.Add($"Floodgate:DataDirectory must be a path when Persistence is on; got '{options.DataDirectory}'.");
