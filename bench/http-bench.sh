@@ -6,7 +6,7 @@
 #
 # Every server runs for the whole benchmark and is first warmed up under load until tiered compilation has settled
 # (about 30 s on one core), so that rounds compare steady states, not JIT timelines. The configurations then alternate
-# (none, builtin, floodgate, floodgate's endpoint without a policy, none, ...) so that drift in the machine hits them
+# (none, builtin, floodgate, floodgate's endpoint without a policy, floodgate with RateLimitHeaders=OnRejection, none, ...) so that drift in the machine hits them
 # alike; the table gives medians and the spread. Bytes allocated per request come from GC.GetTotalAllocatedBytes
 # (the app's /stats endpoint) around each run. Then none and Floodgate are loaded side by side, at the same time,
 # which cancels the machine's drift (PAIRS runs, default 10). Last, fresh servers sit idle and their context switches
@@ -48,8 +48,11 @@ switched() { awk 'NR == FNR {before[$1] = $2; next} {s += $2 - (($1 in before) ?
 
 # start MODE PORT [VAR=VALUE]: a server pinned to core 0, persistence (floodgate) in its own directory, with an optional
 # environment variable; sets $started.
+# MODE floodgate-onrejection: Floodgate with RateLimitHeaders=OnRejection (headers on 429/403 only).
 start() {
-  (cd "$out" && { [ -z "${3:-}" ] || export "$3"; } && exec taskset -c 0 dotnet HttpApp.dll "$1" "$2" $clock --Floodgate:DataDirectory="$data/$1-$2" >"$data/$1-$2.log" 2>&1) &
+  local app=$1 extra=()
+  [ "$app" = floodgate-onrejection ] && { app=floodgate; extra=(--Floodgate:RateLimitHeaders=OnRejection); }
+  (cd "$out" && { [ -z "${3:-}" ] || export "$3"; } && exec taskset -c 0 dotnet HttpApp.dll "$app" "$2" $clock --Floodgate:DataDirectory="$data/$1-$2" "${extra[@]}" >"$data/$1-$2.log" 2>&1) &
   started=$!
   pids+=("$started")
   for _ in $(seq 1 150); do curl -s -o /dev/null "http://127.0.0.1:$2/stats" && break; sleep 0.1; done
@@ -57,9 +60,9 @@ start() {
 }
 
 declare -A pid_of url_of
-configs=(none builtin floodgate floodgate-free)
+configs=(none builtin floodgate floodgate-free floodgate-onrejection)
 port=$base_port
-for mode in none builtin floodgate; do
+for mode in none builtin floodgate floodgate-onrejection; do
   port=$((port + 1))
   start "$mode" "$port"
   pid_of[$mode]=$started; url_of[$mode]="http://127.0.0.1:$port"
@@ -108,6 +111,7 @@ for c in "${configs[@]}"; do
     builtin) name="built-in \`UseRateLimiter()\`, endpoint with a policy";;
     floodgate) name="Floodgate, endpoint with a policy";;
     floodgate-free) name="Floodgate, endpoint without a policy";;
+    floodgate-onrejection) name="Floodgate, endpoint with a policy, \`RateLimitHeaders = OnRejection\`";;
   esac
   awk -v name="$name" -v m="$m" -v lo="$(lowest "${us[$c]}")" -v hi="$(highest "${us[$c]}")" -v r="$(median "${rps[$c]}")" -v by="$(median "${bytes[$c]}")" -v c="$c" \
     -v rm="$(median "${ratio[$c]}")" -v rlo="$(lowest "${ratio[$c]}")" -v rhi="$(highest "${ratio[$c]}")" \
@@ -119,7 +123,7 @@ done
 pairs=${PAIRS:-10}
 declare -A side
 for ((i = 1; i <= pairs; i++)); do
-  for c in builtin floodgate floodgate-free; do
+  for c in builtin floodgate floodgate-free floodgate-onrejection; do
     n0=$(cpu_ticks "${pid_of[none]}"); f0=$(cpu_ticks "${pid_of[$c]}")
     taskset -c 1 wrk -t1 -c16 -d"${seconds}s" "${url_of[none]}$(path_of "$c")" >"$data/side-none.txt" & w=$!
     taskset -c 1 wrk -t1 -c16 -d"${seconds}s" "${url_of[$c]}$(path_of "$c")" >"$data/side-fg.txt"
@@ -136,11 +140,12 @@ echo "Side by side ($pairs runs of ${seconds} s each; none and the other server 
 echo
 echo "| configuration | CPU per request vs none at the same time, median (min to max) |"
 echo "|---|---:|"
-for c in builtin floodgate floodgate-free; do
+for c in builtin floodgate floodgate-free floodgate-onrejection; do
   case $c in
     builtin) name="built-in \`UseRateLimiter()\`, endpoint with a policy";;
     floodgate) name="Floodgate, endpoint with a policy";;
     floodgate-free) name="Floodgate, endpoint without a policy";;
+    floodgate-onrejection) name="Floodgate, endpoint with a policy, \`RateLimitHeaders = OnRejection\`";;
   esac
   awk -v name="$name" -v m="$(median "${side[$c]}")" -v lo="$(lowest "${side[$c]}")" -v hi="$(highest "${side[$c]}")" \
     'BEGIN {printf "| %s | **%+.1f%%** (%+.1f%% to %+.1f%%) |\n", name, (m - 1) * 100, (lo - 1) * 100, (hi - 1) * 100}'
