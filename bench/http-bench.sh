@@ -24,13 +24,7 @@ idle="${4:-30}"
 clock="${FLOODGATE_CLOCK:-}"
 base_port=5190
 
-install() {
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq >/dev/null && apt-get install -y -qq "$@" >/dev/null
-  else sudo apt-get update -qq >/dev/null && sudo apt-get install -y -qq "$@" >/dev/null; fi
-}
-command -v wrk >/dev/null 2>&1 || { echo "installing wrk..." >&2; install wrk; }
-command -v taskset >/dev/null 2>&1 || { echo "installing util-linux (taskset)..." >&2; install util-linux; }
-if [ "$(nproc)" -lt 2 ]; then echo "needs 2 cores (server on one, wrk on the other); this machine has $(nproc)" >&2; exit 1; fi
+source ./pinned.sh   # wrk, taskset, two cores
 
 out="$PWD/HttpApp/bin/bench"
 dotnet build HttpApp -c Release -o "$out" >/dev/null

@@ -15,14 +15,9 @@ seconds="${2:-20}"
 warmup="${3:-30}"
 port=5290
 
-install() {
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq >/dev/null && apt-get install -y -qq "$@" >/dev/null
-  else sudo apt-get update -qq >/dev/null && sudo apt-get install -y -qq "$@" >/dev/null; fi
-}
-command -v wrk >/dev/null 2>&1 || { echo "installing wrk..." >&2; install wrk; }
-command -v perf >/dev/null 2>&1 || { echo "installing linux-perf..." >&2; install linux-perf; }
-command -v python3 >/dev/null 2>&1 || { echo "installing python3..." >&2; install python3; }
-if [ "$(nproc)" -lt 2 ]; then echo "needs 2 cores (server on one, wrk on the other); this machine has $(nproc)" >&2; exit 1; fi
+source ./pinned.sh   # wrk, taskset, two cores
+need perf linux-perf
+need python3 python3
 
 out="$PWD/HttpApp/bin/profile"
 dotnet build HttpApp -c Release -o "$out" >/dev/null
@@ -52,7 +47,8 @@ def flush():
         headers += 1
         return
     at = next((i for i, f in enumerate(stack) if 'FloodgateMiddleware' in f), None)
-    if at is None or any(('EndpointMiddleware' in f) or ('Microsoft.AspNetCore.Routing' in f) or ('RequestDelegateFactory' in f) for f in stack[:at]):
+    # The endpoint's own work: routing's endpoint middleware, or the request delegate minimal APIs compile (lambda_method).
+    if at is None or any(('EndpointMiddleware' in f) or ('Microsoft.AspNetCore.Routing' in f) or ('RequestDelegateFactory' in f) or ('dynamicClass::lambda_method' in f) for f in stack[:at]):
         return
     own += 1
     j = at

@@ -11,6 +11,7 @@ internal sealed class EndpointPolicies
     public static readonly EndpointPolicies None = new([]);
 
     private readonly string[] _statePrefixes;   // "\"api\";r=" per policy
+    private readonly int _maxStateLength;       // the longest RateLimit value these policies can produce
 
     public EndpointPolicies(List<(string Name, FloodgatePolicy Policy, FloodgateLimiter Limiter, IFloodgateRemoteLimiter? Remote)> policies)
     {
@@ -18,6 +19,7 @@ internal sealed class EndpointPolicies
         Limiters = policies.Select(p => p.Limiter).ToArray();
         Remote = policies.Any(p => p.Remote is not null) ? policies.Select(p => p.Remote!).ToArray() : null;
         _statePrefixes = Names.Select(n => "\"" + n + "\";r=").ToArray();
+        _maxStateLength = _statePrefixes.Sum(p => 2 + p.Length + 10 + 3 + 20);   // ", ", prefix, a uint, ";t=", a long
         PolicyHeader = string.Join(", ", policies.Select(p =>
             string.Create(CultureInfo.InvariantCulture, $"\"{p.Name}\";q={p.Policy.PermitLimit};w={(long)Math.Ceiling(p.Policy.Window.TotalSeconds)}")));
     }
@@ -34,75 +36,33 @@ internal sealed class EndpointPolicies
     /// <summary>The RateLimit-Policy header value, e.g. <c>"api";q=100;w=60</c>.</summary>
     public string PolicyHeader { get; }
 
-    /// <summary>The RateLimit header value of one policy's decision, e.g. <c>"api";r=99;t=60</c>: one allocation of the exact size.</summary>
-    public string StateHeader(Decision decision)
-    {
-        var parts = new StateParts(_statePrefixes[0], (uint)decision.Remaining, (ulong)RejectionWriter.Seconds(decision.ResetAfter));
-        return string.Create(parts.Prefix.Length + Digits(parts.Remaining) + 3 + Digits(parts.Reset), parts, s_writeState);
-    }
+    /// <summary>The RateLimit header value of one policy's decision, e.g. <c>"api";r=99;t=60</c>: one allocation.</summary>
+    public string StateHeader(Decision decision) => StateHeader(new ReadOnlySpan<Decision>(in decision));
 
-    private static readonly System.Buffers.SpanAction<char, StateParts> s_writeState = static (span, parts) =>
-    {
-        parts.Prefix.CopyTo(span);
-        span = span[parts.Prefix.Length..];
-        parts.Remaining.TryFormat(span, out int written, default, CultureInfo.InvariantCulture);
-        ";t=".CopyTo(span[written..]);
-        parts.Reset.TryFormat(span[(written + 3)..], out _, default, CultureInfo.InvariantCulture);
-    };
-
-    private static int Digits(ulong value)
-    {
-        int digits = 1;
-        while (value >= 10)
-        {
-            value /= 10;
-            digits++;
-        }
-
-        return digits;
-    }
-
-    private readonly record struct StateParts(string Prefix, uint Remaining, ulong Reset);
-
-    /// <summary>The RateLimit header value of several decisions, one item per policy: one allocation of the exact size.</summary>
+    /// <summary>The RateLimit header value of the first decisions, one item per policy in order: one allocation.</summary>
     public string StateHeader(ReadOnlySpan<Decision> decisions)
     {
-        var state = new MultiState(_statePrefixes, decisions);
+        // Formatted once into a stack buffer sized for the longest possible value, then copied into the string.
+        Span<char> buffer = _maxStateLength <= 1024 ? stackalloc char[_maxStateLength] : new char[_maxStateLength];
         int length = 0;
         for (int i = 0; i < decisions.Length; i++)
         {
-            length += (i == 0 ? 0 : 2) + _statePrefixes[i].Length + Digits((uint)decisions[i].Remaining) + 3
-                + Digits((ulong)RejectionWriter.Seconds(decisions[i].ResetAfter));
-        }
-
-        return string.Create(length, state, s_writeStates);
-    }
-
-    private static readonly System.Buffers.SpanAction<char, MultiState> s_writeStates = static (span, state) =>
-    {
-        for (int i = 0; i < state.Decisions.Length; i++)
-        {
             if (i > 0)
             {
-                ", ".CopyTo(span);
-                span = span[2..];
+                ", ".CopyTo(buffer[length..]);
+                length += 2;
             }
 
-            string prefix = state.Prefixes[i];
-            prefix.CopyTo(span);
-            span = span[prefix.Length..];
-            ((uint)state.Decisions[i].Remaining).TryFormat(span, out int written, default, CultureInfo.InvariantCulture);
-            ";t=".CopyTo(span[written..]);
-            span = span[(written + 3)..];
-            ((ulong)RejectionWriter.Seconds(state.Decisions[i].ResetAfter)).TryFormat(span, out written, default, CultureInfo.InvariantCulture);
-            span = span[written..];
+            _statePrefixes[i].CopyTo(buffer[length..]);
+            length += _statePrefixes[i].Length;
+            ((uint)decisions[i].Remaining).TryFormat(buffer[length..], out int written, default, CultureInfo.InvariantCulture);
+            length += written;
+            ";t=".CopyTo(buffer[length..]);
+            length += 3;
+            RejectionWriter.Seconds(decisions[i].ResetAfter).TryFormat(buffer[length..], out written, default, CultureInfo.InvariantCulture);
+            length += written;
         }
-    };
 
-    private readonly ref struct MultiState(string[] prefixes, ReadOnlySpan<Decision> decisions)
-    {
-        public string[] Prefixes { get; } = prefixes;
-
-        public ReadOnlySpan<Decision> Decisions { get; } = decisions;
+        return new string(buffer[..length]);
     }
 }

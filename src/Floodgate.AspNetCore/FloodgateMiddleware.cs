@@ -109,9 +109,10 @@ internal sealed class FloodgateMiddleware
             return _next(context);
         }
 
-        // The endpoint, the client's address and the response headers are read through the feature collection's
-        // indexer: HttpContext's typed accessors (GetEndpoint, Connection, Response.Headers) each make a generic virtual
-        // call (Features.Get<T>) per request, which costs a lookup of its own; the indexer is a plain interface call.
+        // The endpoint, the client's address and (in WriteHeaders) the response headers are read through the feature
+        // collection's indexer: HttpContext's typed accessors (GetEndpoint, Connection, Response.Headers) each make a
+        // generic virtual call (Features.Get<T>) per request, which costs a lookup of its own; the indexer is a plain
+        // interface call.
         IFeatureCollection features = context.Features;
         EndpointPolicies policies = (features[typeof(IEndpointFeature)] as IEndpointFeature)?.Endpoint is { } endpoint
             ? _byEndpoint.GetOrAdd(endpoint, _resolve)
@@ -127,18 +128,12 @@ internal sealed class FloodgateMiddleware
             return CheckSharedAsync(context, policies, address);
         }
 
-        IHeaderDictionary headers = (features[typeof(IHttpResponseFeature)] as IHttpResponseFeature)?.Headers ?? context.Response.Headers;
         if (policies.Count == 1)
         {
             // The common case: one policy, headers from precomputed parts, one string allocated per request.
             Decision decision = policies.Limiters[0].Check(address);
             LogDecision(policies.Names[0], address, decision);
-            if (WritesHeaders(options.RateLimitHeaders, decision.IsAllowed))
-            {
-                headers["RateLimit-Policy"] = policies.PolicyHeader;
-                headers["RateLimit"] = policies.StateHeader(decision);
-            }
-
+            WriteHeaders(context, policies, new ReadOnlySpan<Decision>(in decision), decision.IsAllowed);
             return decision.IsAllowed
                 ? _next(context)
                 : RejectionWriter.WriteAsync(context, _service, policies.Names[0], decision, RejectionWriter.StatusOf(decision.Reason));
@@ -152,30 +147,18 @@ internal sealed class FloodgateMiddleware
             LogDecision(policies.Names[i], address, decisions[i]);
             if (!decisions[i].IsAllowed)
             {
-                if (options.RateLimitHeaders != FloodgateRateLimitHeaders.Never)
-                {
-                    headers["RateLimit-Policy"] = policies.PolicyHeader;
-                    headers["RateLimit"] = policies.StateHeader(decisions[..(i + 1)]);
-                }
-
+                WriteHeaders(context, policies, decisions[..(i + 1)], allowed: false);
                 return RejectionWriter.WriteAsync(context, _service, policies.Names[i], decisions[i], RejectionWriter.StatusOf(decisions[i].Reason));
             }
         }
 
-        if (options.RateLimitHeaders == FloodgateRateLimitHeaders.Always)
-        {
-            headers["RateLimit-Policy"] = policies.PolicyHeader;
-            headers["RateLimit"] = policies.StateHeader(decisions);
-        }
-
+        WriteHeaders(context, policies, decisions, allowed: true);
         return _next(context);
     }
 
     /// <summary>The same steps with a shared store (Redis): each policy's check may take a round trip.</summary>
     private async Task CheckSharedAsync(HttpContext context, EndpointPolicies policies, System.Net.IPAddress? address)
     {
-        FloodgateOptions options = _service.Options;
-        IHeaderDictionary headers = context.Response.Headers;
         var decisions = new Decision[policies.Count];
         for (int i = 0; i < decisions.Length; i++)
         {
@@ -183,28 +166,30 @@ internal sealed class FloodgateMiddleware
             LogDecision(policies.Names[i], address, decisions[i]);
             if (!decisions[i].IsAllowed)
             {
-                if (options.RateLimitHeaders != FloodgateRateLimitHeaders.Never)
-                {
-                    headers["RateLimit-Policy"] = policies.PolicyHeader;
-                    headers["RateLimit"] = i == 0 ? policies.StateHeader(decisions[0]) : policies.StateHeader(decisions.AsSpan(0, i + 1));
-                }
-
+                WriteHeaders(context, policies, decisions.AsSpan(0, i + 1), allowed: false);
                 await RejectionWriter.WriteAsync(context, _service, policies.Names[i], decisions[i], RejectionWriter.StatusOf(decisions[i].Reason)).ConfigureAwait(false);
                 return;
             }
         }
 
-        if (options.RateLimitHeaders == FloodgateRateLimitHeaders.Always)
-        {
-            headers["RateLimit-Policy"] = policies.PolicyHeader;
-            headers["RateLimit"] = decisions.Length == 1 ? policies.StateHeader(decisions[0]) : policies.StateHeader(decisions);
-        }
-
+        WriteHeaders(context, policies, decisions, allowed: true);
         await _next(context).ConfigureAwait(false);
     }
 
-    private static bool WritesHeaders(FloodgateRateLimitHeaders mode, bool allowed) =>
-        mode == FloodgateRateLimitHeaders.Always || (mode == FloodgateRateLimitHeaders.OnRejection && !allowed);
+    /// <summary>RateLimit-Policy and RateLimit for the decisions so far, on the answers <see cref="FloodgateOptions.RateLimitHeaders"/> names.</summary>
+    private void WriteHeaders(HttpContext context, EndpointPolicies policies, ReadOnlySpan<Decision> decisions, bool allowed)
+    {
+        FloodgateRateLimitHeaders mode = _service.Options.RateLimitHeaders;
+        if (mode == FloodgateRateLimitHeaders.Never || (mode == FloodgateRateLimitHeaders.OnRejection && allowed))
+        {
+            return;
+        }
+
+        // Through the indexer, like the other features (see CheckClient).
+        IHeaderDictionary headers = (context.Features[typeof(IHttpResponseFeature)] as IHttpResponseFeature)?.Headers ?? context.Response.Headers;
+        headers["RateLimit-Policy"] = policies.PolicyHeader;
+        headers["RateLimit"] = policies.StateHeader(decisions);
+    }
 
     private void LogDecision(string policy, System.Net.IPAddress? address, Decision decision)
     {
