@@ -9,8 +9,9 @@
 # (none, builtin, floodgate, floodgate's endpoint without a policy, floodgate with RateLimitHeaders=OnRejection, none, ...) so that drift in the machine hits them
 # alike; the table gives medians and the spread. Bytes allocated per request come from GC.GetTotalAllocatedBytes
 # (the app's /stats endpoint) around each run. Then none and Floodgate are loaded side by side, at the same time,
-# which cancels the machine's drift (PAIRS runs, default 10). Last, fresh servers sit idle and their context switches
-# per second are counted over all their threads (/proc/PID/task/*/status), as started and with the thread pool's
+# which cancels the machine's drift (PAIRS runs, default 10), with a second none server as a control: none against
+# none shows how far the side-by-side method itself moves when nothing differs. Last, fresh servers sit idle and
+# their context switches per second are counted over all their threads (/proc/PID/task/*/status), as started and with the thread pool's
 # spin-waiting off (DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0), which shows what is left without the runtime's.
 #
 # Usage: bench/http-bench.sh [rounds] [seconds per run] [warm-up seconds] [idle seconds]   (defaults: 10, 10, 30, 30)
@@ -56,15 +57,15 @@ start() {
 declare -A pid_of url_of
 configs=(none builtin floodgate floodgate-free floodgate-onrejection)
 port=$base_port
-for mode in none builtin floodgate floodgate-onrejection; do
+for mode in none builtin floodgate floodgate-onrejection none-twin; do
   port=$((port + 1))
-  start "$mode" "$port"
+  start "${mode%-twin}" "$port"
   pid_of[$mode]=$started; url_of[$mode]="http://127.0.0.1:$port"
 done
 pid_of[floodgate-free]=${pid_of[floodgate]}; url_of[floodgate-free]=${url_of[floodgate]}
 path_of() { [ "$1" = floodgate-free ] && echo /free || echo /; }
 
-for c in "${configs[@]}"; do
+for c in "${configs[@]}" none-twin; do
   echo "warming up $c for ${warmup}s..." >&2
   taskset -c 1 wrk -t1 -c32 -d"${warmup}s" "${url_of[$c]}$(path_of "$c")" >/dev/null
 done
@@ -117,7 +118,7 @@ done
 pairs=${PAIRS:-10}
 declare -A side
 for ((i = 1; i <= pairs; i++)); do
-  for c in builtin floodgate floodgate-free floodgate-onrejection; do
+  for c in none-twin builtin floodgate floodgate-free floodgate-onrejection; do
     n0=$(cpu_ticks "${pid_of[none]}"); f0=$(cpu_ticks "${pid_of[$c]}")
     taskset -c 1 wrk -t1 -c16 -d"${seconds}s" "${url_of[none]}$(path_of "$c")" >"$data/side-none.txt" & w=$!
     taskset -c 1 wrk -t1 -c16 -d"${seconds}s" "${url_of[$c]}$(path_of "$c")" >"$data/side-fg.txt"
@@ -134,8 +135,9 @@ echo "Side by side ($pairs runs of ${seconds} s each; none and the other server 
 echo
 echo "| configuration | CPU per request vs none at the same time, median (min to max) |"
 echo "|---|---:|"
-for c in builtin floodgate floodgate-free floodgate-onrejection; do
+for c in none-twin builtin floodgate floodgate-free floodgate-onrejection; do
   case $c in
+    none-twin) name="none, a second server (control: the method's own noise)";;
     builtin) name="built-in \`UseRateLimiter()\`, endpoint with a policy";;
     floodgate) name="Floodgate, endpoint with a policy";;
     floodgate-free) name="Floodgate, endpoint without a policy";;

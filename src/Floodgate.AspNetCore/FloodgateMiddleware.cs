@@ -139,7 +139,14 @@ internal sealed class FloodgateMiddleware
                 : RejectionWriter.WriteAsync(context, _service, policies.Names[0], decision, RejectionWriter.StatusOf(decision.Reason));
         }
 
-        // Several policies: their decisions on the stack (an endpoint names a handful), one string for the header.
+        return CheckSeveral(context, policies, address);
+    }
+
+    /// <summary>An endpoint with several policies: checked in order, the first that denies answers.</summary>
+    /// <remarks>Its own method, so that the one-policy path above has no stack buffer (nor the checks one brings).</remarks>
+    private Task CheckSeveral(HttpContext context, EndpointPolicies policies, System.Net.IPAddress? address)
+    {
+        // Their decisions on the stack (an endpoint names a handful), one string for the header.
         Span<Decision> decisions = policies.Count <= 16 ? stackalloc Decision[policies.Count] : new Decision[policies.Count];
         for (int i = 0; i < decisions.Length; i++)
         {
