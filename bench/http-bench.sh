@@ -11,8 +11,9 @@
 # (the app's /stats endpoint) around each run. Then none and Floodgate are loaded side by side, at the same time,
 # which cancels the machine's drift (PAIRS runs, default 10), with a second none server as a control: none against
 # none shows how far the side-by-side method itself moves when nothing differs. Last, fresh servers sit idle and
-# their context switches per second are counted over all their threads (/proc/PID/task/*/status), as started and with the thread pool's
-# spin-waiting off (DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0), which shows what is left without the runtime's.
+# their context switches per second are counted over all their threads (/proc/PID/task/*/status): after one request
+# as started, after one request with the thread pool's spin-waiting off (DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0,
+# which shows what is left without the runtime's), and never used (no request since the start but the readiness probe).
 #
 # Usage: bench/http-bench.sh [rounds] [seconds per run] [warm-up seconds] [idle seconds]   (defaults: 10, 10, 30, 30)
 # FLOODGATE_CLOCK=ticker|precise|kernel picks what Floodgate's checks read for "now" (default: its automatic choice).
@@ -152,26 +153,35 @@ for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 wait 2>/dev/null || true
 pids=()
 declare -A idle_pid
-idle_apps=(none floodgate none-nospin floodgate-nospin)
+idle_apps=(none floodgate none-nospin floodgate-nospin none-unused floodgate-unused)
 port=$((base_port + 10))
 for app in "${idle_apps[@]}"; do
   port=$((port + 1))
-  case $app in *-nospin) start "${app%-nospin}" "$port" DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0;; *) start "$app" "$port";; esac
+  case $app in
+    *-nospin) start "${app%-nospin}" "$port" DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0;;
+    *-unused) start "${app%-unused}" "$port";;
+    *) start "$app" "$port";;
+  esac
   idle_pid[$app]=$started
-  curl -s -o /dev/null "http://127.0.0.1:$port/"
+  # -unused: no request at all after the start (only the script's readiness probe of /stats).
+  case $app in *-unused) ;; *) curl -s -o /dev/null "http://127.0.0.1:$port/";; esac
 done
 sleep 30   # the thread pool's workers retire after about 20 s without work
 declare -A s0 i0
 for app in "${idle_apps[@]}"; do s0[$app]=$(switches "${idle_pid[$app]}"); i0[$app]=$(cpu_ticks "${idle_pid[$app]}"); done
 sleep "$idle"
 echo
-echo "Idle (${idle} s without requests, from 30 s after one request; all four at the same time, each pinned to core 0):"
+echo "Idle (${idle} s without requests, from 30 s after one request, or none for \"never used\"; all at the same time, each pinned to core 0):"
 echo
 echo "| app | context switches per second (all threads) | CPU time per minute |"
 echo "|---|---:|---:|"
 for app in "${idle_apps[@]}"; do
   s1=$(switches "${idle_pid[$app]}"); i1=$(cpu_ticks "${idle_pid[$app]}")
-  case $app in *-nospin) name="${app%-nospin}, DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0";; *) name=$app;; esac
+  case $app in
+    *-nospin) name="${app%-nospin}, DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0";;
+    *-unused) name="${app%-unused}, never used (no request since the start)";;
+    *) name=$app;;
+  esac
   awk -v m="$name" -v s="$(switched "${s0[$app]}" "$s1")" -v c=$((i1 - i0[$app])) -v t="$ticks" -v d="$idle" \
     'BEGIN {printf "| %s | %.1f | %.0f ms |\n", m, s / d, c / t * 1000 * 60 / d}'
 done
