@@ -57,6 +57,17 @@ start() {
 
 declare -A pid_of url_of
 configs=(none builtin floodgate floodgate-free floodgate-onrejection)
+side_configs=(none-twin builtin floodgate floodgate-free floodgate-onrejection)   # each loaded beside none
+label() {
+  case $1 in
+    none) echo "none (no limiter)";;
+    none-twin) echo "none, a second server (control: the method's own noise)";;
+    builtin) echo "built-in \`UseRateLimiter()\`, endpoint with a policy";;
+    floodgate) echo "Floodgate, endpoint with a policy";;
+    floodgate-free) echo "Floodgate, endpoint without a policy";;
+    floodgate-onrejection) echo "Floodgate, endpoint with a policy, \`RateLimitHeaders = OnRejection\`";;
+  esac
+}
 port=$base_port
 for mode in none builtin floodgate floodgate-onrejection none-twin; do
   port=$((port + 1))
@@ -102,14 +113,7 @@ echo "| configuration | CPU per request, median (min-max) | vs none, median (min
 echo "|---|---:|---:|---:|---:|"
 for c in "${configs[@]}"; do
   m=$(median "${us[$c]}")
-  case $c in
-    none) name="none (no limiter)";;
-    builtin) name="built-in \`UseRateLimiter()\`, endpoint with a policy";;
-    floodgate) name="Floodgate, endpoint with a policy";;
-    floodgate-free) name="Floodgate, endpoint without a policy";;
-    floodgate-onrejection) name="Floodgate, endpoint with a policy, \`RateLimitHeaders = OnRejection\`";;
-  esac
-  awk -v name="$name" -v m="$m" -v lo="$(lowest "${us[$c]}")" -v hi="$(highest "${us[$c]}")" -v r="$(median "${rps[$c]}")" -v by="$(median "${bytes[$c]}")" -v c="$c" \
+  awk -v name="$(label "$c")" -v m="$m" -v lo="$(lowest "${us[$c]}")" -v hi="$(highest "${us[$c]}")" -v r="$(median "${rps[$c]}")" -v by="$(median "${bytes[$c]}")" -v c="$c" \
     -v rm="$(median "${ratio[$c]}")" -v rlo="$(lowest "${ratio[$c]}")" -v rhi="$(highest "${ratio[$c]}")" \
     'BEGIN {d = (c == "none") ? "" : sprintf("**%+.1f%%** (%+.1f%% to %+.1f%%)", (rm - 1) * 100, (rlo - 1) * 100, (rhi - 1) * 100); printf "| %s | %.2f us (%.2f-%.2f) | %s | %.0f | %d B |\n", name, m, lo, hi, d, r, by}'
 done
@@ -119,7 +123,7 @@ done
 pairs=${PAIRS:-10}
 declare -A side
 for ((i = 1; i <= pairs; i++)); do
-  for c in none-twin builtin floodgate floodgate-free floodgate-onrejection; do
+  for c in "${side_configs[@]}"; do
     n0=$(cpu_ticks "${pid_of[none]}"); f0=$(cpu_ticks "${pid_of[$c]}")
     taskset -c 1 wrk -t1 -c16 -d"${seconds}s" "${url_of[none]}$(path_of "$c")" >"$data/side-none.txt" & w=$!
     taskset -c 1 wrk -t1 -c16 -d"${seconds}s" "${url_of[$c]}$(path_of "$c")" >"$data/side-fg.txt"
@@ -136,19 +140,13 @@ echo "Side by side ($pairs runs of ${seconds} s each; none and the other server 
 echo
 echo "| configuration | CPU per request vs none at the same time, median (min to max) |"
 echo "|---|---:|"
-for c in none-twin builtin floodgate floodgate-free floodgate-onrejection; do
-  case $c in
-    none-twin) name="none, a second server (control: the method's own noise)";;
-    builtin) name="built-in \`UseRateLimiter()\`, endpoint with a policy";;
-    floodgate) name="Floodgate, endpoint with a policy";;
-    floodgate-free) name="Floodgate, endpoint without a policy";;
-    floodgate-onrejection) name="Floodgate, endpoint with a policy, \`RateLimitHeaders = OnRejection\`";;
-  esac
-  awk -v name="$name" -v m="$(median "${side[$c]}")" -v lo="$(lowest "${side[$c]}")" -v hi="$(highest "${side[$c]}")" \
+for c in "${side_configs[@]}"; do
+  awk -v name="$(label "$c")" -v m="$(median "${side[$c]}")" -v lo="$(lowest "${side[$c]}")" -v hi="$(highest "${side[$c]}")" \
     'BEGIN {printf "| %s | **%+.1f%%** (%+.1f%% to %+.1f%%) |\n", name, (m - 1) * 100, (lo - 1) * 100, (hi - 1) * 100}'
 done
 
-# Idle: fresh servers, one request each, then nothing; the same apps with the thread pool's spin-waiting off.
+# Idle: fresh servers, one request each, then nothing; the same apps with the thread pool's spin-waiting off; and
+# the two apps never used.
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 wait 2>/dev/null || true
 pids=()
