@@ -2,20 +2,24 @@
 # What Floodgate costs inside a real server: the app of bench/HttpApp (WebApplication.CreateBuilder, appsettings.json,
 # Floodgate's defaults: persistence on, two policies, RateLimit headers) with no limiter, with the built-in
 # UseRateLimiter() and with Floodgate. Each server is pinned to core 0 (taskset) and wrk to core 1. The figure is the
-# server's CPU time (utime + stime from /proc) per request wrk completed; throughput is secondary.
+# server's CPU time (utime + stime from /proc) per request it served (its own count, read with the CPU time at two
+# moments under load, so wrk's connecting and stopping stay outside); throughput is secondary.
 #
 # Every server runs for the whole benchmark and is first warmed up under load until tiered compilation has settled
 # (about 30 s on one core), so that rounds compare steady states, not JIT timelines. The configurations then alternate
 # (none, builtin, floodgate, floodgate's endpoint without a policy, floodgate with RateLimitHeaders=OnRejection, none, ...) so that drift in the machine hits them
 # alike; the table gives medians and the spread. Bytes allocated per request come from GC.GetTotalAllocatedBytes
-# (the app's /stats endpoint) around each run. Then none and Floodgate are loaded side by side, at the same time,
-# which cancels the machine's drift (PAIRS runs, default 10), with a second none server as a control: none against
-# none shows how far the side-by-side method itself moves when nothing differs. Last, fresh servers sit idle and
+# (the app's /stats endpoint, with the count of requests) at the same two moments. Then none and each other configuration are loaded side by side, at the
+# same time, which cancels the machine's drift, with a second none server as a control: none against none shows how
+# far the side-by-side method itself moves when nothing differs. Two processes of one app differ by themselves, so the
+# side-by-side pairs run in GENERATIONS (default 3) generations of freshly started servers, PAIRS (default 6) pairs of
+# each configuration per generation. Last, fresh servers sit idle and
 # their context switches per second are counted over all their threads (/proc/PID/task/*/status): after one request
 # as started, after one request with the thread pool's spin-waiting off (DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0,
 # which shows what is left without the runtime's), and never used (no request since the start but the readiness probe).
 #
-# Usage: bench/http-bench.sh [rounds] [seconds per run] [warm-up seconds] [idle seconds]   (defaults: 10, 10, 30, 30)
+# Usage: [PAIRS=6] [GENERATIONS=3] bench/http-bench.sh [rounds] [seconds per run] [warm-up seconds] [idle seconds]
+#        (defaults: 10, 10, 30, 30; about 35 minutes)
 # FLOODGATE_CLOCK=ticker|precise|kernel picks what Floodgate's checks read for "now" (default: its automatic choice).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -68,42 +72,70 @@ label() {
     floodgate-onrejection) echo "Floodgate, endpoint with a policy, \`RateLimitHeaders = OnRejection\`";;
   esac
 }
-port=$base_port
-for mode in none builtin floodgate floodgate-onrejection none-twin; do
-  port=$((port + 1))
-  start "${mode%-twin}" "$port"
-  pid_of[$mode]=$started; url_of[$mode]="http://127.0.0.1:$port"
-done
-pid_of[floodgate-free]=${pid_of[floodgate]}; url_of[floodgate-free]=${url_of[floodgate]}
+# start_servers FIRST_PORT: one server of each app (floodgate-free is floodgate's /free), ports from FIRST_PORT + 1.
+start_servers() {
+  local port=$1 mode
+  for mode in none builtin floodgate floodgate-onrejection none-twin; do
+    port=$((port + 1))
+    start "${mode%-twin}" "$port"
+    pid_of[$mode]=$started; url_of[$mode]="http://127.0.0.1:$port"
+  done
+  pid_of[floodgate-free]=${pid_of[floodgate]}; url_of[floodgate-free]=${url_of[floodgate]}
+}
 path_of() { [ "$1" = floodgate-free ] && echo /free || echo /; }
+# warm_up CONFIG...: each under load alone for the warm-up time.
+warm_up() {
+  local c
+  for c in "$@"; do
+    echo "warming up $c for ${warmup}s..." >&2
+    taskset -c 1 wrk -t1 -c32 -d"${warmup}s" "${url_of[$c]}$(path_of "$c")" >/dev/null
+  done
+}
+median() { printf '%s\n' $1 | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+lowest() { printf '%s\n' $1 | sort -g | head -1; }
+highest() { printf '%s\n' $1 | sort -g | tail -1; }
 
-for c in "${configs[@]}" none-twin; do
-  echo "warming up $c for ${warmup}s..." >&2
-  taskset -c 1 wrk -t1 -c32 -d"${warmup}s" "${url_of[$c]}$(path_of "$c")" >/dev/null
-done
+# measure CONFIG...: loads the configurations at the same time, each by its own wrk on core 1 (32 connections shared
+# out), for the run plus 1.5 s before and after. Between two snapshots taken under load, so that wrk's connecting and
+# stopping stay outside, each server's CPU time (/proc) and its own count of requests served and bytes allocated
+# (/stats) give cpu_us[CONFIG] (µs per request), rate[CONFIG] (requests per second) and alloc_b[CONFIG] (bytes per request).
+declare -A cpu_us rate alloc_b
+measure() {
+  local c q a conns=$((32 / $#)) loads=()
+  local -A t0 q0 a0 t1 q1 a1
+  for c in "$@"; do
+    taskset -c 1 wrk -t1 -c"$conns" -d"$((seconds + 3))s" "${url_of[$c]}$(path_of "$c")" >"$data/wrk-$c.txt" &
+    loads+=($!)
+  done
+  sleep 1.5
+  for c in "$@"; do t0[$c]=$(cpu_ticks "${pid_of[$c]}"); read -r q0[$c] a0[$c] _ <<<"$(curl -s "${url_of[$c]}/stats")"; done
+  sleep "$seconds"
+  for c in "$@"; do t1[$c]=$(cpu_ticks "${pid_of[$c]}"); read -r q1[$c] a1[$c] _ <<<"$(curl -s "${url_of[$c]}/stats")"; done
+  wait "${loads[@]}"
+  for c in "$@"; do
+    grep -q Non-2xx "$data/wrk-$c.txt" && { echo "$c answered non-2xx responses: the benchmark is invalid" >&2; exit 1; }
+    q=$((q1[$c] - q0[$c])); a=$((a1[$c] - a0[$c]))
+    cpu_us[$c]=$(awk -v c=$((t1[$c] - t0[$c])) -v t="$ticks" -v n="$q" 'BEGIN {printf "%.3f", c / t * 1e6 / n}')
+    rate[$c]=$(awk -v n="$q" -v s="$seconds" 'BEGIN {printf "%.0f", n / s}')
+    alloc_b[$c]=$(awk -v a="$a" -v n="$q" 'BEGIN {printf "%.0f", a / n}')
+  done
+}
+
+start_servers "$base_port"
+warm_up "${configs[@]}" none-twin
 
 declare -A us rps bytes ratio
 for ((round = 1; round <= rounds; round++)); do
   for c in "${configs[@]}"; do
-    p=${pid_of[$c]}; u=${url_of[$c]}
-    a0=$(curl -s "$u/stats"); c0=$(cpu_ticks "$p")
-    result=$(taskset -c 1 wrk -t1 -c32 -d"${seconds}s" "$u$(path_of "$c")")
-    c1=$(cpu_ticks "$p"); a1=$(curl -s "$u/stats")
-    n=$(awk '/requests in/ {print $1}' <<<"$result")
-    r=$(awk '/Requests\/sec/ {print $2}' <<<"$result")
-    [ "$(awk '/Non-2xx/ {print $NF}' <<<"$result")" = "" ] || { echo "$c answered non-2xx responses: the benchmark is invalid" >&2; exit 1; }
-    x=$(awk -v c=$((c1 - c0)) -v t="$ticks" -v n="$n" 'BEGIN {printf "%.3f", c / t * 1e6 / n}')
-    b=$(awk -v a="$((a1 - a0))" -v n="$n" 'BEGIN {printf "%.0f", a / n}')
-    us[$c]="${us[$c]:-} $x"; rps[$c]="${rps[$c]:-} $r"; bytes[$c]="${bytes[$c]:-} $b"
+    measure "$c"
+    x=${cpu_us[$c]}
+    us[$c]="${us[$c]:-} $x"; rps[$c]="${rps[$c]:-} ${rate[$c]}"; bytes[$c]="${bytes[$c]:-} ${alloc_b[$c]}"
     [ "$c" = none ] && none_us=$x
     ratio[$c]="${ratio[$c]:-} $(awk -v x="$x" -v n="$none_us" 'BEGIN {printf "%.4f", x / n}')"
-    echo "round $round $c: $x us CPU/request, $r req/s, $b B/request" >&2
+    echo "round $round $c: $x us CPU/request, ${rate[$c]} req/s, ${alloc_b[$c]} B/request" >&2
   done
 done
 
-median() { printf '%s\n' $1 | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
-lowest() { printf '%s\n' $1 | sort -g | head -1; }
-highest() { printf '%s\n' $1 | sort -g | tail -1; }
 echo
 echo "Server CPU per request ($rounds alternating rounds of ${seconds} s, after ${warmup} s of warm-up each; server on core 0, wrk -t1 -c32 on core 1):"
 echo
@@ -119,30 +151,41 @@ for c in "${configs[@]}"; do
 done
 
 # Side by side: the none server and each other one loaded at the same time (both on core 0, two wrk with 16 connections
-# each on core 1), so that whatever the machine does to one it does to the other; the ratio of each pair.
-pairs=${PAIRS:-10}
-declare -A side
-for ((i = 1; i <= pairs; i++)); do
-  for c in "${side_configs[@]}"; do
-    n0=$(cpu_ticks "${pid_of[none]}"); f0=$(cpu_ticks "${pid_of[$c]}")
-    taskset -c 1 wrk -t1 -c16 -d"${seconds}s" "${url_of[none]}$(path_of "$c")" >"$data/side-none.txt" & w=$!
-    taskset -c 1 wrk -t1 -c16 -d"${seconds}s" "${url_of[$c]}$(path_of "$c")" >"$data/side-fg.txt"
-    wait "$w"
-    n1=$(cpu_ticks "${pid_of[none]}"); f1=$(cpu_ticks "${pid_of[$c]}")
-    nn=$(awk '/requests in/ {print $1}' "$data/side-none.txt"); nf=$(awk '/requests in/ {print $1}' "$data/side-fg.txt")
-    x=$(awk -v a=$((n1 - n0)) -v na="$nn" -v b=$((f1 - f0)) -v nb="$nf" 'BEGIN {printf "%.4f", (b / nb) / (a / na)}')
-    side[$c]="${side[$c]:-} $x"
-    echo "side by side $i $c: $(awk -v x="$x" 'BEGIN {printf "%+.1f%%", (x - 1) * 100}') CPU per request vs none" >&2
+# each on core 1), so that whatever the machine does to one it does to the other; the ratio of each pair. Which wrk
+# starts first alternates from pair to pair. Two processes of the same app differ by themselves (what tiered PGO
+# compiled, where the runtime put things), so the pairs run in GENERATIONS generations of fresh servers (the first
+# reuses the servers above), each started and warmed up again, PAIRS pairs per configuration each.
+pairs=${PAIRS:-6}
+generations=${GENERATIONS:-3}
+declare -A side side_gen
+for ((g = 1; g <= generations; g++)); do
+  if ((g > 1)); then
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    pids=()
+    start_servers $((base_port + 20 * g))
+    warm_up "${configs[@]}" none-twin
+  fi
+  declare -A this_gen=()
+  for ((i = 1; i <= pairs; i++)); do
+    for c in "${side_configs[@]}"; do
+      if ((i % 2)); then measure none "$c"; else measure "$c" none; fi
+      x=$(awk -v a="${cpu_us[none]}" -v b="${cpu_us[$c]}" 'BEGIN {printf "%.4f", b / a}')
+      side[$c]="${side[$c]:-} $x"; this_gen[$c]="${this_gen[$c]:-} $x"
+      echo "side by side, generation $g, pair $i, $c: $(awk -v x="$x" 'BEGIN {printf "%+.1f%%", (x - 1) * 100}') CPU per request vs none" >&2
+    done
   done
+  for c in "${side_configs[@]}"; do side_gen[$c]="${side_gen[$c]:-} $(median "${this_gen[$c]}")"; done
 done
+percent() { awk -v x="$1" 'BEGIN {printf "%+.1f%%", (x - 1) * 100}'; }
 echo
-echo "Side by side ($pairs runs of ${seconds} s each; none and the other server on core 0, each loaded by its own wrk -t1 -c16 on core 1, on the same path):"
+echo "Side by side ($generations generations of fresh servers, $pairs pairs of ${seconds} s each per configuration in each; none and the other server on core 0, each loaded by its own wrk -t1 -c16 on core 1, on the same path):"
 echo
-echo "| configuration | CPU per request vs none at the same time, median (min to max) |"
-echo "|---|---:|"
+echo "| configuration | CPU per request vs none at the same time, median of all $((generations * pairs)) pairs (min to max) | medians of the generations |"
+echo "|---|---:|---:|"
 for c in "${side_configs[@]}"; do
-  awk -v name="$(label "$c")" -v m="$(median "${side[$c]}")" -v lo="$(lowest "${side[$c]}")" -v hi="$(highest "${side[$c]}")" \
-    'BEGIN {printf "| %s | **%+.1f%%** (%+.1f%% to %+.1f%%) |\n", name, (m - 1) * 100, (lo - 1) * 100, (hi - 1) * 100}'
+  gens=""; for m in ${side_gen[$c]}; do gens="${gens:+$gens, }$(percent "$m")"; done
+  echo "| $(label "$c") | **$(percent "$(median "${side[$c]}")")** ($(percent "$(lowest "${side[$c]}")") to $(percent "$(highest "${side[$c]}")")) | $gens |"
 done
 
 # Idle: fresh servers, one request each, then nothing; the same apps with the thread pool's spin-waiting off; and
