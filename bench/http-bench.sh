@@ -7,16 +7,17 @@
 #
 # Every server runs for the whole benchmark and is first warmed up under load until tiered compilation has settled
 # (about 30 s on one core), so that rounds compare steady states, not JIT timelines. The configurations then alternate
-# (none, builtin, floodgate, floodgate's endpoint without a policy, floodgate with RateLimitHeaders=OnRejection, none, ...) so that drift in the machine hits them
-# alike; the table gives medians and the spread. Bytes allocated per request come from GC.GetTotalAllocatedBytes
-# (the app's /stats endpoint, with the count of requests) at the same two moments. Then none and each other configuration are loaded side by side, at the
-# same time, which cancels the machine's drift, with a second none server as a control: none against none shows how
-# far the side-by-side method itself moves when nothing differs. Two processes of one app differ by themselves, so the
-# side-by-side pairs run in GENERATIONS (default 3) generations of freshly started servers, PAIRS (default 6) pairs of
-# each configuration per generation. Last, fresh servers sit idle and
-# their context switches per second are counted over all their threads (/proc/PID/task/*/status): after one request
-# as started, after one request with the thread pool's spin-waiting off (DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0,
-# which shows what is left without the runtime's), and never used (no request since the start but the readiness probe).
+# (none, builtin, floodgate, floodgate's endpoint without a policy, floodgate with RateLimitHeaders=OnRejection,
+# none, ...) so that drift in the machine hits them alike; the table gives medians and the spread. Bytes allocated
+# per request come from GC.GetTotalAllocatedBytes (the app's /stats endpoint, with the count of requests) at the same
+# two moments. Then none and each other configuration are loaded side by side, at the same time, which cancels the
+# machine's drift, with a second none server as a control: none against none shows how far the side-by-side method
+# itself moves when nothing differs. Two processes of one app differ by themselves, so the side-by-side pairs run in
+# GENERATIONS (default 3) generations of freshly started servers, PAIRS (default 6) pairs of each configuration per
+# generation. Last, fresh servers sit idle and their context switches per second are counted over all their threads
+# (/proc/PID/task/*/status): after one request as started, after one request with the thread pool's spin-waiting off
+# (DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0, which shows what is left without the runtime's), and never used (no
+# request since the start but the readiness probe).
 #
 # Usage: [PAIRS=6] [GENERATIONS=3] bench/http-bench.sh [rounds] [seconds per run] [warm-up seconds] [idle seconds]
 #        (defaults: 10, 10, 30, 30; about 35 minutes)
@@ -36,7 +37,8 @@ out="$PWD/HttpApp/bin/bench"
 dotnet build HttpApp -c Release -o "$out" >/dev/null
 data="$(mktemp -d)"
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$data"; }
+stop_servers() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=(); }
+cleanup() { stop_servers; rm -rf "$data"; }
 trap cleanup EXIT
 
 ticks=$(getconf CLK_TCK)
@@ -94,6 +96,7 @@ warm_up() {
 median() { printf '%s\n' $1 | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 lowest() { printf '%s\n' $1 | sort -g | head -1; }
 highest() { printf '%s\n' $1 | sort -g | tail -1; }
+percent() { awk -v x="$1" 'BEGIN {printf "%+.1f%%", (x - 1) * 100}'; }   # a ratio as a signed percentage
 
 # measure CONFIG...: loads the configurations at the same time, each by its own wrk on core 1 (32 connections shared
 # out), for the run plus 1.5 s before and after. Between two snapshots taken under load, so that wrk's connecting and
@@ -108,9 +111,9 @@ measure() {
     loads+=($!)
   done
   sleep 1.5
-  for c in "$@"; do t0[$c]=$(cpu_ticks "${pid_of[$c]}"); read -r q0[$c] a0[$c] _ <<<"$(curl -s "${url_of[$c]}/stats")"; done
+  for c in "$@"; do t0[$c]=$(cpu_ticks "${pid_of[$c]}"); read -r q0[$c] a0[$c] <<<"$(curl -s "${url_of[$c]}/stats")"; done
   sleep "$seconds"
-  for c in "$@"; do t1[$c]=$(cpu_ticks "${pid_of[$c]}"); read -r q1[$c] a1[$c] _ <<<"$(curl -s "${url_of[$c]}/stats")"; done
+  for c in "$@"; do t1[$c]=$(cpu_ticks "${pid_of[$c]}"); read -r q1[$c] a1[$c] <<<"$(curl -s "${url_of[$c]}/stats")"; done
   wait "${loads[@]}"
   for c in "$@"; do
     grep -q Non-2xx "$data/wrk-$c.txt" && { echo "$c answered non-2xx responses: the benchmark is invalid" >&2; exit 1; }
@@ -160,9 +163,7 @@ generations=${GENERATIONS:-3}
 declare -A side side_gen
 for ((g = 1; g <= generations; g++)); do
   if ((g > 1)); then
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    pids=()
+    stop_servers
     start_servers $((base_port + 20 * g))
     warm_up "${configs[@]}" none-twin
   fi
@@ -172,12 +173,11 @@ for ((g = 1; g <= generations; g++)); do
       if ((i % 2)); then measure none "$c"; else measure "$c" none; fi
       x=$(awk -v a="${cpu_us[none]}" -v b="${cpu_us[$c]}" 'BEGIN {printf "%.4f", b / a}')
       side[$c]="${side[$c]:-} $x"; this_gen[$c]="${this_gen[$c]:-} $x"
-      echo "side by side, generation $g, pair $i, $c: $(awk -v x="$x" 'BEGIN {printf "%+.1f%%", (x - 1) * 100}') CPU per request vs none" >&2
+      echo "side by side, generation $g, pair $i, $c: $(percent "$x") CPU per request vs none" >&2
     done
   done
   for c in "${side_configs[@]}"; do side_gen[$c]="${side_gen[$c]:-} $(median "${this_gen[$c]}")"; done
 done
-percent() { awk -v x="$1" 'BEGIN {printf "%+.1f%%", (x - 1) * 100}'; }
 echo
 echo "Side by side ($generations generations of fresh servers, $pairs pairs of ${seconds} s each per configuration in each; none and the other server on core 0, each loaded by its own wrk -t1 -c16 on core 1, on the same path):"
 echo
@@ -190,9 +190,7 @@ done
 
 # Idle: fresh servers, one request each, then nothing; the same apps with the thread pool's spin-waiting off; and
 # the two apps never used.
-for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-wait 2>/dev/null || true
-pids=()
+stop_servers
 declare -A idle_pid
 idle_apps=(none floodgate none-nospin floodgate-nospin none-unused floodgate-unused)
 port=$((base_port + 10))
