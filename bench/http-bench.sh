@@ -2,25 +2,32 @@
 # What Floodgate costs inside a real server: the app of bench/HttpApp (WebApplication.CreateBuilder, appsettings.json,
 # Floodgate's defaults: persistence on, two policies, RateLimit headers) with no limiter, with the built-in
 # UseRateLimiter() and with Floodgate. Each server is pinned to core 0 (taskset) and wrk to core 1. The figure is the
-# server's CPU time (utime + stime from /proc) per request it served (its own count, read with the CPU time at two
-# moments under load, so wrk's connecting and stopping stay outside); throughput is secondary.
+# server's CPU time per request it served: the process's CPU time (CLOCK_PROCESS_CPUTIME_ID, in ns) and its own count
+# of requests, both read from the app's /stats at two moments under load, so wrk's connecting and stopping stay
+# outside; throughput is secondary, bytes allocated per request (GC.GetTotalAllocatedBytes) come from the same reads.
 #
-# Every server runs for the whole benchmark and is first warmed up under load until tiered compilation has settled
-# (about 30 s on one core), so that rounds compare steady states, not JIT timelines. The configurations then alternate
-# (none, builtin, floodgate, floodgate's endpoint without a policy, floodgate with RateLimitHeaders=OnRejection,
-# none, ...) so that drift in the machine hits them alike; the table gives medians and the spread. Bytes allocated
-# per request come from GC.GetTotalAllocatedBytes (the app's /stats endpoint, with the count of requests) at the same
-# two moments. Then none and each other configuration are loaded side by side, at the same time, which cancels the
-# machine's drift, with a second none server as a control: none against none shows how far the side-by-side method
-# itself moves when nothing differs. Two processes of one app differ by themselves, so the side-by-side pairs run in
-# GENERATIONS (default 3) generations of freshly started servers, PAIRS (default 6) pairs of each configuration per
-# generation. Last, fresh servers sit idle and their context switches per second are counted over all their threads
-# (/proc/PID/task/*/status): after one request as started, after one request with the thread pool's spin-waiting off
-# (DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0, which shows what is left without the runtime's), and never used (no
-# request since the start but the readiness probe).
+# 1. Separate servers, alternating. Every server runs for the whole part and is first warmed up under load until
+#    tiered compilation has settled (about 30 s on one core), so that rounds compare steady states, not JIT timelines.
+#    The configurations then alternate (none, builtin, floodgate, floodgate's endpoint without a policy, floodgate with
+#    RateLimitHeaders=OnRejection, none, ...) so that drift in the machine hits them alike; medians and the spread.
+# 2. Switched in one process. Two processes of one app differ by themselves (what tiered PGO compiled, where things
+#    landed) by a few percent, and this machine drifts by as much from one 10 s run to the next, so part 1 cannot tell
+#    2% from 4%. Here one server runs the app in its `switched` mode (Floodgate registered with its defaults, its
+#    middleware on the request path or not, switched through a request to /switch) under one wrk's load the whole
+#    time, and windows of WINDOW (default 2) seconds alternate: off, on, off, on... Each on-window is compared with the
+#    mean of the off-windows on either side of it, and the median of SWITCHES (default 40) such ratios is the figure,
+#    with its 95% confidence interval (bootstrap). The same process, the same JIT state, seconds apart: what is left
+#    is what the middleware does. The reference state `headers only` is a middleware that sets the two RateLimit
+#    headers to constant values and does nothing else: what Kestrel charges any middleware for those two headers.
+#    Background work is not in these ratios (it lands in on- and off-windows alike): Floodgate's is a checkpoint every
+#    30 s while clients change state, shown by part 1 and by the persistence benchmarks.
+# 3. Idle: fresh servers sit idle and their context switches per second are counted over all their threads
+#    (/proc/PID/task/*/status): after one request as started, after one request with the thread pool's spin-waiting off
+#    (DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0, which shows what is left without the runtime's), and never used (no
+#    request since the start but the readiness probe).
 #
-# Usage: [PAIRS=6] [GENERATIONS=3] bench/http-bench.sh [rounds] [seconds per run] [warm-up seconds] [idle seconds]
-#        (defaults: 10, 10, 30, 30; about 35 minutes)
+# Usage: [SWITCHES=40] [WINDOW=2] bench/http-bench.sh [rounds] [seconds per run] [warm-up seconds] [idle seconds]
+#        (defaults: 10, 10, 30, 30; about 45 minutes)
 # FLOODGATE_CLOCK=ticker|precise|kernel picks what Floodgate's checks read for "now" (default: its automatic choice).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -32,6 +39,7 @@ clock="${FLOODGATE_CLOCK:-}"
 base_port=5190
 
 source ./pinned.sh   # wrk, taskset, two cores
+need python3 python3
 
 out="$PWD/HttpApp/bin/bench"
 dotnet build HttpApp -c Release -o "$out" >/dev/null
@@ -45,29 +53,27 @@ ticks=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # switches PID: "tid count" per live thread (voluntary + involuntary context switches).
 switches() { for t in /proc/"$1"/task/*; do awk -v t="${t##*/}" '/ctxt_switches/ {s += $2} END {print t, s}' "$t/status" 2>/dev/null; done; }
-# switched BEFORE AFTER: switches between two snapshots; a thread that started meanwhile counts whole, one that ended is lost.
-switched() { awk 'NR == FNR {before[$1] = $2; next} {s += $2 - (($1 in before) ? before[$1] : 0)} END {print s}' <(echo "$1") <(echo "$2"); }
+# switches_between BEFORE AFTER: switches between two snapshots; a thread that started meanwhile counts whole, one that ended is lost.
+switches_between() { awk 'NR == FNR {before[$1] = $2; next} {s += $2 - (($1 in before) ? before[$1] : 0)} END {print s}' <(echo "$1") <(echo "$2"); }
 
-# start MODE PORT [VAR=VALUE]: a server pinned to core 0, persistence (floodgate) in its own directory, with an optional
-# environment variable; sets $started.
+# start MODE PORT [VAR=VALUE] [--setting=value...]: a server pinned to core 0, persistence (floodgate, switched) in its
+# own directory, with an optional environment variable and configuration overrides; sets $started.
 # MODE floodgate-onrejection: Floodgate with RateLimitHeaders=OnRejection (headers on 429/403 only).
 start() {
-  local app=$1 extra=()
-  [ "$app" = floodgate-onrejection ] && { app=floodgate; extra=(--Floodgate:RateLimitHeaders=OnRejection); }
-  (cd "$out" && { [ -z "${3:-}" ] || export "$3"; } && exec taskset -c 0 dotnet HttpApp.dll "$app" "$2" $clock --Floodgate:DataDirectory="$data/$1-$2" "${extra[@]}" >"$data/$1-$2.log" 2>&1) &
+  local app=$1 port=$2 env="${3:-}" extra=("${@:4}")
+  [ "$app" = floodgate-onrejection ] && { app=floodgate; extra+=(--Floodgate:RateLimitHeaders=OnRejection); }
+  (cd "$out" && { [ -z "$env" ] || export "$env"; } && exec taskset -c 0 dotnet HttpApp.dll "$app" "$port" $clock --Floodgate:DataDirectory="$data/$1-$port" "${extra[@]}" >"$data/$1-$port.log" 2>&1) &
   started=$!
   pids+=("$started")
-  for _ in $(seq 1 150); do curl -s -o /dev/null "http://127.0.0.1:$2/stats" && break; sleep 0.1; done
-  curl -s -o /dev/null "http://127.0.0.1:$2/stats" || { echo "server $1 did not start:" >&2; cat "$data/$1-$2.log" >&2; exit 1; }
+  for _ in $(seq 1 150); do curl -s -o /dev/null "http://127.0.0.1:$port/stats" && break; sleep 0.1; done
+  curl -s -o /dev/null "http://127.0.0.1:$port/stats" || { echo "server $1 did not start:" >&2; cat "$data/$1-$port.log" >&2; exit 1; }
 }
 
-declare -A pid_of url_of
+declare -A url_of
 configs=(none builtin floodgate floodgate-free floodgate-onrejection)
-side_configs=(none-twin builtin floodgate floodgate-free floodgate-onrejection)   # each loaded beside none
 label() {
   case $1 in
     none) echo "none (no limiter)";;
-    none-twin) echo "none, a second server (control: the method's own noise)";;
     builtin) echo "built-in \`UseRateLimiter()\`, endpoint with a policy";;
     floodgate) echo "Floodgate, endpoint with a policy";;
     floodgate-free) echo "Floodgate, endpoint without a policy";;
@@ -77,12 +83,12 @@ label() {
 # start_servers FIRST_PORT: one server of each app (floodgate-free is floodgate's /free), ports from FIRST_PORT + 1.
 start_servers() {
   local port=$1 mode
-  for mode in none builtin floodgate floodgate-onrejection none-twin; do
+  for mode in none builtin floodgate floodgate-onrejection; do
     port=$((port + 1))
-    start "${mode%-twin}" "$port"
-    pid_of[$mode]=$started; url_of[$mode]="http://127.0.0.1:$port"
+    start "$mode" "$port"
+    url_of[$mode]="http://127.0.0.1:$port"
   done
-  pid_of[floodgate-free]=${pid_of[floodgate]}; url_of[floodgate-free]=${url_of[floodgate]}
+  url_of[floodgate-free]=${url_of[floodgate]}
 }
 path_of() { [ "$1" = floodgate-free ] && echo /free || echo /; }
 # warm_up CONFIG...: each under load alone for the warm-up time.
@@ -98,44 +104,40 @@ lowest() { printf '%s\n' $1 | sort -g | head -1; }
 highest() { printf '%s\n' $1 | sort -g | tail -1; }
 percent() { awk -v x="$1" 'BEGIN {printf "%+.1f%%", (x - 1) * 100}'; }   # a ratio as a signed percentage
 
-# measure CONFIG...: loads the configurations at the same time, each by its own wrk on core 1 (32 connections shared
-# out), for the run plus 1.5 s before and after. Between two snapshots taken under load, so that wrk's connecting and
-# stopping stay outside, each server's CPU time (/proc) and its own count of requests served and bytes allocated
-# (/stats) give cpu_us[CONFIG] (µs per request), rate[CONFIG] (requests per second) and alloc_b[CONFIG] (bytes per request).
-declare -A cpu_us rate alloc_b
+# stats URL: "<requests served> <bytes allocated> <process CPU ns>" from the app.
+stats() { curl -s "$1/stats"; }
+# per_request Q0 A0 C0 Q1 A1 C1: "<CPU µs per request> <bytes per request>" between two reads of /stats.
+per_request() { awk -v q=$(($4 - $1)) -v a=$(($5 - $2)) -v c=$(($6 - $3)) 'BEGIN {printf "%.4f %.0f\n", c / q / 1000, a / q}'; }
+
+# measure CONFIG: loads the configuration's server by wrk on core 1 (32 connections) for the run plus 1.5 s before and
+# after; between two reads of /stats under load: cpu_us (µs of CPU per request), rate (requests per second) and
+# alloc_b (bytes allocated per request).
 measure() {
-  local c q a conns=$((32 / $#)) loads=()
-  local -A t0 q0 a0 t1 q1 a1
-  for c in "$@"; do
-    taskset -c 1 wrk -t1 -c"$conns" -d"$((seconds + 3))s" "${url_of[$c]}$(path_of "$c")" >"$data/wrk-$c.txt" &
-    loads+=($!)
-  done
+  local c=$1 q0 a0 c0 q1 a1 c1
+  taskset -c 1 wrk -t1 -c32 -d"$((seconds + 3))s" "${url_of[$c]}$(path_of "$c")" >"$data/wrk-$c.txt" &
+  local load=$!
   sleep 1.5
-  for c in "$@"; do t0[$c]=$(cpu_ticks "${pid_of[$c]}"); read -r q0[$c] a0[$c] <<<"$(curl -s "${url_of[$c]}/stats")"; done
+  read -r q0 a0 c0 <<<"$(stats "${url_of[$c]}")"
   sleep "$seconds"
-  for c in "$@"; do t1[$c]=$(cpu_ticks "${pid_of[$c]}"); read -r q1[$c] a1[$c] <<<"$(curl -s "${url_of[$c]}/stats")"; done
-  wait "${loads[@]}"
-  for c in "$@"; do
-    grep -q Non-2xx "$data/wrk-$c.txt" && { echo "$c answered non-2xx responses: the benchmark is invalid" >&2; exit 1; }
-    q=$((q1[$c] - q0[$c])); a=$((a1[$c] - a0[$c]))
-    cpu_us[$c]=$(awk -v c=$((t1[$c] - t0[$c])) -v t="$ticks" -v n="$q" 'BEGIN {printf "%.3f", c / t * 1e6 / n}')
-    rate[$c]=$(awk -v n="$q" -v s="$seconds" 'BEGIN {printf "%.0f", n / s}')
-    alloc_b[$c]=$(awk -v a="$a" -v n="$q" 'BEGIN {printf "%.0f", a / n}')
-  done
+  read -r q1 a1 c1 <<<"$(stats "${url_of[$c]}")"
+  wait "$load"
+  grep -q Non-2xx "$data/wrk-$c.txt" && { echo "$c answered non-2xx responses: the benchmark is invalid" >&2; exit 1; }
+  read -r cpu_us alloc_b <<<"$(per_request "$q0" "$a0" "$c0" "$q1" "$a1" "$c1")"
+  rate=$(awk -v n=$((q1 - q0)) -v s="$seconds" 'BEGIN {printf "%.0f", n / s}')
 }
 
 start_servers "$base_port"
-warm_up "${configs[@]}" none-twin
+warm_up "${configs[@]}"
 
 declare -A us rps bytes ratio
 for ((round = 1; round <= rounds; round++)); do
   for c in "${configs[@]}"; do
     measure "$c"
-    x=${cpu_us[$c]}
-    us[$c]="${us[$c]:-} $x"; rps[$c]="${rps[$c]:-} ${rate[$c]}"; bytes[$c]="${bytes[$c]:-} ${alloc_b[$c]}"
+    x=$cpu_us
+    us[$c]="${us[$c]:-} $x"; rps[$c]="${rps[$c]:-} $rate"; bytes[$c]="${bytes[$c]:-} $alloc_b"
     [ "$c" = none ] && none_us=$x
     ratio[$c]="${ratio[$c]:-} $(awk -v x="$x" -v n="$none_us" 'BEGIN {printf "%.4f", x / n}')"
-    echo "round $round $c: $x us CPU/request, ${rate[$c]} req/s, ${alloc_b[$c]} B/request" >&2
+    echo "round $round $c: $x us CPU/request, $rate req/s, $alloc_b B/request" >&2
   done
 done
 
@@ -153,44 +155,84 @@ for c in "${configs[@]}"; do
     'BEGIN {d = (c == "none") ? "" : sprintf("**%+.1f%%** (%+.1f%% to %+.1f%%)", (rm - 1) * 100, (rlo - 1) * 100, (rhi - 1) * 100); printf "| %s | %.2f us (%.2f-%.2f) | %s | %.0f | %d B |\n", name, m, lo, hi, d, r, by}'
 done
 
-# Side by side: the none server and each other one loaded at the same time (both on core 0, two wrk with 16 connections
-# each on core 1), so that whatever the machine does to one it does to the other; the ratio of each pair. Which wrk
-# starts first alternates from pair to pair. Two processes of the same app differ by themselves (what tiered PGO
-# compiled, where the runtime put things), so the pairs run in GENERATIONS generations of fresh servers (the first
-# reuses the servers above), each started and warmed up again, PAIRS pairs per configuration each.
-pairs=${PAIRS:-6}
-generations=${GENERATIONS:-3}
-declare -A side side_gen
-for ((g = 1; g <= generations; g++)); do
-  if ((g > 1)); then
-    stop_servers
-    start_servers $((base_port + 20 * g))
-    warm_up "${configs[@]}" none-twin
-  fi
-  declare -A this_gen=()
-  for ((i = 1; i <= pairs; i++)); do
-    for c in "${side_configs[@]}"; do
-      if ((i % 2)); then measure none "$c"; else measure "$c" none; fi
-      x=$(awk -v a="${cpu_us[none]}" -v b="${cpu_us[$c]}" 'BEGIN {printf "%.4f", b / a}')
-      side[$c]="${side[$c]:-} $x"; this_gen[$c]="${this_gen[$c]:-} $x"
-      echo "side by side, generation $g, pair $i, $c: $(percent "$x") CPU per request vs none" >&2
+stop_servers
+
+# Switched in one process (see the top): switched_run NAME PATH "STATES" [--setting=value...] writes one line per window,
+# "<state> <CPU µs per request> <bytes per request>", to $data/switched-NAME.txt; state 0 is off.
+switches_per_state=${SWITCHES:-40}
+window=${WINDOW:-2}
+switched_run() {
+  local name=$1 path=$2 states=($3) port=$((base_port + 40 + ${#switched_names[@]})) i s state q0 a0 c0 q1 a1 c1
+  switched_names+=("$name")
+  start switched "$port" "" "${@:4}"
+  local url="http://127.0.0.1:$port"
+  local total=$((warmup + switches_per_state * ${#states[@]} * 2 * (window + 1) + 5))
+  taskset -c 1 wrk -t1 -c32 -d"${total}s" "$url$path" >"$data/wrk-switched-$name.txt" &
+  local load=$!
+  echo "switched $name: warming up every state for ${warmup}s..." >&2
+  local cycle=(0 "${states[@]}")
+  for ((i = 0; i < warmup; i++)); do curl -s -o /dev/null "$url/switch/${cycle[i % ${#cycle[@]}]}"; sleep 1; done
+  : >"$data/switched-$name.txt"
+  for ((i = 0; i < switches_per_state; i++)); do
+    for s in "${states[@]}"; do
+      for state in 0 "$s"; do
+        curl -s -o /dev/null "$url/switch/$state"
+        read -r q0 a0 c0 <<<"$(stats "$url")"
+        sleep "$window"
+        read -r q1 a1 c1 <<<"$(stats "$url")"
+        echo "$state $(per_request "$q0" "$a0" "$c0" "$q1" "$a1" "$c1")" >>"$data/switched-$name.txt"
+      done
     done
   done
-  for c in "${side_configs[@]}"; do side_gen[$c]="${side_gen[$c]:-} $(median "${this_gen[$c]}")"; done
-done
+  kill -INT "$load" 2>/dev/null || true   # wrk prints its summary (and any non-2xx count) on SIGINT
+  wait "$load" 2>/dev/null || true
+  grep -q Non-2xx "$data/wrk-switched-$name.txt" && { echo "switched $name answered non-2xx responses: the benchmark is invalid" >&2; exit 1; }
+  stop_servers
+}
+# switched_rows NAME "STATE=LABEL"...: a table row per state: the median of its windows over the mean of the off-windows
+# on either side, the 95% confidence interval of that median (2,000 bootstrap resamples), the quartiles, allocations.
+switched_rows() {
+  python3 - "$data/switched-$1.txt" "${@:2}" <<'PY'
+import random, statistics, sys
+rows = [line.split() for line in open(sys.argv[1]) if line.strip()]
+windows = [(int(state), float(us), float(b)) for state, us, b in rows]
+off_us = statistics.median(w[1] for w in windows if w[0] == 0)
+off_b = statistics.median(w[2] for w in windows if w[0] == 0)
+random.seed(1)
+for item in sys.argv[2:]:
+    state, label = item.split('=', 1)
+    state = int(state)
+    ratios, on_b = [], []
+    for i, (s, us, b) in enumerate(windows):
+        neighbours = [windows[j][1] for j in (i - 1, i + 1) if 0 <= j < len(windows) and windows[j][0] == 0]
+        if s == state and neighbours:
+            ratios.append(us / statistics.mean(neighbours) - 1)
+            on_b.append(b)
+    ratios.sort()
+    n = len(ratios)
+    medians = sorted(statistics.median(random.choices(ratios, k=n)) for _ in range(2000))
+    pct = lambda x: '%+.1f%%' % (100 * x)
+    print('| %s | **%s** (%s to %s) | %s to %s | %d | %.2f µs | %.0f B / %.0f B |' % (
+        label, pct(statistics.median(ratios)), pct(medians[50]), pct(medians[1949]),
+        pct(ratios[n // 4]), pct(ratios[(3 * n) // 4]), n, off_us, off_b, statistics.median(on_b)))
+PY
+}
+
+switched_names=()
+switched_run policy / "1 2"
+switched_run nothing-but-the-check / "1" --Floodgate:RateLimitHeaders=Never
+switched_run free /free "1"
 echo
-echo "Side by side ($generations generations of fresh servers, $pairs pairs of ${seconds} s each per configuration in each; none and the other server on core 0, each loaded by its own wrk -t1 -c16 on core 1, on the same path):"
+echo "Switched in one process ($switches_per_state windows of ${window} s per state, each against the off-windows either side of it; server on core 0, wrk -t1 -c32 on core 1; every state warmed up for ${warmup} s):"
 echo
-echo "| configuration | CPU per request vs none at the same time, median of all $((generations * pairs)) pairs (min to max) | medians of the generations |"
-echo "|---|---:|---:|"
-for c in "${side_configs[@]}"; do
-  gens=""; for m in ${side_gen[$c]}; do gens="${gens:+$gens, }$(percent "$m")"; done
-  echo "| $(label "$c") | **$(percent "$(median "${side[$c]}")")** ($(percent "$(lowest "${side[$c]}")") to $(percent "$(highest "${side[$c]}")")) | $gens |"
-done
+echo "| state (against the same server with it off) | CPU per request, median (95% confidence interval) | quartiles | windows | off: CPU per request | allocated per request, off / on |"
+echo "|---|---:|---:|---:|---:|---:|"
+switched_rows policy "1=Floodgate, endpoint with a policy" "2=headers only: a middleware that sets the two RateLimit headers to constants, no limiter"
+switched_rows nothing-but-the-check "1=Floodgate, endpoint with a policy, \`RateLimitHeaders = Never\` (the check alone)"
+switched_rows free "1=Floodgate, endpoint without a policy"
 
 # Idle: fresh servers, one request each, then nothing; the same apps with the thread pool's spin-waiting off; and
 # the two apps never used.
-stop_servers
 declare -A idle_pid
 idle_apps=(none floodgate none-nospin floodgate-nospin none-unused floodgate-unused)
 port=$((base_port + 10))
@@ -221,6 +263,6 @@ for app in "${idle_apps[@]}"; do
     *-unused) name="${app%-unused}, never used (no request since the start)";;
     *) name=$app;;
   esac
-  awk -v m="$name" -v s="$(switched "${s0[$app]}" "$s1")" -v c=$((i1 - i0[$app])) -v t="$ticks" -v d="$idle" \
+  awk -v m="$name" -v s="$(switches_between "${s0[$app]}" "$s1")" -v c=$((i1 - i0[$app])) -v t="$ticks" -v d="$idle" \
     'BEGIN {printf "| %s | %.1f | %.0f ms |\n", m, s / d, c / t * 1000 * 60 / d}'
 done
