@@ -27,7 +27,7 @@
 #    request since the start but the readiness probe).
 #
 # Usage: [SWITCHES=40] [WINDOW=2] bench/http-bench.sh [rounds] [seconds per run] [warm-up seconds] [idle seconds]
-#        (defaults: 10, 10, 30, 30; about 45 minutes)
+#        (defaults: 10, 10, 30, 30; about 30 minutes)
 # FLOODGATE_CLOCK=ticker|precise|kernel picks what Floodgate's checks read for "now" (default: its automatic choice).
 set -euo pipefail
 cd "$(dirname "$0")"
