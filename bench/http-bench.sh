@@ -102,7 +102,6 @@ warm_up() {
 median() { printf '%s\n' $1 | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 lowest() { printf '%s\n' $1 | sort -g | head -1; }
 highest() { printf '%s\n' $1 | sort -g | tail -1; }
-percent() { awk -v x="$1" 'BEGIN {printf "%+.1f%%", (x - 1) * 100}'; }   # a ratio as a signed percentage
 
 # stats URL: "<requests served> <bytes allocated> <process CPU ns>" from the app.
 stats() { curl -s "$1/stats"; }
