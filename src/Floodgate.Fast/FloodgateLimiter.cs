@@ -229,6 +229,15 @@ public sealed class FloodgateLimiter : IDisposable
     /// <summary>Gets how many periodic checkpoints were skipped because nothing had changed (tests).</summary>
     internal long SkippedCheckpoints => _checkpointer?.Skipped ?? 0;
 
+    /// <summary>Gets how many checkpoint timer ticks found the previous periodic checkpoint still running (tests).</summary>
+    internal long BusyCheckpointTicks => _checkpointer?.BusyTicks ?? 0;
+
+    /// <summary>Sets what a checkpoint runs once it holds the gate, before it exports anything (tests hold one there).</summary>
+    internal Action? CheckpointWriting
+    {
+        set => _checkpointer!.Writing = value;
+    }
+
     /// <summary>Gets what the check path reads for "now" (tests).</summary>
     internal Internal.ClockSource ClockReading => _engine.Clock.Reading;
 

@@ -156,6 +156,71 @@ public sealed class PersistenceTests : IDisposable
     }
 
     [Fact]
+    public void TicksWhileAPeriodicCheckpointRunsStartNoOtherAndAreNotCountedIdle()
+    {
+        using var writing = new SemaphoreSlim(0);
+        using var release = new ManualResetEventSlim();
+        using FloodgateLimiter limiter = new(Policy(), new FloodgateLimiterOptions
+        {
+            TimeProvider = _time,
+            DataDirectory = _directory,
+            CheckpointInterval = TimeSpan.FromSeconds(30),
+            Logger = _log,
+        });
+        limiter.CheckpointWriting = () =>
+        {
+            writing.Release();
+            release.Wait(TimeSpan.FromSeconds(30));   // bounded: a failed assertion must not leave Dispose waiting for it
+        };
+        BuildState(limiter);
+        _time.Advance(TimeSpan.FromSeconds(30));      // a periodic checkpoint starts, and is held before it writes
+        Assert.True(writing.Wait(TimeSpan.FromSeconds(30)), "no periodic checkpoint started");
+
+        _time.Advance(TimeSpan.FromSeconds(30));      // a slow disk: the next two ticks find it still running
+        _time.Advance(TimeSpan.FromSeconds(30));
+        Assert.Equal(2, limiter.BusyCheckpointTicks);
+        Assert.Equal(0, limiter.SkippedCheckpoints);   // busy is not idle: the state on disk is not the state in memory yet
+
+        release.Set();
+        Assert.True(SpinWait.SpinUntil(() => _log.Count(104) >= 1, TimeSpan.FromSeconds(30)), "the held checkpoint was not written");
+        _time.Advance(TimeSpan.FromSeconds(30));      // the first tick after it: nothing new, nothing written
+        Assert.Equal(1, limiter.SkippedCheckpoints);
+        Assert.False(writing.Wait(TimeSpan.FromMilliseconds(200)), "a busy tick queued a second checkpoint of the same state");
+        Assert.Equal(1, _log.Count(104));
+    }
+
+    [Fact]
+    public async Task APeriodicTickDuringARequestedCheckpointWritesNothingItHasWritten()
+    {
+        using var writing = new SemaphoreSlim(0);
+        using var release = new ManualResetEventSlim();
+        using FloodgateLimiter limiter = new(Policy(), new FloodgateLimiterOptions
+        {
+            TimeProvider = _time,
+            DataDirectory = _directory,
+            CheckpointInterval = TimeSpan.FromSeconds(30),
+            Logger = _log,
+        });
+        limiter.CheckpointWriting = () =>
+        {
+            writing.Release();
+            release.Wait(TimeSpan.FromSeconds(30));   // bounded: a failed assertion must not leave Dispose waiting for it
+        };
+        BuildState(limiter);
+        Task requested = limiter.CheckpointAsync();
+        Assert.True(writing.Wait(TimeSpan.FromSeconds(30)), "the requested checkpoint did not start");
+
+        _time.Advance(TimeSpan.FromSeconds(30));      // the state on disk is older than the table: a periodic one waits
+        release.Set();
+        await requested.WaitAsync(TimeSpan.FromSeconds(30));
+
+        // Once it holds the gate, the periodic checkpoint finds that the requested one wrote everything.
+        Assert.True(SpinWait.SpinUntil(() => limiter.SkippedCheckpoints == 1, TimeSpan.FromSeconds(30)), "the periodic checkpoint did not skip");
+        Assert.Equal(1, _log.Count(104));
+        Assert.Equal(0, limiter.BusyCheckpointTicks);
+    }
+
+    [Fact]
     public async Task WithoutADataDirectoryCheckpointCompletesAtOnce()
     {
         using var limiter = new FloodgateLimiter(Policy());

@@ -29,6 +29,8 @@ internal sealed class Checkpointer : IDisposable
     private int _lastCount;   // records in the last checkpoint: sizes the next one's FASTER memory
     private long _checkpointedChanges = -1;   // the engine's ChangeCount when the state on disk was taken
     private long _skipped;
+    private long _busyTicks;
+    private int _periodicRunning;   // 1 from a tick that starts a periodic checkpoint until that checkpoint has published its outcome
     private int _disposed;
 
     private Checkpointer(LimiterEngine engine, CheckpointStore store, FileStream fileLock, ILogger logger, TimeSpan interval, bool journal)
@@ -63,8 +65,14 @@ internal sealed class Checkpointer : IDisposable
     /// <summary>Gets when the last checkpoint was written (or recovered from); null before any.</summary>
     public DateTimeOffset? LastCheckpointAt { get; private set; }
 
-    /// <summary>Gets how many periodic checkpoints were skipped because nothing had changed (tests).</summary>
-    internal long Skipped => Interlocked.Read(ref _skipped);   // incremented on timer threads
+    /// <summary>Gets how many periodic checkpoints were skipped because nothing had changed since the state on disk was taken (tests).</summary>
+    internal long Skipped => Interlocked.Read(ref _skipped);   // incremented on timer and checkpoint threads
+
+    /// <summary>Gets how many timer ticks found the previous periodic checkpoint still running, and so started none (tests).</summary>
+    internal long BusyTicks => Interlocked.Read(ref _busyTicks);   // incremented on timer threads
+
+    /// <summary>Runs on the checkpoint thread once it holds the gate, before anything is exported (tests hold a checkpoint there).</summary>
+    internal Action? Writing { get; set; }
 
     /// <summary>Gets why the last checkpoint failed; null when it succeeded.</summary>
     public string? LastCheckpointError { get; private set; }
@@ -125,13 +133,13 @@ internal sealed class Checkpointer : IDisposable
     /// Runs a checkpoint on a new thread: it never takes, nor blocks, a thread-pool thread, which requests need (with
     /// <see cref="SynchronousFileDevice"/>, FASTER completes its writes on this thread too). Outcome in <paramref name="done"/>, if any.
     /// </summary>
-    private void StartCheckpointThread(TaskCompletionSource? done, CancellationToken cancellationToken)
+    private void StartCheckpointThread(TaskCompletionSource? done, CancellationToken cancellationToken, bool periodic = false)
     {
         var thread = new Thread(() =>
         {
             try
             {
-                Checkpoint(cancellationToken, final: false);
+                Checkpoint(cancellationToken, periodic ? CheckpointKind.Periodic : CheckpointKind.Requested);
                 done?.TrySetResult();
             }
             catch (OperationCanceledException ex)
@@ -152,20 +160,43 @@ internal sealed class Checkpointer : IDisposable
         thread.Start();
     }
 
-    /// <summary>Writes a checkpoint on the calling thread, after any running one. A failure is logged, counted and thrown.</summary>
-    private void Checkpoint(CancellationToken cancellationToken, bool final)
+    /// <summary>
+    /// Writes a checkpoint on the calling thread, after any running one. A failure is logged, counted and thrown. A
+    /// periodic one that finds nothing new once it holds the gate (a requested one wrote it meanwhile) writes nothing.
+    /// </summary>
+    private void Checkpoint(CancellationToken cancellationToken, CheckpointKind kind)
     {
-        _gate.Wait(cancellationToken);
-        if (!final && Volatile.Read(ref _disposed) != 0)
+        bool periodic = kind == CheckpointKind.Periodic;   // set back to false once the next tick may start another
+        try
+        {
+            _gate.Wait(cancellationToken);
+        }
+        catch
+        {
+            EndPeriodic(ref periodic);
+            throw;
+        }
+
+        if (kind != CheckpointKind.Final && Volatile.Read(ref _disposed) != 0)
         {
             // Disposed while this thread waited: the final checkpoint was (or is being) written, and the lock released.
+            EndPeriodic(ref periodic);
             _gate.Release();
             throw new ObjectDisposedException(nameof(FloodgateLimiter));
+        }
+
+        if (periodic && IsIdle())
+        {
+            Interlocked.Increment(ref _skipped);
+            EndPeriodic(ref periodic);
+            _gate.Release();
+            return;
         }
 
         long sequence = ++_sequence;
         try
         {
+            Writing?.Invoke();
             var watch = Stopwatch.StartNew();
             long changes = _engine.ChangeCount;   // before the export: a change during it is written next time
             long journalMark = _journal?.Mark() ?? -1;   // the journal before this point is in the export
@@ -190,24 +221,42 @@ internal sealed class Checkpointer : IDisposable
             {
                 _journal!.TruncateUntil(journalMark);
             }
-            Volatile.Write(ref _checkpointedChanges, changes);   // read by the timer's thread, outside the gate
             _engine.Metrics.Increment(MetricIndex.Checkpoints);
             LastCheckpointAt = utcNow;
             LastCheckpointError = null;
+
+            // After the outcome above: a tick that finds nothing new from here on finds it on disk, and observers too.
+            Volatile.Write(ref _checkpointedChanges, changes);   // read by the timer's thread, outside the gate
+            EndPeriodic(ref periodic);
             Log.CheckpointWritten(_logger, sequence, _lastCount, Directory, watch.ElapsedMilliseconds);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             _engine.Metrics.Increment(MetricIndex.CheckpointFailures);
             LastCheckpointError = ex.Message;
+            EndPeriodic(ref periodic);
             Log.CheckpointFailed(_logger, sequence, Directory, ex.Message, ex);
             throw;
         }
         finally
         {
+            EndPeriodic(ref periodic);   // a cancellation or an unexpected exception; otherwise already ended above
             _gate.Release();
         }
     }
+
+    /// <summary>Lets the next tick start a periodic checkpoint: called once this one's outcome is published.</summary>
+    private void EndPeriodic(ref bool periodic)
+    {
+        if (periodic)
+        {
+            periodic = false;   // once only: a second write could end the next tick's checkpoint too
+            Volatile.Write(ref _periodicRunning, 0);
+        }
+    }
+
+    /// <summary>Nothing to write: no decision and no operator change since the state on disk was taken, and no failure to retry.</summary>
+    private bool IsIdle() => LastCheckpointError is null && _engine.ChangeCount == Volatile.Read(ref _checkpointedChanges);
 
     /// <summary>Releases the directory without a final checkpoint, as a process that dies does (crash tests).</summary>
     public void Abandon()
@@ -232,7 +281,7 @@ internal sealed class Checkpointer : IDisposable
         _timer.Dispose();
         try
         {
-            Checkpoint(CancellationToken.None, final: true);
+            Checkpoint(CancellationToken.None, CheckpointKind.Final);
         }
 #pragma warning disable CA1031 // Logged and counted by Checkpoint; disposing must still release the directory.
         catch (Exception)
@@ -335,14 +384,44 @@ internal sealed class Checkpointer : IDisposable
             return;
         }
 
-        // An idle limiter writes nothing: no decision and no operator change since the state on disk was taken
-        // means the same records again. A failed checkpoint is retried whatever happened since.
-        if (LastCheckpointError is null && _engine.ChangeCount == Volatile.Read(ref _checkpointedChanges))
+        // One periodic checkpoint at a time: a tick while the last one still runs (a slow disk, a loaded machine)
+        // starts none, or it would queue behind the gate and write the same state again. Such a tick is busy, not
+        // idle: what changed meanwhile is seen by the first tick after the running checkpoint has ended.
+        // CompareExchange: timer callbacks may overlap; the checkpoint thread sets it back to 0 (EndPeriodic).
+        if (Interlocked.CompareExchange(ref _periodicRunning, 1, 0) != 0)
         {
-            Interlocked.Increment(ref _skipped);   // timer callbacks may overlap
+            Interlocked.Increment(ref _busyTicks);
             return;
         }
 
-        StartCheckpointThread(null, CancellationToken.None);   // a failure is logged and counted
+        // An idle limiter writes nothing: the same records again. A failed checkpoint is retried whatever happened since.
+        if (IsIdle())
+        {
+            Interlocked.Increment(ref _skipped);
+            Volatile.Write(ref _periodicRunning, 0);
+            return;
+        }
+
+        try
+        {
+            StartCheckpointThread(null, CancellationToken.None, periodic: true);   // a failure is logged and counted
+        }
+        catch
+        {
+            Volatile.Write(ref _periodicRunning, 0);   // no thread (out of memory): the next tick tries again
+            throw;
+        }
+    }
+
+    private enum CheckpointKind
+    {
+        /// <summary>From the timer: skipped when nothing is new.</summary>
+        Periodic,
+
+        /// <summary>Asked for (<see cref="CheckpointAsync"/>, a full ban journal): always written.</summary>
+        Requested,
+
+        /// <summary>On dispose, on the disposing thread.</summary>
+        Final,
     }
 }
