@@ -12,7 +12,6 @@ namespace Floodgate.AspNetCore.Tests;
 /// <summary>The proof-of-work challenge: tokens (signature, expiry, single use, client, policy, bad input) and the HTTP flow.</summary>
 public sealed partial class ChallengeTests
 {
-    private static readonly CapturingLoggerProvider s_logs = new();
     private static readonly IpKey s_client = IpKey.Create(IPAddress.Parse("192.0.2.50"));
     private static readonly IpKey s_other = IpKey.Create(IPAddress.Parse("192.0.2.51"));
 
@@ -104,6 +103,7 @@ public sealed partial class ChallengeTests
     public async Task OverHttpAPersonGetsBackByWorkAndAnApiClientAndABanDoNot()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var logs = new CapturingLoggerProvider();   // this test's server alone: its entries are this test's
         await using TestServer server = await TestServer.StartAsync(
             o =>
             {
@@ -121,8 +121,7 @@ public sealed partial class ChallengeTests
             time,
             services: s => s.AddAuthorization(o => o.AddPolicy("operators", p => p.RequireAssertion(c =>
                 c.Resource is Microsoft.AspNetCore.Http.HttpContext http && IPAddress.Parse("127.0.0.9").Equals(http.Connection.RemoteIpAddress)))),
-            logs: s_logs);
-        Assert.NotNull(s_logs);
+            logs: logs);
         using HttpClient person = server.ClientFrom(2);
         for (int i = 0; i < 3; i++)
         {
@@ -170,9 +169,9 @@ public sealed partial class ChallengeTests
         using HttpResponseMessage banned = await server.ClientFrom(4).SendAsync(page);
         Assert.Equal(HttpStatusCode.Forbidden, banned.StatusCode);
         Assert.DoesNotContain("floodgate-challenge", await banned.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        Assert.DoesNotContain(s_logs.Entries, e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Error);   // nothing a client sent made the server fail
-        Assert.Contains(s_logs.Entries, e => e.Id == 321);   // solved
-        Assert.Contains(s_logs.Entries, e => e.Id == 322);   // refused
+        Assert.DoesNotContain(logs.Entries, e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Error);   // nothing a client sent made the server fail
+        Assert.Contains(logs.Entries, e => e.Id == 321);   // solved
+        Assert.Contains(logs.Entries, e => e.Id == 322);   // refused
     }
 
     [Fact]

@@ -46,7 +46,8 @@ public sealed class JournalTests : IDisposable
         _time.Advance(TimeSpan.FromSeconds(5));
         using FloodgateLimiter recovered = Open();
         Assert.Equal(DecisionReason.Blocked, recovered.Check(s_blockedAfter).Reason);
-        Assert.InRange(recovered.Inspect(s_blockedAfter).BlockExpiresAt!.Value - _time.GetUtcNow(), TimeSpan.FromMinutes(9), TimeSpan.FromMinutes(10));
+        Assert.Equal(Harness.Start + TimeSpan.FromMinutes(10), recovered.Inspect(s_blockedAfter).BlockExpiresAt);   // exact: the block's absolute end
+        Assert.Equal(TimeSpan.FromMinutes(10) - TimeSpan.FromSeconds(5), recovered.Check(s_blockedAfter).RetryAfter);
         Assert.Equal(1, recovered.Inspect(s_blockedAfter).BlockCount);
         Assert.Equal(DecisionReason.Blacklisted, recovered.Check(s_blacklistedAfter).Reason);
         Assert.True(recovered.Check(s_blockedBefore).IsAllowed);
@@ -101,8 +102,10 @@ public sealed class JournalTests : IDisposable
         Assert.Contains(_log.Entries, e => e.Id == 108 && e.Level == LogLevel.Warning);
     }
 
-    [Fact]
-    public void AnUnreadableJournalIsSetAsideAndStartupGoesOn()
+    [Theory]
+    [InlineData("zeroed")]          // every file of it: no commit record can be read
+    [InlineData("segment")]         // its segment is not a file: the log cannot be read
+    public void AnUnreadableJournalIsSetAsideAndANewOneStarted(string damage)
     {
         using (FloodgateLimiter first = Open())
         {
@@ -111,16 +114,74 @@ public sealed class JournalTests : IDisposable
             first.AbandonPersistence();
         }
 
-        foreach (string file in Directory.GetFiles(Path.Combine(_directory, "journal"), "*", SearchOption.AllDirectories))
+        string journal = Path.Combine(_directory, "journal");
+        if (damage == "zeroed")
         {
-            File.WriteAllBytes(file, new byte[13]);
+            foreach (string file in Directory.GetFiles(journal, "*", SearchOption.AllDirectories))
+            {
+                File.WriteAllBytes(file, new byte[13]);
+            }
+        }
+        else
+        {
+            File.Move(Path.Combine(journal, "bans.log.0"), Path.Combine(journal, "bans.log.1"));
+            Directory.CreateDirectory(Path.Combine(journal, "bans.log.0"));
         }
 
         using FloodgateLimiter recovered = Open();
-        Assert.True(recovered.Check(s_blacklistedAfter).IsAllowed);   // it works; what the journal held is gone, and said
+        Assert.True(recovered.Check(s_blockedAfter).IsAllowed);   // its block was in the journal alone: gone, and said
+        Assert.Contains(_log.Entries, e => e.Id == 110 && e.Message.Contains("no readable commit record", StringComparison.Ordinal));
+
+        // Moved aside whole, with what it held, for an operator to look at; a new journal took its place and works.
+        string aside = Assert.Single(Directory.GetDirectories(_directory, "journal.damaged-*"));
+        Assert.True(File.Exists(Path.Combine(aside, damage == "zeroed" ? "bans.log.0" : "bans.log.1")));
+        Assert.Empty(Directory.GetFiles(journal, "bans.log.1"));
         recovered.Blacklist(s_blacklistedAfter);
         WaitForJournal(recovered, 1);
-        Assert.Contains(_log.Entries, e => e.Id is 108 or 110);
+        recovered.AbandonPersistence();
+
+        _log.Clear();
+        using FloodgateLimiter again = Open();
+        Assert.Equal(DecisionReason.Blacklisted, again.Check(s_blacklistedAfter).Reason);
+        Assert.DoesNotContain(_log.Entries, e => e.Id is 108 or 110);
+    }
+
+    [Fact]
+    public void AJournalThatCannotCommitFallsBackToACheckpointAndNeverHoldsShutdown()
+    {
+        FloodgateLimiter limiter = Open(commitTimeout: TimeSpan.FromSeconds(2));
+        try
+        {
+            // FasterLog's commit directory becomes a file: every commit write fails, and FasterLog never completes it.
+            string commits = Path.Combine(_directory, "journal", "log-commits");
+            if (Directory.Exists(commits))
+            {
+                Directory.Delete(commits, recursive: true);   // made by the first commit
+            }
+
+            File.WriteAllBytes(commits, new byte[13]);
+
+            limiter.Blacklist(s_blacklistedAfter);
+            Assert.True(SpinWait.SpinUntil(() => _log.Entries.Any(e => e.Id == 107), TimeSpan.FromSeconds(30)), "the failed commit was not reported");
+            Assert.Contains(_log.Entries, e => e.Id == 107 && e.Message.Contains("did not complete within 2 s", StringComparison.Ordinal));
+
+            // The ban goes to disk by the checkpoint the writer asked for instead.
+            Assert.True(SpinWait.SpinUntil(() => _log.Entries.Any(e => e.Id == 104), TimeSpan.FromSeconds(30)), "no checkpoint was taken instead");
+
+            // Shutdown: the journal's last commit fails too, within its bound; Dispose returns.
+            limiter.Blacklist(s_blockedAfter);
+            var watch = Stopwatch.StartNew();
+            limiter.Dispose();
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"Dispose took {watch.Elapsed}");
+        }
+        finally
+        {
+            limiter.Dispose();
+        }
+
+        using FloodgateLimiter recovered = Open();
+        Assert.Equal(DecisionReason.Blacklisted, recovered.Check(s_blacklistedAfter).Reason);
+        Assert.Equal(DecisionReason.Blacklisted, recovered.Check(s_blockedAfter).Reason);   // in the final checkpoint
     }
 
     [Fact]
@@ -153,7 +214,7 @@ public sealed class JournalTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_directory, "journal", "bans.log.0")), "the first segment was not removed");
     }
 
-    private FloodgateLimiter Open(bool journal = true, FloodgatePolicy? policy = null, int capacity = 1024) =>
+    private FloodgateLimiter Open(bool journal = true, FloodgatePolicy? policy = null, int capacity = 1024, TimeSpan? commitTimeout = null) =>
         new(policy ?? new FloodgatePolicy { PermitLimit = 1, Window = TimeSpan.FromMinutes(1), BlockDuration = TimeSpan.FromMinutes(10) }, new FloodgateLimiterOptions
         {
             Capacity = capacity,
@@ -162,6 +223,7 @@ public sealed class JournalTests : IDisposable
             CheckpointInterval = TimeSpan.FromHours(1),
             Logger = _log,
             JournalBans = journal,
+            CheckpointTimeout = commitTimeout ?? TimeSpan.FromMinutes(2),
         });
 
     private static void Block(FloodgateLimiter limiter, IPAddress client)

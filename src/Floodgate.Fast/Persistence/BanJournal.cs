@@ -38,6 +38,7 @@ internal sealed class BanJournal : IDisposable
     private readonly KeyQueue _queue = new(QueueCapacity);
     private readonly SemaphoreSlim _signal = new(0);
     private readonly Action _requestCheckpoint;
+    private readonly TimeSpan _commitTimeout;
     private readonly Thread _writer;
     private readonly Lock _logGate = new();   // the writer and checkpoint truncation; never the check path
     private FasterLog _log;
@@ -49,12 +50,13 @@ internal sealed class BanJournal : IDisposable
     private long _truncateTo = -1;
     private long _written;
 
-    private BanJournal(LimiterEngine engine, string directory, ILogger logger, Action requestCheckpoint)
+    private BanJournal(LimiterEngine engine, string directory, ILogger logger, Action requestCheckpoint, TimeSpan commitTimeout)
     {
         _engine = engine;
         _directory = directory;
         _logger = logger;
         _requestCheckpoint = requestCheckpoint;
+        _commitTimeout = commitTimeout;
         (_log, _device, _commits) = OpenLog(directory);
         _writer = new Thread(WriteLoop) { IsBackground = true, Name = "Floodgate ban journal" };
     }
@@ -70,31 +72,43 @@ internal sealed class BanJournal : IDisposable
 
     /// <summary>
     /// Opens the journal in <paramref name="directory"/>, replays the records written since <paramref name="checkpointUtcTicks"/>
-    /// (the recovered checkpoint's time; 0 for none) into the engine, and starts the writer.
+    /// (the recovered checkpoint's time; 0 for none) into the engine, and starts the writer. A commit that has not
+    /// completed within <paramref name="commitTimeout"/> (a failing disk: FasterLog never completes it) counts as failed.
     /// </summary>
-    public static BanJournal Open(LimiterEngine engine, string directory, long checkpointUtcTicks, ILogger logger, Action requestCheckpoint)
+    public static BanJournal Open(LimiterEngine engine, string directory, long checkpointUtcTicks, ILogger logger, Action requestCheckpoint, TimeSpan commitTimeout)
     {
         System.IO.Directory.CreateDirectory(directory);
         bool hadRecords = System.IO.Directory.EnumerateFiles(directory, "bans.log.*").Any(f => new FileInfo(f).Length > 0);
-        BanJournal journal;
+        BanJournal? journal;
+        string? unreadable;
         try
         {
-            journal = new BanJournal(engine, directory, logger, requestCheckpoint);
+            journal = new BanJournal(engine, directory, logger, requestCheckpoint, commitTimeout);
+            unreadable = null;
+            if (hadRecords && journal._log.TailAddress <= FirstAddress)
+            {
+                // Records on disk, yet FasterLog recovered none: its commit record is unreadable (it skips those
+                // silently) or the log cannot be read. A new log here would write over them.
+                journal.CloseUnstarted();
+                journal = null;
+                unreadable = "no readable commit record: the journal's records were not applied";
+            }
         }
 #pragma warning disable CA1031 // An unreadable journal must not stop the app: it is set aside and a new one begins.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            string aside = SetAside(directory);
-            Log.JournalUnreadable(logger, directory, aside, ex.Message);
-            System.IO.Directory.CreateDirectory(directory);
-            journal = new BanJournal(engine, directory, logger, requestCheckpoint);
+            journal = null;
+            unreadable = ex.Message;
         }
 
-        if (hadRecords && journal._log.TailAddress <= FirstAddress)
+        if (journal is null)
         {
-            // Records on disk, yet FasterLog recovered none: its commit record is unreadable (it skips those silently).
-            Log.JournalDamaged(logger, directory, 1, "no readable commit record: the journal's records were not applied");
+            // Kept whole for an operator to look at, out of the new journal's way.
+            string aside = SetAside(directory);
+            Log.JournalUnreadable(logger, directory, aside, unreadable!);
+            System.IO.Directory.CreateDirectory(directory);
+            journal = new BanJournal(engine, directory, logger, requestCheckpoint, commitTimeout);
         }
 
         journal.Replay(checkpointUtcTicks);
@@ -170,6 +184,14 @@ internal sealed class BanJournal : IDisposable
         }
 
         // The semaphore is not disposed: a check that read the journal just before it was detached may still note (and is ignored).
+    }
+
+    /// <summary>Closes a journal whose writer never started, writing nothing.</summary>
+    private void CloseUnstarted()
+    {
+        _log.Dispose();
+        _commits.Dispose();
+        _device.Dispose();
     }
 
     private static (FasterLog Log, IDevice Device, DeviceLogCommitCheckpointManager Commits) OpenLog(string directory)
@@ -337,8 +359,16 @@ internal sealed class BanJournal : IDisposable
 
             if (records > 0 || truncateTo >= 0)
             {
-                // Blocks this thread (no spinning): FasterLog writes the commit metadata from a pool work item, which waits on nothing.
-                _log.CommitAsync().AsTask().GetAwaiter().GetResult();
+                // Blocks this thread (no spinning): FasterLog writes the commit metadata from a pool work item, which waits
+                // on nothing. Bounded: a commit whose write fails never completes, and the writer (and Dispose) would wait forever.
+                try
+                {
+                    _log.CommitAsync().AsTask().WaitAsync(_commitTimeout).GetAwaiter().GetResult();
+                }
+                catch (TimeoutException ex)
+                {
+                    throw new IOException($"its commit did not complete within {_commitTimeout.TotalSeconds:0} s: the disk may be full or failing", ex);
+                }
             }
         }
 

@@ -33,7 +33,7 @@ internal sealed class Checkpointer : IDisposable
     private int _periodicRunning;   // 1 from a tick that starts a periodic checkpoint until that checkpoint has published its outcome
     private int _disposed;
 
-    private Checkpointer(LimiterEngine engine, CheckpointStore store, FileStream fileLock, ILogger logger, TimeSpan interval, bool journal)
+    private Checkpointer(LimiterEngine engine, CheckpointStore store, FileStream fileLock, ILogger logger, TimeSpan interval, TimeSpan timeout, bool journal)
     {
         _engine = engine;
         _store = store;
@@ -43,7 +43,7 @@ internal sealed class Checkpointer : IDisposable
         if (journal)
         {
             // After the checkpoint: the journal holds what happened since it was taken.
-            _journal = BanJournal.Open(engine, Path.Combine(store.Directory, JournalDirectoryName), checkpointUtcTicks, logger, () => StartCheckpointThread(null, CancellationToken.None));
+            _journal = BanJournal.Open(engine, Path.Combine(store.Directory, JournalDirectoryName), checkpointUtcTicks, logger, () => StartCheckpointThread(null, CancellationToken.None), timeout);
             if (_journal.Replayed > 0)
             {
                 _checkpointedChanges = -1;   // replayed bans are news to the checkpoint on disk
@@ -110,7 +110,7 @@ internal sealed class Checkpointer : IDisposable
 
         try
         {
-            return new Checkpointer(engine, new CheckpointStore(directory, logger, timeout), fileLock, logger, interval, journal);
+            return new Checkpointer(engine, new CheckpointStore(directory, logger, timeout), fileLock, logger, interval, timeout, journal);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
