@@ -1,10 +1,11 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using Floodgate.Tests.Shared;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -57,12 +58,7 @@ public sealed class AdapterTests(RedisFixture redis) : IClassFixture<RedisFixtur
             Assert.Contains("api", await unblocked.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
 
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        while ((await toFirst.GetAsync("/api")).StatusCode != HttpStatusCode.OK)
-        {
-            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), "the unblock did not reach the other app within a second");
-            await Task.Delay(20);
-        }
+        await Eventually.WaitAsync(async () => (await toFirst.GetAsync("/api")).StatusCode == HttpStatusCode.OK, "the unblock reaching the other app");
 
         Assert.Equal(HttpStatusCode.OK, (await toSecond.GetAsync("/api")).StatusCode);
     }
@@ -82,12 +78,7 @@ public sealed class AdapterTests(RedisFixture redis) : IClassFixture<RedisFixtur
             Assert.Equal("{\"added\":true}", await added.Content.ReadAsStringAsync());
         }
 
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        while ((await toSecond.GetAsync("/api")).StatusCode != HttpStatusCode.Forbidden)
-        {
-            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), "the denylist entry did not reach the other app within a second");
-            await Task.Delay(20);
-        }
+        await Eventually.WaitAsync(async () => (await toSecond.GetAsync("/api")).StatusCode == HttpStatusCode.Forbidden, "the denylist entry reaching the other app");
 
         Assert.Contains("127.0.0.4/32", await ClientFrom(second, 9).GetStringAsync("/floodgate/denylist"), StringComparison.Ordinal);
 
@@ -113,12 +104,7 @@ public sealed class AdapterTests(RedisFixture redis) : IClassFixture<RedisFixtur
             Assert.Equal("{\"removed\":true}", await removed.Content.ReadAsStringAsync());
         }
 
-        watch.Restart();
-        while ((await toSecond.GetAsync("/api")).StatusCode == HttpStatusCode.Forbidden)
-        {
-            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), "the removal did not reach the app within a second");
-            await Task.Delay(20);
-        }
+        await Eventually.WaitAsync(async () => (await toSecond.GetAsync("/api")).StatusCode != HttpStatusCode.Forbidden, "the removal reaching the app");
     }
 
     [Fact]

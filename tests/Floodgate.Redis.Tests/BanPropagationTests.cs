@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using Floodgate.Tests.Shared;
 
 namespace Floodgate.Redis.Tests;
 
@@ -23,18 +24,18 @@ public sealed class BanPropagationTests(RedisFixture redis) : IClassFixture<Redi
         IPAddress client = IPAddress.Parse("10.4.0.1");
 
         Assert.True(await first.BlacklistAsync(client));
-        await WaitForAsync(() => second.Local.TryGetBan(second.Local.GetKey(client), out Decision d) && d.Reason == DecisionReason.Blacklisted);
+        await Eventually.WaitAsync(() => second.Local.TryGetBan(second.Local.GetKey(client), out Decision d) && d.Reason == DecisionReason.Blacklisted, "the change reaching the instance");
         Assert.Equal(DecisionReason.Blacklisted, (await second.CheckAsync(client)).Reason);
 
         Assert.True(await first.UnblacklistAsync(client));
-        await WaitForAsync(() => !second.Local.TryGetBan(second.Local.GetKey(client), out _));
+        await Eventually.WaitAsync(() => !second.Local.TryGetBan(second.Local.GetKey(client), out _), "the change reaching the instance");
         Assert.True((await second.CheckAsync(client)).IsAllowed);
 
         // Blocked by the second instance's own check (held in its local table), unblocked through the first.
         Assert.Equal(DecisionReason.Blocked, (await second.CheckAsync(client)).Reason);
         Assert.True(second.Local.TryGetBan(second.Local.GetKey(client), out _));
         Assert.True(await first.UnblockAsync(client));
-        await WaitForAsync(() => !second.Local.TryGetBan(second.Local.GetKey(client), out _));
+        await Eventually.WaitAsync(() => !second.Local.TryGetBan(second.Local.GetKey(client), out _), "the change reaching the instance");
         Assert.True((await second.CheckAsync(client)).IsAllowed);
     }
 
@@ -46,7 +47,7 @@ public sealed class BanPropagationTests(RedisFixture redis) : IClassFixture<Redi
         await using var limiter = new FloodgateRedisLimiter(name, policy, Options(TimeSpan.FromMilliseconds(200)));
         IPAddress lifted = IPAddress.Parse("10.4.0.2");
         IPAddress blacklisted = IPAddress.Parse("10.4.0.3");
-        await WaitForAsync(() => limiter.SyncedVersion != -1, seconds: 5);   // the sync at start is done: what follows is news to it
+        await Eventually.WaitAsync(() => limiter.SyncedVersion != -1, "the change reaching the instance");   // the sync at start is done: what follows is news to it
 
         // The local table holds bans Redis does not know (as if the unblock messages were lost)...
         limiter.Local.MirrorBan(limiter.Local.GetKey(lifted), 600_000);
@@ -57,18 +58,8 @@ public sealed class BanPropagationTests(RedisFixture redis) : IClassFixture<Redi
             await other.BlacklistAsync(blacklisted);
         }
 
-        await WaitForAsync(() => !limiter.Local.TryGetBan(limiter.Local.GetKey(lifted), out _), seconds: 5);
-        await WaitForAsync(() => limiter.Local.TryGetBan(limiter.Local.GetKey(blacklisted), out Decision d) && d.Reason == DecisionReason.Blacklisted, seconds: 5);
+        await Eventually.WaitAsync(() => !limiter.Local.TryGetBan(limiter.Local.GetKey(lifted), out _), "the change reaching the instance");
+        await Eventually.WaitAsync(() => limiter.Local.TryGetBan(limiter.Local.GetKey(blacklisted), out Decision d) && d.Reason == DecisionReason.Blacklisted, "the change reaching the instance");
         Assert.True((await limiter.CheckAsync(lifted)).IsAllowed);
-    }
-
-    private static async Task WaitForAsync(Func<bool> condition, double seconds = 1.0)
-    {
-        var watch = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(seconds), $"not within {seconds} s");
-            await Task.Delay(10);
-        }
     }
 }
