@@ -1,9 +1,11 @@
 using System.Net;
 using System.Net.Http.Headers;
+using Floodgate.Tests.Shared;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 
 namespace Floodgate.AspNetCore.Tests;
@@ -361,15 +363,44 @@ public sealed class EndToEndTests
     }
 
     [Fact]
-    public async Task TheHealthCheckReportsPoliciesAndPersistence()
+    public async Task TheHealthCheckIsDegradedWhileCheckpointsFailAndHealthyWhenTheyWorkAgain()
     {
         await using TestServer server = await TestServer.StartAsync(
-            o => o.AddPolicy("api", PerMinute(5)),
-            app => app.MapHealthChecks("/healthz").DisableFloodgate(),
+            o => o.AddPolicy("api", PerMinute(5)),   // persistence on, checkpoints every 30 s
+            app =>
+            {
+                app.MapGet("/api", () => "ok").RequireFloodgate("api");
+                app.MapHealthChecks("/healthz").DisableFloodgate();
+            },
             services: s => s.AddHealthChecks().AddFloodgate());
-        HttpResponseMessage health = await server.ClientFrom(80).GetAsync("/healthz");
-        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
-        Assert.Equal("Healthy", await health.Content.ReadAsStringAsync());
+        using HttpClient probe = server.ClientFrom(80);
+        FloodgateLimiter limiter = server.Services.GetRequiredService<FloodgateService>().Limiters["api"];
+        Assert.Equal("Healthy", await probe.GetStringAsync("/healthz"));
+
+        // The checkpoints' directory becomes a file: the next periodic checkpoint cannot be written.
+        string checkpoints = Path.Combine(server.ContentRoot, "floodgate-data", "api", "checkpoints");
+        Directory.Delete(checkpoints, recursive: true);
+        File.WriteAllText(checkpoints, "not a directory");
+        await server.ClientFrom(2).GetAsync("/api");   // a change to write
+        server.Time.Advance(TimeSpan.FromSeconds(30));
+        await Eventually.WaitAsync(() => limiter.LastCheckpointError is not null, "the failed checkpoint");
+        using (HttpResponseMessage degraded = await probe.GetAsync("/healthz"))
+        {
+            Assert.Equal(HttpStatusCode.OK, degraded.StatusCode);   // Degraded: still serving, limits still apply
+            Assert.Equal("Degraded", await degraded.Content.ReadAsStringAsync());
+        }
+
+        HealthReport report = await server.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+        Assert.Equal("state of api cannot be checkpointed; limits still apply", report.Entries["floodgate"].Description);
+        Assert.Equal(limiter.LastCheckpointError, report.Entries["floodgate"].Data["api"]);
+
+        // The directory is back: the next tick retries (a failure is retried whatever happened since), and it is healthy again.
+        File.Delete(checkpoints);
+        Directory.CreateDirectory(checkpoints);
+        server.Time.Advance(TimeSpan.FromSeconds(30));
+        await Eventually.WaitAsync(() => limiter.LastCheckpointError is null, "the checkpoint after the directory came back");
+        Assert.Equal("Healthy", await probe.GetStringAsync("/healthz"));
+        Assert.StartsWith("checkpointed ", (string)(await server.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync()).Entries["floodgate"].Data["api"], StringComparison.Ordinal);
     }
 
     [Fact]

@@ -16,6 +16,7 @@ public sealed class RobustnessTests
         var random = new Random(99);
         byte[] v4 = new byte[4];
         byte[] v6 = new byte[16];
+        int unknownDenied = 0;
         for (int i = 0; i < 100_000; i++)
         {
             random.NextBytes(v4);
@@ -27,14 +28,31 @@ public sealed class RobustnessTests
                 Array.Clear(v6, 0, 10);
             }
 
-            limiter.Check(new IPAddress(v4));
-            limiter.Check(new IPAddress(v6, random.Next(0, 5)));
-            limiter.Check(IpKey.Create(v6));
-            limiter.Check((IPAddress?)null);
+            AssertWellFormed(limiter.Check(new IPAddress(v4)));
+            AssertWellFormed(limiter.Check(new IPAddress(v6, random.Next(0, 5))));
+            AssertWellFormed(limiter.Check(IpKey.Create(v6)));
+            Decision unknown = limiter.Check((IPAddress?)null);
+            AssertWellFormed(unknown);
+            unknownDenied += unknown.IsAllowed ? 0 : 1;
             time.Advance(TimeSpan.FromMilliseconds(random.Next(0, 50)));
         }
 
-        Assert.Equal(32, limiter.Capacity);
+        // No address is one shared key, limited like any other (never exempt): 100,000 requests in about 40 minutes
+        // at 3 a second took it through two blocks to the blacklist.
+        Assert.True(unknownDenied > 90_000, $"the unknown key was denied {unknownDenied} times");
+        Assert.Equal(DecisionReason.Blacklisted, limiter.Check((IPAddress?)null).Reason);
+    }
+
+    /// <summary>Every decision is one the response path can render: a known reason, counts within the limit, a wait when denied for a time.</summary>
+    private static void AssertWellFormed(Decision decision)
+    {
+        Assert.True(Enum.IsDefined(decision.Reason), $"reason {(int)decision.Reason}");
+        Assert.Equal(3, decision.Limit);
+        Assert.InRange(decision.Remaining, 0, 3);
+        if (decision.Reason is DecisionReason.RateLimited or DecisionReason.Cooldown or DecisionReason.Blocked)
+        {
+            Assert.InRange(decision.RetryAfter, TimeSpan.FromMilliseconds(1), TimeSpan.FromSeconds(2));
+        }
     }
 
     [Fact]
