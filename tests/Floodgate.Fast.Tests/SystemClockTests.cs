@@ -49,17 +49,20 @@ public sealed class SystemClockTests
         var clock = new MonotonicClock(TimeProvider.System, source: source, shortestDuration: TimeSpan.FromMinutes(1));
         Assert.Equal(source == ClockSource.Kernel && !KernelCoarseClock.IsUsable ? ClockSource.Ticker : source, clock.Reading);
 
-        // Two threads read "now" and then a stamp, two million times each: the stamp, read later, is never earlier.
+        // Two threads read a stamp, "now" and a stamp again, two million times each. "Now" is never after the stamp
+        // read after it; its lag is measured against the stamp read before it, so that a thread preempted between
+        // the reads (a loaded machine) makes the measured lag smaller, never larger.
         long worstLag = 0;
         Parallel.For(0, 2, _ =>
         {
             long lag = 0;
             for (int i = 0; i < 2_000_000; i++)
             {
+                long before = clock.StampMs();
                 long now = clock.NowMs();
-                long stamp = clock.StampMs();
-                Assert.True(now <= stamp, $"{source}: a check read {now} ms, ahead of the stamp {stamp} ms taken after it");
-                lag = Math.Max(lag, stamp - now);
+                long after = clock.StampMs();
+                Assert.True(now <= after, $"{source}: a check read {now} ms, ahead of the stamp {after} ms taken after it");
+                lag = Math.Max(lag, before - now);
             }
 
             InterlockedMax(ref worstLag, lag);
@@ -68,7 +71,33 @@ public sealed class SystemClockTests
         // It moves: the coarse clock follows the provider (a kernel tick is at most 10 ms; the ticker ~1 ms, or wakes).
         long start = clock.NowMs();
         Assert.True(SpinWait.SpinUntil(() => clock.NowMs() >= start + 20, TimeSpan.FromSeconds(10)), $"{source} did not advance");
-        Assert.True(worstLag < 1_000, $"{source} lagged the provider by {worstLag} ms");
+        if (clock.Reading == ClockSource.Kernel)
+        {
+            // The README's figure: one kernel tick (the coarse clock's resolution) plus 3 ms: 1 ms each for the tick
+            // count's rounding down, the origin's rounding up, and the safety margin.
+            Assert.True(worstLag <= KernelTickMs() + 3, $"the kernel clock lagged the provider by {worstLag} ms; a tick is {KernelTickMs()} ms");
+        }
+        else
+        {
+            // About 1 ms while the ticker's thread has a core; beside a CPU-bound process it waits for one (14 ms measured).
+            Assert.True(worstLag < 100, $"{source} lagged the provider by {worstLag} ms");
+        }
+    }
+
+    /// <summary>The kernel tick: the resolution of <c>CLOCK_MONOTONIC_COARSE</c>, rounded up to whole milliseconds.</summary>
+    private static long KernelTickMs()
+    {
+        Assert.Equal(0, ClockGetRes(6, out TimeSpec resolution));   // CLOCK_MONOTONIC_COARSE
+        return ((resolution.Seconds * 1_000_000_000) + resolution.Nanoseconds + 999_999) / 1_000_000;
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_getres")]
+    private static extern int ClockGetRes(int clock, out TimeSpec resolution);
+
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Floodgate.Redis.Tests;
 
@@ -57,8 +58,10 @@ public sealed class OutageTests : IDisposable
         var decisions = new List<Decision>();
         for (int i = 0; i < 10; i++)
         {
+            // Never throws. The wait itself is bounded by Timeout on the limiter's clock (exact, with a fake clock:
+            // the test below); a loaded machine adds scheduling on top, hence the margin here.
             var watch = Stopwatch.StartNew();
-            decisions.Add(await limiter.CheckAsync(other));   // never throws
+            decisions.Add(await limiter.CheckAsync(other));
             Assert.True(watch.Elapsed < Timeout + TimeSpan.FromMilliseconds(400), $"check {i} waited {watch.Elapsed}");
             Assert.Equal(DecisionReason.Blocked, (await limiter.CheckAsync(banned)).Reason);   // known locally: still banned
         }
@@ -113,6 +116,55 @@ public sealed class OutageTests : IDisposable
         for (int i = 0; i < 5; i++)
         {
             Assert.Equal(DecisionReason.RateLimited, (await limiter.CheckAsync(IPAddress.Loopback)).Reason);
+        }
+    }
+
+    [Fact]
+    public async Task ACheckWaitsExactlyTheTimeoutOnTheLimitersClockAndTheBreakerOpensAtTheThreshold()
+    {
+        // A fake clock for the limiter's own timeout; the client library's timeout (real time) is the same 30 s,
+        // far beyond this test. A paused server accepts the script and never answers.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var policy = new FloodgatePolicy { PermitLimit = 5, Window = TimeSpan.FromMinutes(1) };
+        await using var limiter = new FloodgateRedisLimiter("paused", policy, new FloodgateRedisOptions
+        {
+            Configuration = _server.Endpoint,
+            OutagePolicy = RedisOutagePolicy.FailClosed,
+            Timeout = TimeSpan.FromSeconds(30),
+            BreakerFailureThreshold = 3,
+            ProbeInterval = TimeSpan.FromMinutes(5),   // on the fake clock: never during this test
+            BanSyncInterval = TimeSpan.FromHours(1),
+            TimeProvider = time,
+        });
+        IPAddress client = IPAddress.Parse("10.3.1.1");
+        Assert.True((await limiter.CheckAsync(client)).IsAllowed);   // connected, scripts loaded
+        _server.Cli("CLIENT PAUSE 20000 WRITE");   // scripts wait; CLIENT UNPAUSE (not a write) still runs
+        try
+        {
+            for (int failure = 1; failure <= 3; failure++)
+            {
+                Task<Decision> check = limiter.CheckAsync(client).AsTask();
+                await Task.Delay(100);
+                time.Advance(TimeSpan.FromSeconds(30) - TimeSpan.FromMilliseconds(1));
+                await Task.Delay(100);
+                Assert.False(check.IsCompleted, $"failure {failure}: decided before the timeout");
+                time.Advance(TimeSpan.FromMilliseconds(1));
+                Decision decision = await check.WaitAsync(TimeSpan.FromSeconds(10));
+
+                // FailClosed: 429 with a Retry-After of 1 s.
+                Assert.Equal(DecisionReason.RateLimited, decision.Reason);
+                Assert.Equal(TimeSpan.FromSeconds(1), decision.RetryAfter);
+                Assert.Equal(failure < 3, limiter.IsRedisAvailable);   // the breaker opens at exactly the third failure
+            }
+
+            // Open: checks no longer wait on Redis at all.
+            Task<Decision> open = limiter.CheckAsync(client).AsTask();
+            Assert.True(open.IsCompleted, "a check waited on Redis with the breaker open");
+            Assert.Equal(DecisionReason.RateLimited, (await open).Reason);
+        }
+        finally
+        {
+            _server.Cli("CLIENT UNPAUSE");
         }
     }
 }
