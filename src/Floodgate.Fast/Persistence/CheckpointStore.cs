@@ -138,7 +138,10 @@ internal sealed class CheckpointStore
         long available;
         try
         {
-            available = new DriveInfo(Path.GetPathRoot(Path.GetFullPath(_root)) ?? _root).AvailableFreeSpace;
+            // The volume that holds the directory: on Unix any path names it (statvfs), where its root ("/") would name
+            // the root volume whatever is mounted under it; on Windows a drive is named by its root.
+            string volume = OperatingSystem.IsWindows() ? Path.GetPathRoot(Path.GetFullPath(_root)) ?? _root : _root;
+            available = new DriveInfo(volume).AvailableFreeSpace;
         }
         catch (Exception ex) when (ex is IOException or ArgumentException or UnauthorizedAccessException)
         {
