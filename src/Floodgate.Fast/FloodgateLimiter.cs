@@ -232,6 +232,12 @@ public sealed class FloodgateLimiter : IDisposable
     /// <summary>Gets how many checkpoint timer ticks found the previous periodic checkpoint still running (tests).</summary>
     internal long BusyCheckpointTicks => _checkpointer?.BusyTicks ?? 0;
 
+    /// <summary>Sets what the ban journal's writer runs before each write (tests hold it there).</summary>
+    internal Action? JournalWriting
+    {
+        set => _checkpointer!.Journal!.Writing = value;
+    }
+
     /// <summary>Sets what a checkpoint runs once it holds the gate, before it exports anything (tests hold one there).</summary>
     internal Action? CheckpointWriting
     {

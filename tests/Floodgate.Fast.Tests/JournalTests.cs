@@ -185,6 +185,48 @@ public sealed class JournalTests : IDisposable
     }
 
     [Fact]
+    public void MoreBansBetweenTwoWritesThanTheQueueHoldsTakeACheckpointAtOnceAndNoneIsLost()
+    {
+        const int Bans = 20_000;   // the queue holds 16,384
+        var policy = new FloodgatePolicy { PermitLimit = 1, Window = TimeSpan.FromHours(1), BlockDuration = TimeSpan.FromHours(1) };
+        using var writing = new SemaphoreSlim(0);
+        using var release = new ManualResetEventSlim();
+        using (FloodgateLimiter limiter = Open(policy: policy, capacity: 1 << 16))
+        {
+            limiter.JournalWriting = () =>
+            {
+                writing.Release();
+                release.Wait(TimeSpan.FromSeconds(30));   // bounded: a failed assertion must not leave the writer held
+            };
+            Block(limiter, Client(0));
+            Assert.True(writing.Wait(TimeSpan.FromSeconds(30)), "the writer did not start a write");
+
+            // The writer is held: every ban from here waits in the queue, and the last 3,616 find it full.
+            for (int i = 1; i < Bans; i++)
+            {
+                IPAddress client = Client(i);
+                limiter.Check(client);
+                limiter.Check(client);
+            }
+
+            limiter.JournalWriting = null;
+            release.Set();
+            Assert.True(SpinWait.SpinUntil(() => _log.Entries.Any(e => e.Id == 109), TimeSpan.FromSeconds(30)), "the overflow was not reported");
+            Assert.True(SpinWait.SpinUntil(() => _log.Entries.Any(e => e.Id == 104), TimeSpan.FromSeconds(60)), "no checkpoint was taken for the overflow");
+            Assert.True(limiter.JournalRecordsWritten < Bans, "more records than the queue could hold: nothing overflowed");
+            limiter.AbandonPersistence();   // a crash right after: the checkpoint has what the journal could not hold
+        }
+
+        using FloodgateLimiter recovered = Open(policy: policy, capacity: 1 << 16);
+        for (int i = 0; i < Bans; i++)
+        {
+            Assert.Equal(DecisionReason.Blocked, recovered.Check(Client(i)).Reason);
+        }
+
+        static IPAddress Client(int i) => new(BitConverter.GetBytes(0x0B000000 + i));
+    }
+
+    [Fact]
     public async Task EachCheckpointTruncatesTheJournalSoItsDiskUseStaysBounded()
     {
         var policy = new FloodgatePolicy { PermitLimit = 1, Window = TimeSpan.FromHours(1), BlockDuration = TimeSpan.FromHours(1) };

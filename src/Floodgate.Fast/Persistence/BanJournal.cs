@@ -67,6 +67,9 @@ internal sealed class BanJournal : IDisposable
     /// <summary>Gets how many records were written and committed (tests).</summary>
     internal long Written => Interlocked.Read(ref _written);
 
+    /// <summary>Runs on the writer before each write (tests hold the writer there to fill the queue).</summary>
+    internal Action? Writing { get; set; }
+
     /// <summary>Gets the bytes the journal's files take on disk (tests).</summary>
     internal long DiskBytes => System.IO.Directory.EnumerateFiles(_directory, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
 
@@ -313,6 +316,7 @@ internal sealed class BanJournal : IDisposable
             Volatile.Write(ref _pending, 0);
             try
             {
+                Writing?.Invoke();
                 WriteNoted(buffer, seen);
             }
 #pragma warning disable CA1031 // A background writer: log, and let the next checkpoint carry the state.
