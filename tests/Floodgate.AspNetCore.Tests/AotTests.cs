@@ -72,7 +72,14 @@ public sealed partial class AotTests
                 Assert.True(state.RootElement.GetProperty("api").GetProperty("blocked").GetBoolean());
             }
 
-            Assert.Contains("\"blacklisted\":[", await (await admin.PostAsync("/floodgate/clients/127.0.0.4/blacklist", null)).Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            string[] blacklistedIn;
+            DateTime bannedAt = DateTime.UtcNow;
+            using (JsonDocument blacklisted = JsonDocument.Parse(await (await admin.PostAsync("/floodgate/clients/127.0.0.4/blacklist", null)).Content.ReadAsStringAsync()))
+            {
+                blacklistedIn = [.. blacklisted.RootElement.GetProperty("blacklisted").EnumerateArray().Select(p => p.GetString()!)];
+            }
+
+            Assert.Contains("api", blacklistedIn);
             Assert.Equal(HttpStatusCode.Forbidden, (await app.ClientFrom(4).GetAsync("/items")).StatusCode);
             Assert.Equal("upstream said healthy", await other.GetStringAsync("/call"));
             Assert.Equal("upstream said healthy", await other.GetStringAsync("/call"));
@@ -81,7 +88,13 @@ public sealed partial class AotTests
             Assert.StartsWith("outbound limited", await limited.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
             // Persistence under AOT: the block and the blacklisting survive a SIGKILL (the ban journal) and a restart.
-            await Task.Delay(1_000);
+            // Killed once each policy's journal has committed after the blacklisting and then gone quiet: a round
+            // that had begun before the blacklisting is followed by one more, at most 200 ms (its gathering) and a
+            // write after the first one's commit. The commit files tell, on disk, as a process that dies sees them.
+            await Eventually.WaitAsync(
+                () => blacklistedIn.All(policy => LastCommit(Path.Combine(app.DataDirectory, policy, "journal")) is var last && last > bannedAt && DateTime.UtcNow - last > TimeSpan.FromMilliseconds(500)),
+                "the journals' commits after the blacklisting",
+                TimeSpan.FromSeconds(30));
             app.Restart();
             await app.WaitUntilReadyAsync();
             Assert.Equal(HttpStatusCode.TooManyRequests, (await app.ClientFrom(2).GetAsync("/items")).StatusCode);
@@ -110,5 +123,14 @@ public sealed partial class AotTests
         using var cancel = new CancellationTokenSource(timeout);
         await process.WaitForExitAsync(cancel.Token);
         return (process.ExitCode, await stdout + await stderr);
+    }
+
+    /// <summary>When the journal in <paramref name="journal"/> last wrote a commit record; MinValue before any.</summary>
+    private static DateTime LastCommit(string journal)
+    {
+        string commits = Path.Combine(journal, "log-commits");
+        return Directory.Exists(commits)
+            ? Directory.GetFiles(commits).Select(File.GetLastWriteTimeUtc).DefaultIfEmpty(DateTime.MinValue).Max()
+            : DateTime.MinValue;
     }
 }
