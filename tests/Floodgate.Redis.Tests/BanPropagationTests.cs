@@ -15,7 +15,7 @@ public sealed class BanPropagationTests(RedisFixture redis) : IClassFixture<Redi
     };
 
     [Fact]
-    public async Task BlacklistUnblacklistAndUnblockReachTheOtherInstanceWithinASecond()
+    public async Task BlacklistUnblacklistAndUnblockReachTheOtherInstance()
     {
         string name = "prop-" + Guid.NewGuid().ToString("N");
         var policy = new FloodgatePolicy { PermitLimit = 1, Window = TimeSpan.FromMinutes(1), BlockDuration = TimeSpan.FromMinutes(10) };
@@ -61,5 +61,28 @@ public sealed class BanPropagationTests(RedisFixture redis) : IClassFixture<Redi
         await Eventually.WaitAsync(() => !limiter.Local.TryGetBan(limiter.Local.GetKey(lifted), out _), "the change reaching the instance");
         await Eventually.WaitAsync(() => limiter.Local.TryGetBan(limiter.Local.GetKey(blacklisted), out Decision d) && d.Reason == DecisionReason.Blacklisted, "the change reaching the instance");
         Assert.True((await limiter.CheckAsync(lifted)).IsAllowed);
+    }
+
+    [Fact]
+    public async Task AReconnectionReReadsTheLocalBans()
+    {
+        string name = "reconnect-" + Guid.NewGuid().ToString("N");
+        var policy = new FloodgatePolicy { PermitLimit = 1, Window = TimeSpan.FromMinutes(1), BlockDuration = TimeSpan.FromMinutes(10) };
+        await using var limiter = new FloodgateRedisLimiter(name, policy, Options());   // no periodic sync: only the reconnection re-reads
+        IPAddress client = IPAddress.Parse("10.4.0.9");
+        await limiter.CheckAsync(client);
+        Assert.Equal(DecisionReason.Blocked, (await limiter.CheckAsync(client)).Reason);
+        Assert.True(limiter.Local.TryGetBan(limiter.Local.GetKey(client), out _));
+
+        // The block is lifted on Redis without a message (as if this instance missed it while disconnected): the
+        // local table still refuses the client, without asking Redis.
+        redis.Server.Cli($"DEL floodgate:{name}:{{{client}}}");
+        Assert.Equal(DecisionReason.Blocked, (await limiter.CheckAsync(client)).Reason);
+
+        // The connection drops and comes back: the instance re-reads its local bans and lets the client through.
+        redis.Server.Cli("CLIENT KILL TYPE normal");
+        redis.Server.Cli("CLIENT KILL TYPE pubsub");
+        await Eventually.WaitAsync(() => !limiter.Local.TryGetBan(limiter.Local.GetKey(client), out _), "the re-read after the reconnection");
+        Assert.True((await limiter.CheckAsync(client)).IsAllowed);
     }
 }
