@@ -11,6 +11,60 @@ public sealed class KeysAndScriptsTests : IDisposable
     public void Dispose() => _server.Dispose();
 
     [Fact]
+    public async Task OnTheServersClockTtlsKeepWhatLaterDecisionsNeedAndNoMore()
+    {
+        // Real time and real expiry (the differential test drives the script's clock by hand, so Redis never expires
+        // a key there): a key that expired too early would forget a block count and miss the escalation below; one
+        // kept too long would escalate a client whose count the policy has forgotten. The engine runs beside it.
+        var policy = new FloodgatePolicy
+        {
+            PermitLimit = 1,
+            Window = TimeSpan.FromSeconds(1),
+            BlockDuration = TimeSpan.FromSeconds(1),
+            BlockLimit = 2,
+            MaxWindowDuration = TimeSpan.FromSeconds(4),
+        };
+        using var engine = new FloodgateLimiter(policy);
+        await using var shared = new FloodgateRedisLimiter("expiry", policy, new FloodgateRedisOptions { Configuration = _server.Endpoint, LocalBanTable = false, Timeout = TimeSpan.FromSeconds(2) });
+        IPAddress repeat = IPAddress.Parse("10.2.0.1");   // a violation every 2.5 s: the count must outlive window and block
+        IPAddress quiet = IPAddress.Parse("10.2.0.2");    // a violation, then quiet for longer than MaxWindowDuration
+
+        async Task ExpectAsync(IPAddress client, DecisionReason reason)
+        {
+            Decision local = engine.Check(client);
+            Decision remote = await shared.CheckAsync(client);
+            Assert.Equal(reason, local.Reason);
+            Assert.Equal(reason, remote.Reason);
+        }
+
+        await ExpectAsync(repeat, DecisionReason.Allowed);
+        await ExpectAsync(repeat, DecisionReason.Blocked);    // block 1
+        await ExpectAsync(quiet, DecisionReason.Allowed);
+        await ExpectAsync(quiet, DecisionReason.Blocked);     // block 1
+        await Task.Delay(2_500);                              // window and block over (1 s each)
+
+        await ExpectAsync(repeat, DecisionReason.Allowed);
+        await ExpectAsync(repeat, DecisionReason.Blocked);    // block 2
+        Assert.InRange(Ttl(repeat), 4_000, 5_000);            // kept until MaxWindowDuration after the block's end
+        await Task.Delay(2_500);
+
+        await ExpectAsync(repeat, DecisionReason.Allowed);
+        await ExpectAsync(repeat, DecisionReason.Blacklisted);   // block 3 passes BlockLimit 2: the count survived
+
+        // 6 s after its only violation (5 s after its block ended), the quiet client's count is forgotten: on Redis
+        // by expiry, its key is gone.
+        await Task.Delay(1_000);
+        Assert.Equal(-2, Ttl(quiet));
+        await ExpectAsync(quiet, DecisionReason.Allowed);
+        await ExpectAsync(quiet, DecisionReason.Blocked);
+        Assert.Equal(1, (await shared.InspectAsync(quiet)).BlockCount);
+        Assert.Equal(1, engine.Inspect(quiet).BlockCount);
+    }
+
+    private long Ttl(IPAddress client) =>
+        long.Parse(_server.Cli($"PTTL floodgate:expiry:{{{client}}}"), System.Globalization.CultureInfo.InvariantCulture);
+
+    [Fact]
     public async Task EveryKeyHasATtlAfterARun()
     {
         var random = new Random(5);
