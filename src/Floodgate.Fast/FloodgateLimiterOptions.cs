@@ -86,6 +86,13 @@ public sealed class FloodgateLimiterOptions
     /// </summary>
     internal Internal.CoarseTimestamp? CoarseClock { get; set; }
 
+    /// <summary>
+    /// Gets or sets a tick count (milliseconds, as <see cref="Environment.TickCount64"/> counts them on the provider's
+    /// clock) for the check path to read through the kernel clock's arithmetic instead of the kernel's (tests: the
+    /// provider's timestamps must be nanoseconds, as <see cref="System.Diagnostics.Stopwatch"/>'s are on Linux).
+    /// </summary>
+    internal Func<long>? KernelTicks { get; set; }
+
     /// <summary>Gets or sets what checks read for "now" with <see cref="TimeProvider.System"/> (benchmarks and tests pick one).</summary>
     internal Internal.ClockSource ClockSource { get; set; }
 

@@ -14,4 +14,10 @@ internal enum ClockSource
 
     /// <summary>The provider itself, on every check.</summary>
     Provider,
+
+    /// <summary>
+    /// The kernel path's arithmetic over a tick count the test controls, with a provider whose timestamps are
+    /// nanoseconds (a fake): decisions on the production coarse clock, deterministic.
+    /// </summary>
+    KernelTicksForTests,
 }

@@ -106,7 +106,7 @@ internal sealed partial class LimiterEngine<TParams>
         }
 
         Metrics.Increment(MetricIndex.BlocksStarted);
-        long untilWindowEnd = Math.Max(0, windowEnd - stamp);
+        long untilWindowEnd = Math.Max(1, windowEnd - stamp);   // a denial is never "retry after 0"; the window ends within a millisecond
         if (length == 0)
         {
             Raise(FloodgateEventKind.Blocked, in key, count, untilWindowEnd, stamp);

@@ -244,6 +244,16 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
                 return Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, windowEnd - now, windowEnd - now);
             }
 
+            // The check path's clock may lag the provider by a few ms (never lead it): before a violation is recorded
+            // (a block, a step toward escalation), make sure the window has not ended by the provider. A request just
+            // past the window's end starts the next window instead. Rare path: one provider read.
+            long precise = Clock.StampMs();
+            if (precise >= windowEnd)
+            {
+                now = precise;
+                continue;
+            }
+
             // CAS: at most one block per window; only the request that sets B records the violation. H is set in
             // the same CAS when the violation may block, so from now on checks consult the block state.
             if (Interlocked.CompareExchange(ref hot.Window, WindowWord.WithBlockCounted(w, ViolationsBlock), w) == w)

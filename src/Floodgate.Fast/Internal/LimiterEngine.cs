@@ -15,7 +15,7 @@ internal abstract class LimiterEngine : IDisposable
     {
         Policy = policy;
         Table = new EntryTable(options.Capacity);
-        Clock = new MonotonicClock(options.TimeProvider, options.CoarseClock, options.ClockSource, PolicyMath.ShortestDuration(policy));
+        Clock = new MonotonicClock(options.TimeProvider, options.CoarseClock, options.ClockSource, PolicyMath.ShortestDuration(policy), options.KernelTicks);
         Allowlist = new AccessList(options.Ipv6PrefixLength);
         Denylist = new AccessList(options.Ipv6PrefixLength);
         Metrics = new FloodgateMetrics(options.Name, Table.Capacity, options.MeterFactory);

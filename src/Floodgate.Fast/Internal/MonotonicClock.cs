@@ -32,14 +32,22 @@ internal sealed class MonotonicClock
     private readonly long _originMs;
     private readonly ClockSource _reading;   // Kernel, Ticker (the coarse source) or Provider
     private readonly long _kernelBias;   // NowMs = TickCount64 + _kernelBias (kernel mode)
+    private readonly Func<long>? _kernelTicks;   // tests: the tick count to read instead of the kernel's
 
     /// <param name="timeProvider">The provider.</param>
     /// <param name="coarse">A source to read instead of the provider (tests lag it on purpose); null: chosen here.</param>
     /// <param name="source">What to read for <see cref="TimeProvider.System"/>.</param>
     /// <param name="shortestDuration">The policy's shortest duration; under <see cref="PreciseBelow"/>, the provider is read.</param>
-    public MonotonicClock(TimeProvider timeProvider, CoarseTimestamp? coarse = null, ClockSource source = ClockSource.Automatic, TimeSpan? shortestDuration = null)
+    /// <param name="kernelTicks">Tests: a tick count to read through the kernel clock's arithmetic (nanosecond timestamps only).</param>
+    public MonotonicClock(TimeProvider timeProvider, CoarseTimestamp? coarse = null, ClockSource source = ClockSource.Automatic, TimeSpan? shortestDuration = null, Func<long>? kernelTicks = null)
     {
-        ClockSource reading = coarse is not null ? ClockSource.Ticker
+        if (kernelTicks is not null && timeProvider.TimestampFrequency != 1_000_000_000)
+        {
+            throw new ArgumentException($"A tick count for the kernel clock's arithmetic needs nanosecond timestamps; the provider's frequency is {timeProvider.TimestampFrequency}.", nameof(kernelTicks));
+        }
+
+        ClockSource reading = kernelTicks is not null ? ClockSource.KernelTicksForTests
+            : coarse is not null ? ClockSource.Ticker
             : !ReferenceEquals(timeProvider, TimeProvider.System) ? ClockSource.Provider
             : Resolve(source, shortestDuration) switch
             {
@@ -56,7 +64,8 @@ internal sealed class MonotonicClock
         _source = coarse ?? new CoarseTimestamp(timeProvider);
         _reading = reading;
         _originMs = _source.ToMilliseconds(timeProvider.GetTimestamp());
-        _kernelBias = reading == ClockSource.Kernel ? KernelCoarseClock.Bias(_source.Origin) - _originMs + Epoch : 0;
+        _kernelBias = reading is ClockSource.Kernel or ClockSource.KernelTicksForTests ? KernelCoarseClock.Bias(_source.Origin) - _originMs + Epoch : 0;
+        _kernelTicks = kernelTicks;
         TimeProvider = timeProvider;
     }
 
@@ -76,7 +85,11 @@ internal sealed class MonotonicClock
             return KernelCoarseClock.Read() + _kernelBias;
         }
 
-        return reading == ClockSource.Ticker ? FromSource(_source.Read()) : StampMs();
+        // Tests' tick count goes through the same bias as the kernel's, on a branch of its own: the kernel branch above
+        // stays one read and one add.
+        return reading == ClockSource.Ticker ? FromSource(_source.Read())
+            : reading == ClockSource.KernelTicksForTests ? _kernelTicks!() + _kernelBias
+            : StampMs();
     }
 
     /// <summary>The current time read from the provider, for times that are stored.</summary>
