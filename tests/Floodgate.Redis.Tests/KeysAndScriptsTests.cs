@@ -37,11 +37,28 @@ public sealed class KeysAndScriptsTests : IDisposable
             Assert.Equal(reason, remote.Reason);
         }
 
+        // Carried-over permits: kept for MaxWindowDuration, not only until the window ends.
+        var carrying = new FloodgatePolicy { PermitLimit = 2, Window = TimeSpan.FromSeconds(1), AccumulateRequests = true, MaxWindowDuration = TimeSpan.FromSeconds(4) };
+        using var carryEngine = new FloodgateLimiter(carrying);
+        await using var carryShared = new FloodgateRedisLimiter("carry", carrying, new FloodgateRedisOptions { Configuration = _server.Endpoint, LocalBanTable = false, Timeout = TimeSpan.FromSeconds(2) });
+        IPAddress saver = IPAddress.Parse("10.2.0.3");
+        Assert.True(carryEngine.Check(saver).IsAllowed);
+        Assert.True((await carryShared.CheckAsync(saver)).IsAllowed);   // one of two used: one to carry
+
         await ExpectAsync(repeat, DecisionReason.Allowed);
         await ExpectAsync(repeat, DecisionReason.Blocked);    // block 1
         await ExpectAsync(quiet, DecisionReason.Allowed);
         await ExpectAsync(quiet, DecisionReason.Blocked);     // block 1
         await Task.Delay(2_500);                              // window and block over (1 s each)
+
+        // 2.5 s later, past its window's end: the carried permit is still there, on Redis as in the engine (3 of 2 + 1).
+        var carried = new List<(bool Engine, bool Redis)>();
+        for (int i = 0; i < 4; i++)
+        {
+            carried.Add((carryEngine.Check(saver).IsAllowed, (await carryShared.CheckAsync(saver)).IsAllowed));
+        }
+
+        Assert.Equal([(true, true), (true, true), (true, true), (false, false)], carried);
 
         await ExpectAsync(repeat, DecisionReason.Allowed);
         await ExpectAsync(repeat, DecisionReason.Blocked);    // block 2
