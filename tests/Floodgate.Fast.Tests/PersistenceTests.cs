@@ -160,18 +160,7 @@ public sealed class PersistenceTests : IDisposable
     {
         using var writing = new SemaphoreSlim(0);
         using var release = new ManualResetEventSlim();
-        using FloodgateLimiter limiter = new(Policy(), new FloodgateLimiterOptions
-        {
-            TimeProvider = _time,
-            DataDirectory = _directory,
-            CheckpointInterval = TimeSpan.FromSeconds(30),
-            Logger = _log,
-        });
-        limiter.CheckpointWriting = () =>
-        {
-            writing.Release();
-            release.Wait(TimeSpan.FromSeconds(30));   // bounded: a failed assertion must not leave Dispose waiting for it
-        };
+        using FloodgateLimiter limiter = OpenWithCheckpointsHeld(writing, release);
         BuildState(limiter);
         _time.Advance(TimeSpan.FromSeconds(30));      // a periodic checkpoint starts, and is held before it writes
         Assert.True(writing.Wait(TimeSpan.FromSeconds(30)), "no periodic checkpoint started");
@@ -194,18 +183,7 @@ public sealed class PersistenceTests : IDisposable
     {
         using var writing = new SemaphoreSlim(0);
         using var release = new ManualResetEventSlim();
-        using FloodgateLimiter limiter = new(Policy(), new FloodgateLimiterOptions
-        {
-            TimeProvider = _time,
-            DataDirectory = _directory,
-            CheckpointInterval = TimeSpan.FromSeconds(30),
-            Logger = _log,
-        });
-        limiter.CheckpointWriting = () =>
-        {
-            writing.Release();
-            release.Wait(TimeSpan.FromSeconds(30));   // bounded: a failed assertion must not leave Dispose waiting for it
-        };
+        using FloodgateLimiter limiter = OpenWithCheckpointsHeld(writing, release);
         BuildState(limiter);
         Task requested = limiter.CheckpointAsync();
         Assert.True(writing.Wait(TimeSpan.FromSeconds(30)), "the requested checkpoint did not start");
@@ -234,6 +212,8 @@ public sealed class PersistenceTests : IDisposable
             limiter.Check(Client(i));
         }
 
+        IPAddress hot = IPAddress.Parse("203.0.113.250");
+        Assert.True(limiter.Check(hot).IsAllowed);   // in the table before the checkpoint: 50,001 clients to write
         Assert.All(Enumerable.Range(0, Clients), i => Assert.True(limiter.Inspect(Client(i)).IsTracked));
 
         // Threads check while the checkpoint runs: the same clients again, and one hot client from all threads.
@@ -241,8 +221,7 @@ public sealed class PersistenceTests : IDisposable
         limiter.CheckpointWriting = () => Volatile.Write(ref exporting, 1);
         Task checkpoint = limiter.CheckpointAsync();
         long duringExport = 0;
-        int hotAllowed = 0;
-        IPAddress hot = IPAddress.Parse("203.0.113.250");
+        int hotAllowed = 1;
         Task[] checkers = Enumerable.Range(0, 4).Select(t => Task.Run(() =>
         {
             var random = new Random(t);
@@ -528,6 +507,27 @@ public sealed class PersistenceTests : IDisposable
     }
 
     /// <summary>Simulates a process that died: the directory is released without a final checkpoint.</summary>
+    /// <summary>
+    /// A limiter checkpointing every 30 s whose checkpoints, once they hold the gate, signal <paramref name="writing"/>
+    /// and wait for <paramref name="release"/> (bounded: a failed assertion must not leave Dispose waiting).
+    /// </summary>
+    private FloodgateLimiter OpenWithCheckpointsHeld(SemaphoreSlim writing, ManualResetEventSlim release)
+    {
+        var limiter = new FloodgateLimiter(Policy(), new FloodgateLimiterOptions
+        {
+            TimeProvider = _time,
+            DataDirectory = _directory,
+            CheckpointInterval = TimeSpan.FromSeconds(30),
+            Logger = _log,
+        });
+        limiter.CheckpointWriting = () =>
+        {
+            writing.Release();
+            release.Wait(TimeSpan.FromSeconds(30));
+        };
+        return limiter;
+    }
+
     private static void ReleaseWithoutCheckpoint(FloodgateLimiter limiter) => limiter.AbandonPersistence();
 
     private static void RestoreCheckpoints(string newest, string[] files, byte[][] originals)

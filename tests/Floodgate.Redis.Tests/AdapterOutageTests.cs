@@ -1,11 +1,8 @@
 using System.Diagnostics.Metrics;
 using System.Net;
-using System.Net.Sockets;
 using Floodgate.Tests.Shared;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -50,14 +47,14 @@ public sealed class AdapterOutageTests : IDisposable
         });
         listener.Start();
 
-        var logs = new Logs();
+        var logs = new CapturingLoggerProvider();
         await using WebApplication app = await StartAppAsync(logs);
-        using HttpClient before = ClientFrom(app, 2);
+        using HttpClient before = AdapterTests.ClientFrom(app, 2);
         Assert.Equal(HttpStatusCode.OK, (await before.GetAsync("/api")).StatusCode);   // shared: Redis answers
 
         _server.Kill();
         var statuses = new List<HttpStatusCode>();
-        using HttpClient during = ClientFrom(app, 3);
+        using HttpClient during = AdapterTests.ClientFrom(app, 3);
         for (int i = 0; i < 6; i++)
         {
             statuses.Add((await during.GetAsync("/api")).StatusCode);
@@ -70,7 +67,7 @@ public sealed class AdapterOutageTests : IDisposable
 
         _server.Start();   // a fresh, empty server: the probe closes the breaker by itself
         await Eventually.WaitAsync(() => logs.Entries.Any(e => e.Id == 301), "the breaker closing");
-        using HttpClient after = ClientFrom(app, 4);
+        using HttpClient after = AdapterTests.ClientFrom(app, 4);
         var shared = new List<HttpStatusCode>();
         for (int i = 0; i < 5; i++)
         {
@@ -81,7 +78,7 @@ public sealed class AdapterOutageTests : IDisposable
         Assert.Equal(6, Interlocked.Read(ref fallbacks));
     }
 
-    private async Task<WebApplication> StartAppAsync(Logs logs)
+    private async Task<WebApplication> StartAppAsync(CapturingLoggerProvider logs)
     {
         string root = Path.Combine(Path.GetTempPath(), "floodgate-redis-app-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(root);
@@ -109,59 +106,5 @@ public sealed class AdapterOutageTests : IDisposable
         app.MapGet("/api", () => "ok").RequireFloodgate(_policy);
         await app.StartAsync();
         return app;
-    }
-
-    private static HttpClient ClientFrom(WebApplication app, int host)
-    {
-        int port = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
-        var handler = new SocketsHttpHandler
-        {
-            ConnectCallback = async (context, cancellationToken) =>
-            {
-                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                socket.Bind(new IPEndPoint(IPAddress.Parse($"127.0.0.{host}"), 0));   // the client's own loopback address
-                await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cancellationToken);
-                return new NetworkStream(socket, ownsSocket: true);
-            },
-        };
-        return new HttpClient(handler) { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
-    }
-
-    private sealed class Logs : ILoggerProvider
-    {
-        private readonly List<(int Id, LogLevel Level, string Message)> _entries = [];
-
-        public IReadOnlyList<(int Id, LogLevel Level, string Message)> Entries
-        {
-            get
-            {
-                lock (_entries)
-                {
-                    return [.. _entries];
-                }
-            }
-        }
-
-        public ILogger CreateLogger(string categoryName) => new Logger(this);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(Logs owner) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-            {
-                lock (owner._entries)
-                {
-                    owner._entries.Add((eventId.Id, logLevel, formatter(state, exception) + (exception is null ? string.Empty : " " + exception.GetType().Name)));
-                }
-            }
-        }
     }
 }

@@ -152,7 +152,8 @@ public sealed class AdapterTests(RedisFixture redis) : IClassFixture<RedisFixtur
         return app;
     }
 
-    private static HttpClient ClientFrom(WebApplication app, int host)
+    /// <summary>A client of <paramref name="app"/> whose connections come from 127.0.0.<paramref name="host"/>.</summary>
+    internal static HttpClient ClientFrom(WebApplication app, int host)
     {
         int port = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
         var handler = new SocketsHttpHandler

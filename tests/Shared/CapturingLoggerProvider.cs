@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 
-namespace Floodgate.AspNetCore.Tests;
+namespace Floodgate.Tests.Shared;
 
 /// <summary>Keeps every log entry, for tests that assert on logs.</summary>
 internal sealed class CapturingLoggerProvider : ILoggerProvider
