@@ -73,9 +73,11 @@ public sealed class SystemClockTests
         Assert.True(SpinWait.SpinUntil(() => clock.NowMs() >= start + 20, TimeSpan.FromSeconds(10)), $"{source} did not advance");
         if (clock.Reading == ClockSource.Kernel)
         {
-            // The README's figure: one kernel tick (the coarse clock's resolution) plus 3 ms: 1 ms each for the tick
-            // count's rounding down, the origin's rounding up, and the safety margin.
-            Assert.True(worstLag <= KernelTickMs() + 3, $"the kernel clock lagged the provider by {worstLag} ms; a tick is {KernelTickMs()} ms");
+            // The arithmetic's bound is one kernel tick (the coarse clock's resolution) plus 3 ms: 1 ms each for the
+            // tick count's rounding down, the origin's rounding up, and the safety margin (KernelClockTests proves it
+            // deterministically). On a real machine a tick's interrupt can come late under load and add its delay
+            // (8 ms seen here at worst beside a busy process): allowed up to one more tick.
+            Assert.True(worstLag <= (2 * KernelTickMs()) + 3, $"the kernel clock lagged the provider by {worstLag} ms; a tick is {KernelTickMs()} ms");
         }
         else
         {

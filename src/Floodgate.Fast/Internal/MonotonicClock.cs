@@ -12,7 +12,7 @@ namespace Floodgate.Internal;
 /// block's end, the last allowed request) is stamped exactly. <see cref="NowMs"/> is used only to compare against
 /// stored times, and for <see cref="TimeProvider.System"/> reads a cheaper clock that may lag the provider but is
 /// never ahead of it: the kernel's coarse clock (<see cref="KernelCoarseClock"/>, Linux; a lag of up to a kernel
-/// tick plus 3 ms), else a value published by <see cref="ParkingTicker"/> (about 1 ms). A clock that lags can
+/// tick plus 3 ms, and a late tick interrupt), else a value published by <see cref="ParkingTicker"/> (about 1 ms). A clock that lags can
 /// only make a window, block or cooldown end later, never earlier: decisions never allow more than the policy
 /// does. Policies with a duration under <see cref="PreciseBelow"/> read the provider on every check, so that the
 /// lag stays a small fraction of every duration.
