@@ -59,8 +59,11 @@ public static class FloodgateAdminEndpoints
             AccessList Of(FloodgateLimiter limiter) => list == "allowlist" ? limiter.Allowlist : limiter.Denylist;
             bool deny = list == "denylist";
             group.MapPost("/" + list, (string network, FloodgateService service) =>
-                !deny && ListEntry.TryParse(network, out IPNetwork? everyone) && ListEntry.CoversEveryone(everyone.Value)
-                ? Task.FromResult(Results.Problem($"'{network}' covers every address: on the allowlist no client would ever be limited.", statusCode: StatusCodes.Status400BadRequest))
+                ListEntry.TryParse(network, out IPNetwork? everyone) && AccessList.CoversAnAddressFamily(everyone.Value)
+                ? Task.FromResult(Results.Problem(
+                    deny ? $"'{network}' covers every address of a family: on the denylist every such client would be refused."
+                         : $"'{network}' covers every address of a family: on the allowlist no such client would ever be limited.",
+                    statusCode: StatusCodes.Status400BadRequest))
                 : WithNetworkAsync(network, async n => TypedResults.Json(
                     new AddedResult((await PoliciesWhereAsync(service, l => Of(l).Add(n), r => r.ChangeListAsync(deny, n, add: true)).ConfigureAwait(false)).Count > 0), AdminJson.Default.AddedResult)));
             group.MapDelete("/" + list, (string network, FloodgateService service) =>
@@ -74,7 +77,7 @@ public static class FloodgateAdminEndpoints
     }
 
     private static Task<IResult> WithAddressAsync(string text, Func<IPAddress, Task<IResult>> action) =>
-        IPAddress.TryParse(text, out IPAddress? address)
+        ListEntry.TryParseAddress(text, out IPAddress? address)
             ? action(address)
             : Task.FromResult(Results.Problem($"'{text}' is not an IP address.", statusCode: StatusCodes.Status400BadRequest));
 

@@ -47,11 +47,13 @@ internal sealed class FloodgateOptionsValidator : IValidateOptions<FloodgateOpti
             {
                 if (!ListEntry.TryParse(entry, out IPNetwork? network))
                 {
-                    errors.Add($"Floodgate:{list} has an entry that is neither an address nor a CIDR network; got '{entry}'.");
+                    errors.Add($"Floodgate:{list} has an entry that is neither an address nor a CIDR network (IPv4 as a dotted quad); got '{entry}'.");
                 }
-                else if (list == "Allowlist" && ListEntry.CoversEveryone(network.Value))
+                else if (AccessList.CoversAnAddressFamily(network.Value))
                 {
-                    errors.Add($"Floodgate:Allowlist has an entry that covers every address, so no client would ever be limited; got '{entry}'. Use DisableFloodgate() or no policy to turn limiting off.");
+                    errors.Add(list == "Allowlist"
+                        ? $"Floodgate:Allowlist has an entry that covers every address of a family, so no such client would ever be limited; got '{entry}'. Use DisableFloodgate() or no policy to turn limiting off."
+                        : $"Floodgate:Denylist has an entry that covers every address of a family, so every such client would be refused; got '{entry}'.");
                 }
             }
         }

@@ -11,10 +11,14 @@ namespace Floodgate;
 /// <remarks>
 /// Entries are canonicalised like client keys: IPv4, IPv4-mapped and NAT64 forms are the same, and an IPv6
 /// network narrower than the limiter's IPv6 prefix is widened to it (clients in one prefix share a key, so
-/// they cannot be told apart). Lookups are lock-free and allocation-free; changes copy the list.
+/// they cannot be told apart). An entry of one address family never covers a client of the other, however it is
+/// widened (<c>::1</c> is IPv6 loopback's prefix, never an IPv4 client), and an entry that covers a whole family,
+/// in any spelling, is refused. Lookups are lock-free and allocation-free; changes copy the list.
 /// </remarks>
 public sealed class AccessList
 {
+    private static readonly IPAddress s_anyMapped = IPAddress.Parse("::ffff:0.0.0.0");
+    private static readonly IPAddress s_anyNat64 = IPAddress.Parse("64:ff9b::");
     private readonly int _ipv6PrefixLength;
     private Snapshot _snapshot = Snapshot.Empty;
 
@@ -32,7 +36,42 @@ public sealed class AccessList
     /// <summary>Adds a network.</summary>
     /// <param name="network">The network, e.g. <c>IPNetwork.Parse("10.0.0.0/8")</c>.</param>
     /// <returns><see langword="true"/> when added; <see langword="false"/> when it was already there.</returns>
-    public bool Add(IPNetwork network) => Update(Canonicalize(network), add: true);
+    /// <exception cref="ArgumentException">The network covers every IPv4 or every IPv6 client (see <see cref="CoversAnAddressFamily"/>).</exception>
+    public bool Add(IPNetwork network)
+    {
+        ThrowIfCoversAnAddressFamily(network, nameof(network));
+        return Update(Canonicalize(network), add: true);
+    }
+
+    /// <summary>
+    /// Tells whether a network, as written, covers every client of an address family: <c>0.0.0.0/0</c>, <c>::/0</c>,
+    /// and any IPv6 network that holds all of IPv4 in IPv4-mapped (<c>::ffff:0:0/96</c>) or NAT64 (<c>64:ff9b::/96</c>)
+    /// form, such as <c>::/1</c>, <c>::/64</c>, <c>::ffff:0.0.0.0/95</c> or <c>64:ff9b::/96</c>. On an allowlist such an
+    /// entry limits nobody; on a denylist it refuses everybody.
+    /// </summary>
+    /// <param name="network">The network as written.</param>
+    /// <returns><see langword="true"/> when it covers a whole family.</returns>
+    public static bool CoversAnAddressFamily(IPNetwork network)
+    {
+        if (network.PrefixLength == 0)
+        {
+            return true;
+        }
+
+        // A network of /96 or wider that holds the first address of a /96 holds all of it.
+        return network.BaseAddress.AddressFamily == AddressFamily.InterNetworkV6 && network.PrefixLength <= 96 &&
+            (SharesPrefix(network, s_anyMapped) || SharesPrefix(network, s_anyNat64));
+    }
+
+    /// <summary>Whether <paramref name="address"/>'s first <see cref="IPNetwork.PrefixLength"/> bits are the network's (both IPv6).</summary>
+    private static bool SharesPrefix(IPNetwork network, IPAddress address)
+    {
+        Span<byte> bytes = stackalloc byte[32];
+        network.BaseAddress.TryWriteBytes(bytes[..16], out _);
+        address.TryWriteBytes(bytes[16..], out _);
+        UInt128 mask = network.PrefixLength == 0 ? UInt128.Zero : UInt128.MaxValue << (128 - network.PrefixLength);
+        return (BinaryPrimitives.ReadUInt128BigEndian(bytes[..16]) & mask) == (BinaryPrimitives.ReadUInt128BigEndian(bytes[16..]) & mask);
+    }
 
     /// <summary>Adds one address (its whole IPv6 prefix for IPv6).</summary>
     /// <param name="address">The address.</param>
@@ -64,7 +103,9 @@ public sealed class AccessList
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool Contains(in IpKey key)
     {
-        Group[] groups = Volatile.Read(ref _snapshot).Groups;
+        // Entries of the client's own family only: IPv4 keys live inside ::ffff:0:0/96, so an IPv6 entry widened to
+        // its /64 (::1 becomes ::/64) would otherwise hold every IPv4 client.
+        Group[] groups = key.IsIPv4 ? Volatile.Read(ref _snapshot).IPv4Groups : Volatile.Read(ref _snapshot).IPv6Groups;
         for (int i = 0; i < groups.Length; i++)
         {
             if (groups[i].Prefixes.Contains(key.Mask(groups[i].Bits)))
@@ -82,8 +123,38 @@ public sealed class AccessList
     /// <summary>The network as this list stores it (masked, IPv4-mapped as IPv4, IPv6 cut to the key's prefix length).</summary>
     internal IPNetwork CanonicalNetwork(IPNetwork network) => ToNetwork(Canonicalize(network));
 
-    /// <summary>Adds an entry in canonical form, as read back from a checkpoint.</summary>
-    internal bool AddCanonical(IpKey key, int bits) => Update((key.Mask(bits), Math.Clamp(bits, 0, 128)), add: true);
+    /// <summary>Adds an entry in canonical form, as read back from a checkpoint; never one that covers a whole family.</summary>
+    internal bool AddCanonical(IpKey key, int bits)
+    {
+        (IpKey Key, int Bits) entry = (key.Mask(bits), Math.Clamp(bits, 0, 128));
+        return !IsWholeFamily(entry) && Update(entry, add: true);
+    }
+
+    /// <summary>Adds a network already in canonical form (mirrored from a shared list); never one that covers a whole family.</summary>
+    internal bool AddCanonical(IPNetwork canonical)
+    {
+        (IpKey Key, int Bits) entry = Canonicalize(canonical);
+        return !IsWholeFamily(entry) && Update(entry, add: true);
+    }
+
+    /// <summary>Throws when <paramref name="network"/> covers every client of an address family (<see cref="CoversAnAddressFamily"/>).</summary>
+    internal static void ThrowIfCoversAnAddressFamily(IPNetwork network, string paramName)
+    {
+        if (CoversAnAddressFamily(network))
+        {
+            throw new ArgumentException(
+                $"'{network}' covers every {(IsIPv6Only(network) ? "IPv6" : "IPv4")} client: on an allowlist nobody would be limited, on a denylist everybody refused.", paramName);
+        }
+    }
+
+    private static bool IsIPv6Only(IPNetwork network) =>
+        network.BaseAddress.AddressFamily == AddressFamily.InterNetworkV6 && network.PrefixLength == 0;
+
+    /// <summary>A canonical entry for all of IPv4 (0.0.0.0/0 as a mapped /96) or all of IPv6 (/0).</summary>
+    private static bool IsWholeFamily((IpKey Key, int Bits) entry) => entry.Bits == 0 || (IsIPv4Entry(entry) && entry.Bits == 96);
+
+    /// <summary>IPv4 entries are IPv4 keys masked at 96 bits or more; every other entry is IPv6.</summary>
+    private static bool IsIPv4Entry((IpKey Key, int Bits) entry) => entry.Bits >= 96 && entry.Key.IsIPv4;
 
     private static IPNetwork SingleAddress(IPAddress address)
     {
@@ -173,17 +244,24 @@ public sealed class AccessList
         {
             Entries = [.. entries];
             Networks = entries.Select(ToNetwork).ToArray();
-            Groups = entries
-                .GroupBy(e => e.Bits)
-                .OrderByDescending(g => g.Key)
-                .Select(g => new Group(g.Key, [.. g.Select(e => e.Key)]))
-                .ToArray();
+            IPv4Groups = GroupByLength(entries.Where(IsIPv4Entry));
+            IPv6Groups = GroupByLength(entries.Where(e => !IsIPv4Entry(e)));
         }
 
         public (IpKey Key, int Bits)[] Entries { get; }
 
         public IPNetwork[] Networks { get; }
 
-        public Group[] Groups { get; }
+        /// <summary>The IPv4 entries by prefix length, longest first: what an IPv4 client is looked up in.</summary>
+        public Group[] IPv4Groups { get; }
+
+        /// <summary>The IPv6 entries by prefix length, longest first: what an IPv6 client is looked up in.</summary>
+        public Group[] IPv6Groups { get; }
+
+        private static Group[] GroupByLength(IEnumerable<(IpKey Key, int Bits)> entries) => entries
+            .GroupBy(e => e.Bits)
+            .OrderByDescending(g => g.Key)
+            .Select(g => new Group(g.Key, [.. g.Select(e => e.Key)]))
+            .ToArray();
     }
 }

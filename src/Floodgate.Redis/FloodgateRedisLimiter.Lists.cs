@@ -25,6 +25,11 @@ public sealed partial class FloodgateRedisLimiter
 
     internal async Task<bool> ChangeListAsync(bool deny, IPNetwork network, bool add)
     {
+        if (add)
+        {
+            AccessList.ThrowIfCoversAnAddressFamily(network, nameof(network));   // as written: 0.0.0.0/0, ::/64, 64:ff9b::/96, ...
+        }
+
         IPNetwork canonical = LocalList(deny).CanonicalNetwork(network);
         string member = canonical.ToString();
         RedisKey key = ListKey(deny);
@@ -82,7 +87,8 @@ public sealed partial class FloodgateRedisLimiter
 
                     foreach (IPNetwork network in wanted)
                     {
-                        if (LocalList(deny).Add(network))
+                        // Canonical already (::1 is stored as its ::/64); never an entry for a whole family.
+                        if (LocalList(deny).AddCanonical(network))
                         {
                             mirrored.Add(network);
                         }
@@ -109,7 +115,7 @@ public sealed partial class FloodgateRedisLimiter
             HashSet<IPNetwork> mirrored = deny ? _mirroredDeny : _mirroredAllow;
             if (add)
             {
-                if (LocalList(deny).Add(canonical))
+                if (LocalList(deny).AddCanonical(canonical))
                 {
                     mirrored.Add(canonical);
                 }

@@ -25,7 +25,7 @@ public sealed class SharedAccessList
     /// <summary>Adds a network for every instance.</summary>
     /// <param name="network">The network, e.g. <c>IPNetwork.Parse("10.0.0.0/8")</c>.</param>
     /// <returns>True when it was not on the shared list before.</returns>
-    /// <exception cref="ArgumentException">The network is not IPv4 or IPv6.</exception>
+    /// <exception cref="ArgumentException">The network is not IPv4 or IPv6, or covers every client of a family (<see cref="AccessList.CoversAnAddressFamily"/>).</exception>
     /// <exception cref="RedisException">Redis is unavailable: the change did not happen.</exception>
     /// <exception cref="TimeoutException">Redis did not answer within <see cref="FloodgateRedisOptions.Timeout"/>.</exception>
     public Task<bool> AddAsync(IPNetwork network) => _limiter.ChangeListAsync(_deny, network, add: true);

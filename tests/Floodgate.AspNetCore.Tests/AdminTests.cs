@@ -54,15 +54,28 @@ public sealed class AdminTests
 
         Assert.Equal(HttpStatusCode.BadRequest, (await admin.GetAsync("/floodgate/clients/not-an-ip")).StatusCode);
 
-        // An allowlist entry for every address would exempt everyone: refused, and nothing changes.
-        foreach (string everyone in new[] { "0.0.0.0/0", "::/0", "::ffff:0.0.0.0/96" })
+        // An entry for every address of a family, in any spelling, would exempt (or refuse) all of them: refused on
+        // both lists, and nothing changes.
+        foreach (string list in new[] { "allowlist", "denylist" })
         {
-            HttpResponseMessage refused = await admin.PostAsync("/floodgate/allowlist?network=" + Uri.EscapeDataString(everyone), null);
-            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
-            Assert.Contains("covers every address", await refused.Content.ReadAsStringAsync());
+            foreach (string everyone in new[] { "0.0.0.0/0", "::/0", "::/1", "::/8", "::/64", "::ffff:0.0.0.0/95", "::ffff:0.0.0.0/96", "64:ff9b::/96" })
+            {
+                HttpResponseMessage refused = await admin.PostAsync($"/floodgate/{list}?network=" + Uri.EscapeDataString(everyone), null);
+                Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+                Assert.Contains("covers every address of a family", await refused.Content.ReadAsStringAsync());
+            }
+
+            Assert.Equal("[]", await admin.GetStringAsync($"/floodgate/{list}"));
         }
 
-        Assert.Equal("[]", await admin.GetStringAsync("/floodgate/allowlist"));
+        // Legacy IPv4 spellings name other addresses than an operator reads: refused as addresses and networks.
+        foreach (string legacy in new[] { "127.1", "0x7f.0.0.1", "2130706433", "127.000.000.001", "1.2.3/24" })
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, (await admin.GetAsync("/floodgate/clients/" + Uri.EscapeDataString(legacy))).StatusCode);
+            Assert.Equal(HttpStatusCode.BadRequest, (await admin.PostAsync("/floodgate/denylist?network=" + Uri.EscapeDataString(legacy), null)).StatusCode);
+        }
+
+        Assert.Equal("[]", await admin.GetStringAsync("/floodgate/denylist"));
     }
 
     /// <summary>Authenticates requests carrying X-Admin: yes as an admin.</summary>

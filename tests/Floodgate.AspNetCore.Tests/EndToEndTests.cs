@@ -335,10 +335,17 @@ public sealed class EndToEndTests
         { "Floodgate:CheckpointInterval", "00:00:00.010", "Floodgate:CheckpointInterval must be between 100 ms and 1 day; got 00:00:00.0100000." },
         { "Floodgate:GlobalConcurrencyLimit", "0", "Floodgate:GlobalConcurrencyLimit must be greater than 0, or null for no cap; got 0." },
         { "Floodgate:GlobalLimit:PermitLimit", "-1", "Floodgate:GlobalLimit.PermitLimit must be greater than 0; got -1." },
-        { "Floodgate:Allowlist:0", "10.0.0.0/99", "Floodgate:Allowlist has an entry that is neither an address nor a CIDR network; got '10.0.0.0/99'." },
-        { "Floodgate:Allowlist:0", "", "Floodgate:Allowlist has an entry that is neither an address nor a CIDR network; got ''." },
-        { "Floodgate:Allowlist:0", "0.0.0.0/0", "Floodgate:Allowlist has an entry that covers every address, so no client would ever be limited; got '0.0.0.0/0'." },
-        { "Floodgate:Allowlist:0", "::/0", "Floodgate:Allowlist has an entry that covers every address, so no client would ever be limited; got '::/0'." },
+        { "Floodgate:Allowlist:0", "10.0.0.0/99", "Floodgate:Allowlist has an entry that is neither an address nor a CIDR network (IPv4 as a dotted quad); got '10.0.0.0/99'." },
+        { "Floodgate:Allowlist:0", "", "Floodgate:Allowlist has an entry that is neither an address nor a CIDR network (IPv4 as a dotted quad); got ''." },
+        { "Floodgate:Allowlist:0", "127.1", "Floodgate:Allowlist has an entry that is neither an address nor a CIDR network (IPv4 as a dotted quad); got '127.1'." },
+        { "Floodgate:Denylist:0", "0x7f.0.0.1", "Floodgate:Denylist has an entry that is neither an address nor a CIDR network (IPv4 as a dotted quad); got '0x7f.0.0.1'." },
+        { "Floodgate:Denylist:0", "4294967295", "Floodgate:Denylist has an entry that is neither an address nor a CIDR network (IPv4 as a dotted quad); got '4294967295'." },
+        { "Floodgate:Allowlist:0", "0.0.0.0/0", "Floodgate:Allowlist has an entry that covers every address of a family, so no such client would ever be limited; got '0.0.0.0/0'." },
+        { "Floodgate:Allowlist:0", "::/0", "Floodgate:Allowlist has an entry that covers every address of a family, so no such client would ever be limited; got '::/0'." },
+        { "Floodgate:Allowlist:0", "::/64", "Floodgate:Allowlist has an entry that covers every address of a family, so no such client would ever be limited; got '::/64'." },
+        { "Floodgate:Allowlist:0", "64:ff9b::/96", "Floodgate:Allowlist has an entry that covers every address of a family, so no such client would ever be limited; got '64:ff9b::/96'." },
+        { "Floodgate:Denylist:0", "::ffff:0.0.0.0/95", "Floodgate:Denylist has an entry that covers every address of a family, so every such client would be refused; got '::ffff:0.0.0.0/95'." },
+        { "Floodgate:Denylist:0", "::/1", "Floodgate:Denylist has an entry that covers every address of a family, so every such client would be refused; got '::/1'." },
         { "Floodgate:Policies:login:BlockMultiplier", "0.5", "Floodgate:Policies:login.BlockMultiplier must be a finite number of at least 1.0; got 0.5." },
         { "Floodgate:Challenge:Difficulty", "40", "Floodgate:Challenge:Difficulty must be between 1 and 30 (leading zero bits); got 40." },
         { "Floodgate:Challenge:MaxPassesPerHour", "0", "Floodgate:Challenge:MaxPassesPerHour must be between 1 and 100; got 0." },
@@ -417,7 +424,7 @@ public sealed class EndToEndTests
                 ["Floodgate:DefaultPolicy"] = "missing",
             }));
         Assert.Contains("Floodgate:Policies:api.PermitLimit must be greater than 0; got 0", error.Message);
-        Assert.Contains("Floodgate:Denylist has an entry that is neither an address nor a CIDR network; got 'not-an-address'", error.Message);
+        Assert.Contains("Floodgate:Denylist has an entry that is neither an address nor a CIDR network (IPv4 as a dotted quad); got 'not-an-address'", error.Message);
         Assert.Contains("Floodgate:DefaultPolicy names a policy that is not configured; got 'missing'", error.Message);
     }
 

@@ -98,4 +98,22 @@ public sealed class ListPropagationTests(RedisFixture redis) : IClassFixture<Red
         await using var limiter = new FloodgateRedisLimiter("bad-" + Guid.NewGuid().ToString("N"), s_policy, Options());
         await Assert.ThrowsAsync<ArgumentNullException>(() => limiter.SharedDenylist.AddAsync((IPAddress)null!));
     }
+
+    [Fact]
+    public async Task AWholeFamilyIsNeitherSharedNorMirrored()
+    {
+        string name = "family-" + Guid.NewGuid().ToString("N");
+        await using var limiter = new FloodgateRedisLimiter(name, s_policy, Options(TimeSpan.FromMilliseconds(200)));
+        await Assert.ThrowsAsync<ArgumentException>(() => limiter.SharedDenylist.AddAsync(IPNetwork.Parse("::/64")));
+        await Assert.ThrowsAsync<ArgumentException>(() => limiter.SharedAllowlist.AddAsync(IPNetwork.Parse("0.0.0.0/0")));
+        Assert.Empty(await limiter.SharedDenylist.GetEntriesAsync());
+
+        // Written into Redis by hand: the sync skips the whole family, and applies ::1's /64 to IPv6 clients only.
+        redis.Server.Cli($"SADD floodgate:{name}:denylist 0.0.0.0/0 ::/64");
+        redis.Server.Cli("INCR floodgate:bans:version");
+        await Eventually.WaitAsync(() => limiter.Denylist.Contains(IPAddress.IPv6Loopback), "the sync");
+        Assert.Single(limiter.Denylist.Entries);
+        Assert.True((await limiter.CheckAsync(IPAddress.Parse("192.0.2.1"))).IsAllowed);
+        Assert.Equal(DecisionReason.Denylisted, (await limiter.CheckAsync(IPAddress.IPv6Loopback)).Reason);
+    }
 }
