@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Floodgate.AspNetCore.Challenge;
@@ -173,6 +174,57 @@ public sealed partial class ChallengeTests
         Assert.DoesNotContain(logs.Entries, e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Error);   // nothing a client sent made the server fail
         Assert.Contains(logs.Entries, e => e.Id == 321);   // solved
         Assert.Contains(logs.Entries, e => e.Id == 322);   // refused
+    }
+
+    [Fact]
+    public async Task AChunkedBodyOverTheCapIsRefusedHoweverGoodItsAnswer()
+    {
+        await using TestServer server = await TestServer.StartAsync(
+            o =>
+            {
+                o.Persistence = false;
+                o.AddPolicy("api", new FloodgatePolicy { PermitLimit = 1, Window = TimeSpan.FromMinutes(1), BlockDuration = TimeSpan.FromMinutes(10) });
+                o.Challenge.Enabled = true;
+                o.Challenge.Difficulty = 8;
+            },
+            app => app.MapGet("/items", () => "ok").RequireFloodgate("api"));
+        using HttpClient person = server.ClientFrom(2);
+        await person.GetAsync("/items");
+        await person.GetAsync("/items");   // blocked for 10 minutes
+        string token = await ChallengeTokenAsync(person);
+        string answer = Solve(token, 8);
+
+        // A right answer with 1 MB of padding after it, chunked: no Content-Length to refuse it by. Only the first
+        // 2 KB may be read, so it is malformed, and the block stays.
+        string form = $"token={token}&answer={answer}&pad={new string('x', 1 << 20)}";
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/.floodgate/challenge")
+        {
+            Content = new StreamContent(new NonSeekableStream(Encoding.ASCII.GetBytes(form))),
+        };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/x-www-form-urlencoded");
+        request.Headers.TransferEncodingChunked = true;
+        HttpStatusCode status;
+        try
+        {
+            using HttpResponseMessage response = await person.SendAsync(request);
+            status = response.StatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            status = HttpStatusCode.BadRequest;   // the server may close the connection before the client has sent it all
+        }
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await server.ClientFrom(2).GetAsync("/items")).StatusCode);
+
+        // The same answer in a small body is accepted: the refusal was the size.
+        Assert.Equal(HttpStatusCode.OK, (await Answer(server.ClientFrom(2), token, answer)).StatusCode);
+    }
+
+    /// <summary>A body whose length the client cannot know in advance, so that it is sent chunked.</summary>
+    private sealed class NonSeekableStream(byte[] bytes) : MemoryStream(bytes)
+    {
+        public override bool CanSeek => false;
     }
 
     [Fact]

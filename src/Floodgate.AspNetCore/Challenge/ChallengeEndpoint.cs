@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace Floodgate.AspNetCore.Challenge;
 
@@ -12,6 +13,16 @@ internal static class ChallengeEndpoint
 {
     private const long MaxBodyBytes = 2_048;
 
+    /// <summary>A token and an answer: a handful of short values, never more than the cap in all.</summary>
+    private static readonly FormOptions s_formLimits = new()
+    {
+        BufferBody = false,
+        ValueCountLimit = 8,
+        KeyLengthLimit = 64,
+        ValueLengthLimit = (int)MaxBodyBytes,
+        MultipartBodyLengthLimit = MaxBodyBytes,
+    };
+
     public static async Task AnswerAsync(HttpContext context, FloodgateService service, ChallengeService challenge)
     {
         IpKey client = IpKey.CreateUnchecked(context.Connection.RemoteIpAddress, service.Options.Ipv6PrefixLength);
@@ -19,9 +30,18 @@ internal static class ChallengeEndpoint
         string? answer = null;
         if (context.Request.HasFormContentType && context.Request.ContentLength is null or <= MaxBodyBytes)
         {
+            // However the body is sent (a chunked one has no Content-Length): the server stops reading past the cap
+            // (where it lets this request set one), and the form reader stops at its own.
+            IHttpMaxRequestBodySizeFeature? size = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
+            if (size is { IsReadOnly: false })
+            {
+                size.MaxRequestBodySize = MaxBodyBytes;
+            }
+
             try
             {
-                IFormCollection form = await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false);
+                var reader = new FormFeature(context.Request, s_formLimits);
+                IFormCollection form = await reader.ReadFormAsync(context.RequestAborted).ConfigureAwait(false);
                 token = form["token"].Count == 1 ? form["token"][0] : null;
                 answer = form["answer"].Count == 1 ? form["answer"][0] : null;
             }
