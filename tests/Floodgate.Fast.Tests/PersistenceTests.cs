@@ -427,21 +427,13 @@ public sealed class PersistenceTests : IDisposable
                 _log.Clear();
                 using (FloodgateLimiter recovered = Open(journal: false))
                 {
-                    // Never a mix: either the newest checkpoint read back intact (the damage hit bytes it does not
-                    // read), or the previous one, without the later ban.
+                    // Never a mix, and never the damaged checkpoint: the records carry a checksum, the metadata files are
+                    // checked against Floodgate's manifest before FASTER reads them, and the manifest carries its own.
                     AssertState(recovered, TimeSpan.Zero);
-                    bool newestLoaded = recovered.Inspect(IPAddress.Parse("192.0.2.99")).IsBlacklisted;
-                    Assert.True(newestLoaded || _log.Entries.Any(e => e.Id == 101), $"{damage} {Path.GetFileName(file)}: fell back without logging why");
-
-                    // Damage to the records themselves (the log) or to the commit that carries the manifest is never
-                    // read back as the newest state: the checksum and the manifest catch it.
-                    bool records = Path.GetFileName(file).StartsWith("hlog.log", StringComparison.Ordinal);
-                    bool commit = file.Contains("cpr-checkpoints", StringComparison.Ordinal) && damage == "flip";
-                    if (records || commit)
-                    {
-                        Assert.False(newestLoaded, $"{damage} {Path.GetRelativePath(newest, file)}: the damaged checkpoint was loaded");
-                        fallbacks++;
-                    }
+                    string what = $"{damage} {Path.GetRelativePath(newest, file)}";
+                    Assert.False(recovered.Inspect(IPAddress.Parse("192.0.2.99")).IsBlacklisted, $"{what}: the damaged checkpoint was loaded");
+                    Assert.True(_log.Entries.Any(e => e.Id == 101), $"{what}: fell back without logging why");
+                    fallbacks++;
 
                     ReleaseWithoutCheckpoint(recovered);
                 }
@@ -451,7 +443,47 @@ public sealed class PersistenceTests : IDisposable
             }
         }
 
-        Assert.Equal(3, fallbacks);   // the log flipped and truncated, the commit flipped
+        Assert.Equal(files.Length * 2, fallbacks);
+        Assert.Contains(files, f => Path.GetFileName(f) == "floodgate.manifest");
+    }
+
+    [Fact]
+    public async Task GarbageInFastersMetadataIsCaughtByFloodgatesManifestBeforeFasterReadsIt()
+    {
+        using (FloodgateLimiter first = Open(journal: false))
+        {
+            BuildState(first);
+            await first.CheckpointAsync();                     // checkpoint 1
+            first.Blacklist(IPAddress.Parse("192.0.2.99"));
+        }   // checkpoint 2
+
+        string newest = Directory.GetDirectories(Path.Combine(_directory, "checkpoints")).Max()!;
+        string[] metadata = Directory.GetFiles(newest, "info.dat*", SearchOption.AllDirectories);
+        Assert.Equal(2, metadata.Length);   // the index's and the commit's
+        var random = new Random(7);
+        foreach (string file in metadata)
+        {
+            byte[] garbage = new byte[new FileInfo(file).Length];
+            random.NextBytes(garbage);
+            File.WriteAllBytes(file, garbage);
+        }
+
+        using (FloodgateLimiter recovered = Open(journal: false))
+        {
+            AssertState(recovered, TimeSpan.Zero);
+            Assert.False(recovered.Inspect(IPAddress.Parse("192.0.2.99")).IsBlacklisted);   // checkpoint 1
+            Assert.Contains(_log.Entries, e => e.Id == 101 && e.Message.Contains("does not match the metadata manifest", StringComparison.Ordinal));
+            ReleaseWithoutCheckpoint(recovered);
+        }
+
+        // A checkpoint from before manifests existed (none on disk) is read as it always was.
+        string previous = Directory.GetDirectories(Path.Combine(_directory, "checkpoints")).Min()!;
+        Directory.Delete(newest, recursive: true);
+        File.Delete(Path.Combine(previous, "floodgate.manifest"));
+        _log.Clear();
+        using FloodgateLimiter legacy = Open(journal: false);
+        AssertState(legacy, TimeSpan.Zero);
+        Assert.DoesNotContain(_log.Entries, e => e.Id == 101);
     }
 
     [Fact]

@@ -66,6 +66,7 @@ internal sealed class CheckpointStore
         FasterKVSettings<PersistedKey, PersistedEntry>? settings = null;
         FasterKV<PersistedKey, PersistedEntry>? store = null;
         bool abandon = false;
+        long count;
         try
         {
             EnsureSpace(expectedRecords);
@@ -112,7 +113,7 @@ internal sealed class CheckpointStore
                     $"Checkpoint {sequence} in '{path}' did not finish within {_timeout.TotalSeconds:0} s: the disk may be full or failing.", ex);
             }
 
-            return sink.Count;
+            count = sink.Count;
         }
         catch
         {
@@ -129,6 +130,20 @@ internal sealed class CheckpointStore
                 log?.Dispose();
             }
         }
+
+        // FASTER has committed and closed its files: record its metadata for the next recovery to check before
+        // FASTER reads any of it. Without the manifest the checkpoint is not complete.
+        try
+        {
+            MetadataManifest.Write(path, sequence);
+        }
+        catch
+        {
+            TryDelete(sequence);
+            throw;
+        }
+
+        return count;
     }
 
     /// <summary>Fails at once, with the figures, when the volume clearly cannot take the checkpoint.</summary>
@@ -198,6 +213,13 @@ internal sealed class CheckpointStore
     private List<(PersistedKey, PersistedEntry)> Read(long sequence, out long createdUtcTicks)
     {
         string path = PathOf(sequence);
+
+        // Before FASTER reads anything: garbage in its metadata can make it allocate and scan for seconds.
+        if (!MetadataManifest.Verify(path, sequence, out _, out string damage))
+        {
+            throw new InvalidDataException(damage);
+        }
+
         string logFile = Path.Combine(path, "hlog.log");
         long logBytes = System.IO.Directory.EnumerateFiles(path, "hlog.log*").Sum(f => new FileInfo(f).Length);
         using IDevice log = new SynchronousFileDevice(logFile);
