@@ -3,10 +3,10 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
-/// <summary>A health check for Floodgate: degraded while a policy's state cannot be checkpointed.</summary>
+/// <summary>A health check for Floodgate: degraded while a policy's state cannot be checkpointed or its bans journaled.</summary>
 public static class FloodgateHealthCheckBuilderExtensions
 {
-    /// <summary>Adds the <c>floodgate</c> health check: healthy, or degraded while a checkpoint is failing (checks still work).</summary>
+    /// <summary>Adds the <c>floodgate</c> health check: healthy, or degraded while checkpoints or the ban journal are failing (checks still work).</summary>
     /// <param name="builder">The health checks.</param>
     /// <param name="name">The check's name.</param>
     /// <returns>The builder.</returns>
@@ -21,6 +21,7 @@ internal sealed class FloodgateHealthCheck(FloodgateService service) : IHealthCh
     {
         var data = new Dictionary<string, object>(StringComparer.Ordinal);
         var failing = new List<string>();
+        var journals = new List<string>();
         foreach ((string name, Floodgate.FloodgateLimiter limiter) in service.Limiters)
         {
             data[name] = limiter.LastCheckpointError ?? (limiter.LastCheckpointAt is { } at ? $"checkpointed {at:O}" : "no checkpoint yet");
@@ -28,10 +29,28 @@ internal sealed class FloodgateHealthCheck(FloodgateService service) : IHealthCh
             {
                 failing.Add(name);
             }
+
+            if (limiter.JournalError is { } journal)
+            {
+                data[name + ".journal"] = journal;
+                journals.Add(name);
+            }
         }
 
-        return Task.FromResult(failing.Count == 0
+        // Degraded whenever a promise is not kept: state not checkpointed, or bans not journaled as they happen.
+        var problems = new List<string>();
+        if (failing.Count > 0)
+        {
+            problems.Add($"state of {string.Join(", ", failing)} cannot be checkpointed");
+        }
+
+        if (journals.Count > 0)
+        {
+            problems.Add($"bans of {string.Join(", ", journals)} cannot be journaled");
+        }
+
+        return Task.FromResult(problems.Count == 0
             ? HealthCheckResult.Healthy($"{service.Limiters.Count} policies", data)
-            : HealthCheckResult.Degraded($"state of {string.Join(", ", failing)} cannot be checkpointed; limits still apply", data: data));
+            : HealthCheckResult.Degraded($"{string.Join("; ", problems)}; limits still apply", data: data));
     }
 }

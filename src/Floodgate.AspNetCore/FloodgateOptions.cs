@@ -69,6 +69,9 @@ public sealed class FloodgateOptions
     /// <summary>Gets or sets whether bans are journaled as they happen, so a crash loses none older than about a quarter of a second (see <see cref="FloodgateLimiterOptions.JournalBans"/>). <value>The default value is <see langword="true"/>.</value></summary>
     public bool JournalBans { get; set; } = true;
 
+    /// <summary>Gets or sets how long a checkpoint, or a ban journal commit, may take before it counts as failed (tests shorten it).</summary>
+    internal TimeSpan CheckpointTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
     /// <summary>Gets the proof-of-work challenge that rejection pages offer people (off by default). <value>See <see cref="FloodgateChallengeOptions"/>.</value></summary>
     public FloodgateChallengeOptions Challenge { get; } = new();
 

@@ -41,6 +41,7 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
                     Logger = logger,
                     DataDirectory = Options.Persistence ? Path.Combine(environment.ContentRootPath, Options.DataDirectory, DirectoryName(name)) : null,
                     CheckpointInterval = Options.CheckpointInterval,
+                    CheckpointTimeout = Options.CheckpointTimeout,
                     JournalBans = Options.JournalBans,
                 });
                 _limiters.Add(name, limiter);

@@ -229,6 +229,9 @@ public sealed class FloodgateLimiter : IDisposable
     /// <summary>Gets how many periodic checkpoints were skipped because nothing had changed (tests).</summary>
     internal long SkippedCheckpoints => _checkpointer?.Skipped ?? 0;
 
+    /// <summary>Gets why the ban journal's last write failed; null while bans are journaled (or there is no journal).</summary>
+    internal string? JournalError => _checkpointer?.Journal?.LastWriteError;
+
     /// <summary>Gets how many checkpoint timer ticks found the previous periodic checkpoint still running (tests).</summary>
     internal long BusyCheckpointTicks => _checkpointer?.BusyTicks ?? 0;
 

@@ -411,6 +411,40 @@ public sealed class EndToEndTests
     }
 
     [Fact]
+    public async Task TheHealthCheckIsDegradedWhileBansCannotBeJournaled()
+    {
+        await using TestServer server = await TestServer.StartAsync(
+            o =>
+            {
+                o.AddPolicy("api", new FloodgatePolicy { PermitLimit = 1, Window = TimeSpan.FromMinutes(1), BlockDuration = TimeSpan.FromMinutes(5) });
+                o.CheckpointTimeout = TimeSpan.FromSeconds(2);
+            },
+            app =>
+            {
+                app.MapGet("/api", () => "ok").RequireFloodgate("api");
+                app.MapHealthChecks("/healthz").DisableFloodgate();
+            },
+            services: s => s.AddHealthChecks().AddFloodgate());
+        using HttpClient probe = server.ClientFrom(80);
+        Assert.Equal("Healthy", await probe.GetStringAsync("/healthz"));
+
+        // FasterLog's commit directory becomes a file: the next ban's commit cannot be written (and never completes).
+        string commits = Path.Combine(server.ContentRoot, "floodgate-data", "api", "journal", "log-commits");
+        if (Directory.Exists(commits))
+        {
+            Directory.Delete(commits, recursive: true);
+        }
+
+        File.WriteAllText(commits, "not a directory");
+        using HttpClient client = server.ClientFrom(2);
+        await client.GetAsync("/api");
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await client.GetAsync("/api")).StatusCode);   // a block: journaled
+        await Eventually.WaitAsync(async () => await probe.GetStringAsync("/healthz") == "Degraded", "Degraded while bans cannot be journaled", TimeSpan.FromSeconds(30));
+        HealthReport report = await server.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+        Assert.StartsWith("bans of api cannot be journaled", report.Entries["floodgate"].Description, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task InvalidConfigurationStopsStartupNamingTheSetting()
     {
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => TestServer.StartAsync(

@@ -164,6 +164,7 @@ public sealed class JournalTests : IDisposable
             limiter.Blacklist(s_blacklistedAfter);
             Assert.True(SpinWait.SpinUntil(() => _log.Entries.Any(e => e.Id == 107), TimeSpan.FromSeconds(30)), "the failed commit was not reported");
             Assert.Contains(_log.Entries, e => e.Id == 107 && e.Message.Contains("did not complete within 2 s", StringComparison.Ordinal));
+            Assert.Contains("did not complete within 2 s", limiter.JournalError, StringComparison.Ordinal);   // what health reports
 
             // The ban goes to disk by the checkpoint the writer asked for instead.
             Assert.True(SpinWait.SpinUntil(() => _log.Entries.Any(e => e.Id == 104), TimeSpan.FromSeconds(30)), "no checkpoint was taken instead");
@@ -182,6 +183,10 @@ public sealed class JournalTests : IDisposable
         using FloodgateLimiter recovered = Open();
         Assert.Equal(DecisionReason.Blacklisted, recovered.Check(s_blacklistedAfter).Reason);
         Assert.Equal(DecisionReason.Blacklisted, recovered.Check(s_blockedAfter).Reason);   // in the final checkpoint
+        Assert.Null(recovered.JournalError);
+        recovered.Blacklist(IPAddress.Parse("192.0.2.123"));
+        WaitForJournal(recovered, 1);
+        Assert.Null(recovered.JournalError);   // a journal that writes reports nothing
     }
 
     [Fact]

@@ -49,6 +49,7 @@ internal sealed class BanJournal : IDisposable
     private int _stopping;       // 1: drain and stop; 2: stop at once (a simulated crash)
     private long _truncateTo = -1;
     private long _written;
+    private string? _lastWriteError;
 
     private BanJournal(LimiterEngine engine, string directory, ILogger logger, Action requestCheckpoint, TimeSpan commitTimeout)
     {
@@ -66,6 +67,9 @@ internal sealed class BanJournal : IDisposable
 
     /// <summary>Gets how many records were written and committed (tests).</summary>
     internal long Written => Interlocked.Read(ref _written);
+
+    /// <summary>Gets why the journal's last write failed; null while writes succeed (health checks read it).</summary>
+    public string? LastWriteError => Volatile.Read(ref _lastWriteError);   // written by the writer thread
 
     /// <summary>Runs on the writer before each write (tests hold the writer there to fill the queue).</summary>
     internal Action? Writing { get; set; }
@@ -323,6 +327,7 @@ internal sealed class BanJournal : IDisposable
             catch (Exception ex)
 #pragma warning restore CA1031
             {
+                Volatile.Write(ref _lastWriteError, ex.Message);
                 Log.JournalWriteFailed(_logger, _directory, ex.Message);
                 _requestCheckpoint();
             }
@@ -377,6 +382,7 @@ internal sealed class BanJournal : IDisposable
         }
 
         Interlocked.Add(ref _written, records);
+        Volatile.Write(ref _lastWriteError, null);   // written and committed: bans are being saved again
         if (Interlocked.Exchange(ref _overflowed, 0) == 1)
         {
             // More bans than the queue holds between two writes: those are in no record, so checkpoint them now.
