@@ -49,6 +49,74 @@ public sealed class DiskSpaceTests : IDisposable
         Assert.True(limiter.Check(IPAddress.Parse("192.0.2.1")).Reason == DecisionReason.Blocked);   // checks go on
     }
 
+    [Fact]
+    public void AfterADiskFullTheBanJournalWritesAgainOnceThereIsRoom()
+    {
+        var time = new FakeTimeProvider(Harness.Start);
+        var log = new CollectingLogger();
+        string directory = Path.Combine(_mount, "data");
+        var policy = new FloodgatePolicy { PermitLimit = 1, Window = TimeSpan.FromMinutes(1), BlockDuration = TimeSpan.FromMinutes(5) };
+        FloodgateLimiterOptions Options() => new()
+        {
+            TimeProvider = time,
+            DataDirectory = directory,
+            CheckpointInterval = TimeSpan.FromHours(1),
+            CheckpointTimeout = TimeSpan.FromSeconds(2),
+            Logger = log,
+        };
+        IPAddress after = IPAddress.Parse("192.0.2.3");
+        using (var limiter = new FloodgateLimiter(policy, Options()))
+        {
+            limiter.Check(IPAddress.Parse("192.0.2.1"));
+            limiter.Check(IPAddress.Parse("192.0.2.1"));   // a first ban: the journal's files exist
+            Assert.True(SpinWait.SpinUntil(() => limiter.JournalRecordsWritten >= 1, TimeSpan.FromSeconds(10)), "the first ban was not journaled");
+
+            // The volume fills up: the next ban cannot be written.
+            string filler = Path.Combine(_mount, "filler");
+            Fill(filler);
+            for (int i = 0; i < 3_000; i++)
+            {
+                var client = new IPAddress(BitConverter.GetBytes(0x0D000000 + i));   // bans enough to need new pages
+                limiter.Check(client);
+                limiter.Check(client);
+            }
+
+            Assert.True(SpinWait.SpinUntil(() => limiter.JournalError is not null, TimeSpan.FromSeconds(30)), "the failed write was not reported");
+
+            // Room again: a ban made now is journaled, and the error clears.
+            File.Delete(filler);
+            limiter.Check(after);
+            limiter.Check(after);
+            Assert.True(SpinWait.SpinUntil(() => limiter.JournalError is null, TimeSpan.FromSeconds(30)), $"the journal did not recover: {limiter.JournalError}");
+            limiter.AbandonPersistence();   // a crash: the journal alone has the ban made after the room came back
+        }
+
+        using var recovered = new FloodgateLimiter(policy, Options());
+        Assert.Equal(DecisionReason.Blocked, recovered.Check(after).Reason);
+    }
+
+    /// <summary>Writes <paramref name="path"/> until the volume is full.</summary>
+    private static void Fill(string path)
+    {
+        // Smaller and smaller writes, to the last byte: a write that fails leaves what it could not take.
+        for (int size = 64 * 1024; size >= 1; size /= 4)
+        {
+            using var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.None, 1, FileOptions.WriteThrough);
+            byte[] block = new byte[size];
+            try
+            {
+                while (true)
+                {
+                    stream.Write(block);
+                }
+            }
+            catch (IOException)
+            {
+                // ENOSPC at this size: on to a smaller one
+            }
+        }
+    }
+
     private static void Run(string file, string arguments)
     {
         using var process = Process.Start(new ProcessStartInfo(file, arguments) { RedirectStandardError = true })!;

@@ -50,6 +50,7 @@ internal sealed class BanJournal : IDisposable
     private long _truncateTo = -1;
     private long _written;
     private string? _lastWriteError;
+    private int _broken;   // 1 after a failed write: FasterLog keeps failing every later commit, so the next write reopens it
 
     private BanJournal(LimiterEngine engine, string directory, ILogger logger, Action requestCheckpoint, TimeSpan commitTimeout)
     {
@@ -193,6 +194,29 @@ internal sealed class BanJournal : IDisposable
         // The semaphore is not disposed: a check that read the journal just before it was detached may still note (and is ignored).
     }
 
+    /// <summary>
+    /// After a failed write (a full disk): FasterLog remembers the failed range and fails every later commit with it,
+    /// even once there is room again. Close it and open it anew from its last good commit; what the failed range
+    /// held is in the checkpoint the failure asked for. Throws (and stays broken) while the disk still refuses.
+    /// </summary>
+    private void Reopen()
+    {
+        try
+        {
+            _log.Dispose();
+        }
+#pragma warning disable CA1031 // A log that failed may fail to close too: it is being replaced.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+
+        _commits.Dispose();
+        _device.Dispose();
+        (_log, _device, _commits) = OpenLog(_directory);
+        Volatile.Write(ref _broken, 0);
+    }
+
     /// <summary>Closes a journal whose writer never started, writing nothing.</summary>
     private void CloseUnstarted()
     {
@@ -328,6 +352,7 @@ internal sealed class BanJournal : IDisposable
 #pragma warning restore CA1031
             {
                 Volatile.Write(ref _lastWriteError, ex.Message);
+                Volatile.Write(ref _broken, 1);
                 Log.JournalWriteFailed(_logger, _directory, ex.Message);
                 _requestCheckpoint();
             }
@@ -347,6 +372,11 @@ internal sealed class BanJournal : IDisposable
         seen.Clear();
         lock (_logGate)
         {
+            if (Volatile.Read(ref _broken) != 0)
+            {
+                Reopen();
+            }
+
             while (_queue.TryDequeue(out IpKey key))
             {
                 if (!seen.Add(key))
