@@ -63,13 +63,13 @@ public sealed class AccessList
             (SharesPrefix(network, s_anyMapped) || SharesPrefix(network, s_anyNat64));
     }
 
-    /// <summary>Whether <paramref name="address"/>'s first <see cref="IPNetwork.PrefixLength"/> bits are the network's (both IPv6).</summary>
+    /// <summary>Whether <paramref name="address"/>'s first <see cref="IPNetwork.PrefixLength"/> bits (1 to 128) are the network's (both IPv6).</summary>
     private static bool SharesPrefix(IPNetwork network, IPAddress address)
     {
         Span<byte> bytes = stackalloc byte[32];
         network.BaseAddress.TryWriteBytes(bytes[..16], out _);
         address.TryWriteBytes(bytes[16..], out _);
-        UInt128 mask = network.PrefixLength == 0 ? UInt128.Zero : UInt128.MaxValue << (128 - network.PrefixLength);
+        UInt128 mask = UInt128.MaxValue << (128 - network.PrefixLength);
         return (BinaryPrimitives.ReadUInt128BigEndian(bytes[..16]) & mask) == (BinaryPrimitives.ReadUInt128BigEndian(bytes[16..]) & mask);
     }
 
@@ -124,18 +124,10 @@ public sealed class AccessList
     internal IPNetwork CanonicalNetwork(IPNetwork network) => ToNetwork(Canonicalize(network));
 
     /// <summary>Adds an entry in canonical form, as read back from a checkpoint; never one that covers a whole family.</summary>
-    internal bool AddCanonical(IpKey key, int bits)
-    {
-        (IpKey Key, int Bits) entry = (key.Mask(bits), Math.Clamp(bits, 0, 128));
-        return !IsWholeFamily(entry) && Update(entry, add: true);
-    }
+    internal bool AddCanonical(IpKey key, int bits) => AddUnlessWholeFamily((key.Mask(bits), Math.Clamp(bits, 0, 128)));
 
     /// <summary>Adds a network already in canonical form (mirrored from a shared list); never one that covers a whole family.</summary>
-    internal bool AddCanonical(IPNetwork canonical)
-    {
-        (IpKey Key, int Bits) entry = Canonicalize(canonical);
-        return !IsWholeFamily(entry) && Update(entry, add: true);
-    }
+    internal bool AddCanonical(IPNetwork canonical) => AddUnlessWholeFamily(Canonicalize(canonical));
 
     /// <summary>Throws when <paramref name="network"/> covers every client of an address family (<see cref="CoversAnAddressFamily"/>).</summary>
     internal static void ThrowIfCoversAnAddressFamily(IPNetwork network, string paramName)
@@ -146,6 +138,8 @@ public sealed class AccessList
                 $"'{network}' covers every {(IsIPv6Only(network) ? "IPv6" : "IPv4")} client: on an allowlist nobody would be limited, on a denylist everybody refused.", paramName);
         }
     }
+
+    private bool AddUnlessWholeFamily((IpKey Key, int Bits) entry) => !IsWholeFamily(entry) && Update(entry, add: true);
 
     private static bool IsIPv6Only(IPNetwork network) =>
         network.BaseAddress.AddressFamily == AddressFamily.InterNetworkV6 && network.PrefixLength == 0;

@@ -107,13 +107,7 @@ public sealed partial class ChallengeTests
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
         var logs = new CapturingLoggerProvider();   // this test's server alone: its entries are this test's
         await using TestServer server = await TestServer.StartAsync(
-            o =>
-            {
-                o.Persistence = false;
-                o.AddPolicy("api", new FloodgatePolicy { PermitLimit = 2, Window = TimeSpan.FromMinutes(1), BlockDuration = TimeSpan.FromMinutes(10) });
-                o.Challenge.Enabled = true;
-                o.Challenge.Difficulty = 8;
-            },
+            o => ChallengeOn(o, permits: 2),
             app =>
             {
                 app.UseAuthorization();
@@ -180,13 +174,7 @@ public sealed partial class ChallengeTests
     public async Task AChunkedBodyOverTheCapIsRefusedHoweverGoodItsAnswer()
     {
         await using TestServer server = await TestServer.StartAsync(
-            o =>
-            {
-                o.Persistence = false;
-                o.AddPolicy("api", new FloodgatePolicy { PermitLimit = 1, Window = TimeSpan.FromMinutes(1), BlockDuration = TimeSpan.FromMinutes(10) });
-                o.Challenge.Enabled = true;
-                o.Challenge.Difficulty = 8;
-            },
+            o => ChallengeOn(o, permits: 1),
             app => app.MapGet("/items", () => "ok").RequireFloodgate("api"));
         using HttpClient person = server.ClientFrom(2);
         await person.GetAsync("/items");
@@ -280,6 +268,15 @@ public sealed partial class ChallengeTests
         options.Challenge.Policies.AddRange(offer ?? []);
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
         return (new ChallengeService(options, time), time);
+    }
+
+    /// <summary>An "api" policy of <paramref name="permits"/> a minute with a 10-minute block, offering the challenge at difficulty 8.</summary>
+    private static void ChallengeOn(FloodgateOptions o, int permits)
+    {
+        o.Persistence = false;
+        o.AddPolicy("api", new FloodgatePolicy { PermitLimit = permits, Window = TimeSpan.FromMinutes(1), BlockDuration = TimeSpan.FromMinutes(10) });
+        o.Challenge.Enabled = true;
+        o.Challenge.Difficulty = 8;
     }
 
     private static async Task<string> ChallengeTokenAsync(HttpClient client)

@@ -49,8 +49,7 @@ internal sealed class BanJournal : IDisposable
     private int _stopping;       // 1: drain and stop; 2: stop at once (a simulated crash)
     private long _truncateTo = -1;
     private long _written;
-    private string? _lastWriteError;
-    private int _broken;   // 1 after a failed write: FasterLog keeps failing every later commit, so the next write reopens it
+    private string? _lastWriteError;   // set by a failed write: FasterLog keeps failing every later commit, so the next write reopens it
 
     private BanJournal(LimiterEngine engine, string directory, ILogger logger, Action requestCheckpoint, TimeSpan commitTimeout)
     {
@@ -97,7 +96,7 @@ internal sealed class BanJournal : IDisposable
             {
                 // Records on disk, yet FasterLog recovered none: its commit record is unreadable (it skips those
                 // silently) or the log cannot be read. A new log here would write over them.
-                journal.CloseUnstarted();
+                journal.CloseLog();
                 journal = null;
                 unreadable = "no readable commit record: the journal's records were not applied";
             }
@@ -186,9 +185,7 @@ internal sealed class BanJournal : IDisposable
                 return;
             }
 
-            _log.Dispose();
-            _commits.Dispose();
-            _device.Dispose();
+            CloseLog();
         }
 
         // The semaphore is not disposed: a check that read the journal just before it was detached may still note (and is ignored).
@@ -197,7 +194,7 @@ internal sealed class BanJournal : IDisposable
     /// <summary>
     /// After a failed write (a full disk): FasterLog remembers the failed range and fails every later commit with it,
     /// even once there is room again. Close it and open it anew from its last good commit; what the failed range
-    /// held is in the checkpoint the failure asked for. Throws (and stays broken) while the disk still refuses.
+    /// held is in the checkpoint the failure asked for. Throws (and the next write tries again) while the disk still refuses.
     /// </summary>
     private void Reopen()
     {
@@ -214,11 +211,10 @@ internal sealed class BanJournal : IDisposable
         _commits.Dispose();
         _device.Dispose();
         (_log, _device, _commits) = OpenLog(_directory);
-        Volatile.Write(ref _broken, 0);
     }
 
-    /// <summary>Closes a journal whose writer never started, writing nothing.</summary>
-    private void CloseUnstarted()
+    /// <summary>Closes the log, its commit records and its device (a writer that stopped, or never started).</summary>
+    private void CloseLog()
     {
         _log.Dispose();
         _commits.Dispose();
@@ -352,7 +348,6 @@ internal sealed class BanJournal : IDisposable
 #pragma warning restore CA1031
             {
                 Volatile.Write(ref _lastWriteError, ex.Message);
-                Volatile.Write(ref _broken, 1);
                 Log.JournalWriteFailed(_logger, _directory, ex.Message);
                 _requestCheckpoint();
             }
@@ -372,7 +367,7 @@ internal sealed class BanJournal : IDisposable
         seen.Clear();
         lock (_logGate)
         {
-            if (Volatile.Read(ref _broken) != 0)
+            if (Volatile.Read(ref _lastWriteError) is not null)
             {
                 Reopen();
             }

@@ -166,16 +166,8 @@ internal sealed class Checkpointer : IDisposable
     /// </summary>
     private void Checkpoint(CancellationToken cancellationToken, CheckpointKind kind)
     {
+        _gate.Wait(cancellationToken);   // periodic ones wait uncancellably; a throw here ends the limiter anyway
         bool periodic = kind == CheckpointKind.Periodic;   // set back to false once the next tick may start another
-        try
-        {
-            _gate.Wait(cancellationToken);
-        }
-        catch
-        {
-            EndPeriodic(ref periodic);
-            throw;
-        }
 
         if (kind != CheckpointKind.Final && Volatile.Read(ref _disposed) != 0)
         {
