@@ -48,6 +48,12 @@ public sealed class FloodgateOptions
     /// <summary>Gets or sets the IPv6 prefix clients are grouped by (48 to 128). <value>The default value is 64.</value></summary>
     public int Ipv6PrefixLength { get; set; } = IpKey.DefaultIpv6PrefixLength;
 
+    /// <summary>Gets or sets the IPv4 network a client belongs to for a policy's <c>MaxClientsPerPrefix</c> (8 to 32). <value>The default value is 24.</value></summary>
+    public int Ipv4NetworkPrefixLength { get; set; } = 24;
+
+    /// <summary>Gets or sets the IPv6 network a client belongs to for a policy's <c>MaxClientsPerPrefix</c> (16 to <see cref="Ipv6PrefixLength"/>). <value>The default value is 48.</value></summary>
+    public int Ipv6NetworkPrefixLength { get; set; } = 48;
+
     /// <summary>
     /// Gets or sets the data directory for persistence, relative to the content root; each policy keeps its state in a
     /// sub-directory. <value>The default value is <c>floodgate-data</c>.</value>

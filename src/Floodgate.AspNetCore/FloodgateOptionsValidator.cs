@@ -29,7 +29,7 @@ internal sealed class FloodgateOptionsValidator : IValidateOptions<FloodgateOpti
             errors.Add($"Floodgate:DefaultPolicy names a policy that is not configured; got '{fallback}' (configured: {string.Join(", ", options.Policies.Keys)}).");
         }
 
-        errors.AddRange(new FloodgateLimiterOptions { Capacity = options.Capacity, Ipv6PrefixLength = options.Ipv6PrefixLength, CheckpointInterval = options.CheckpointInterval }
+        errors.AddRange(new FloodgateLimiterOptions { Capacity = options.Capacity, Ipv6PrefixLength = options.Ipv6PrefixLength, Ipv4NetworkPrefixLength = options.Ipv4NetworkPrefixLength, Ipv6NetworkPrefixLength = options.Ipv6NetworkPrefixLength, CheckpointInterval = options.CheckpointInterval }
             .Validate().Select(e => e.Replace("FloodgateLimiterOptions.", "Floodgate:", StringComparison.Ordinal)));
         if (!Enum.IsDefined(options.RateLimitHeaders))
         {

@@ -35,6 +35,8 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
                 {
                     Capacity = Options.Capacity,
                     Ipv6PrefixLength = Options.Ipv6PrefixLength,
+                    Ipv4NetworkPrefixLength = Options.Ipv4NetworkPrefixLength,
+                    Ipv6NetworkPrefixLength = Options.Ipv6NetworkPrefixLength,
                     TimeProvider = time,
                     Name = name,
                     MeterFactory = meters,

@@ -34,6 +34,19 @@ public sealed class FloodgateLimiterOptions
     public int Ipv6PrefixLength { get; set; } = IpKey.DefaultIpv6PrefixLength;
 
     /// <summary>
+    /// Gets or sets the network an IPv4 client belongs to for <see cref="FloodgatePolicy.MaxClientsPerPrefix"/> (8 to 32).
+    /// <value>The default value is 24.</value>
+    /// </summary>
+    public int Ipv4NetworkPrefixLength { get; set; } = 24;
+
+    /// <summary>
+    /// Gets or sets the network an IPv6 client belongs to for <see cref="FloodgatePolicy.MaxClientsPerPrefix"/> (16 to
+    /// <see cref="Ipv6PrefixLength"/>).
+    /// <value>The default value is 48, a site's usual allocation.</value>
+    /// </summary>
+    public int Ipv6NetworkPrefixLength { get; set; } = 48;
+
+    /// <summary>
     /// Gets or sets the limiter's name, reported as the <c>floodgate.limiter</c> tag of its metrics.
     /// <value>The default value is <c>default</c>.</value>
     /// </summary>
@@ -80,6 +93,14 @@ public sealed class FloodgateLimiterOptions
     internal TimeSpan CheckpointTimeout { get; set; } = TimeSpan.FromMinutes(2);
 
     /// <summary>
+    /// Gets or sets whether a client seen for the first time waits (homeless, limited by its own count) until it has
+    /// been counted more often than the least active resident before it takes that resident's slot. The outbound
+    /// limiter, whose keys are the app's own destinations and no attacker's, turns it off: a new host then takes the
+    /// least active evictable slot at once (its count goes to the homeless sketch, as always).
+    /// </summary>
+    internal bool ResidentsFirst { get; set; } = true;
+
+    /// <summary>
     /// Gets or sets a coarse timestamp source to read instead of the provider on the check path (tests use it to
     /// lag the clock on purpose). <see langword="null"/>: for <see cref="TimeProvider.System"/>, the one
     /// <see cref="ClockSource"/> picks; the provider itself for other providers.
@@ -109,6 +130,16 @@ public sealed class FloodgateLimiterOptions
         if (Ipv6PrefixLength is < IpKey.MinIpv6PrefixLength or > IpKey.MaxIpv6PrefixLength)
         {
             errors.Add($"FloodgateLimiterOptions.Ipv6PrefixLength must be between {IpKey.MinIpv6PrefixLength} and {IpKey.MaxIpv6PrefixLength}; got {Ipv6PrefixLength}.");
+        }
+
+        if (Ipv4NetworkPrefixLength is < 8 or > 32)
+        {
+            errors.Add($"FloodgateLimiterOptions.Ipv4NetworkPrefixLength must be between 8 and 32; got {Ipv4NetworkPrefixLength}.");
+        }
+
+        if (Ipv6NetworkPrefixLength < 16 || Ipv6NetworkPrefixLength > Math.Clamp(Ipv6PrefixLength, IpKey.MinIpv6PrefixLength, IpKey.MaxIpv6PrefixLength))
+        {
+            errors.Add($"FloodgateLimiterOptions.Ipv6NetworkPrefixLength must be between 16 and Ipv6PrefixLength ({Ipv6PrefixLength}); got {Ipv6NetworkPrefixLength}.");
         }
 
         if (TimeProvider is null)

@@ -108,6 +108,18 @@ public sealed class FloodgatePolicy
     /// </summary>
     public TimeSpan? MaxBlockDuration { get; set; }
 
+    /// <summary>The default <see cref="MaxClientsPerPrefix"/>.</summary>
+    public const int DefaultMaxClientsPerPrefix = 64;
+
+    /// <summary>
+    /// Gets or sets how many clients of one network prefix (an IPv4 <c>/24</c>, an IPv6 <c>/48</c>: see
+    /// <see cref="FloodgateLimiterOptions.Ipv4NetworkPrefixLength"/>) may start a window in one window's time. A client
+    /// rotating through the addresses of its network therefore gets at most this many times <see cref="PermitLimit"/>
+    /// per window; the client after the last is refused (rate-limited) until the next window. 0 turns the limit off.
+    /// <value>The default value is <see cref="DefaultMaxClientsPerPrefix"/>.</value>
+    /// </summary>
+    public int MaxClientsPerPrefix { get; set; } = DefaultMaxClientsPerPrefix;
+
     /// <summary>Returns a copy of this policy.</summary>
     /// <returns>A new policy with the same settings.</returns>
     public FloodgatePolicy Clone() => (FloodgatePolicy)MemberwiseClone();
@@ -166,6 +178,11 @@ public sealed class FloodgatePolicy
             Fail("PermitLimit + GracePermits + AccumulateLimit", total, $"must not exceed {MaxTotalPermits}");
         }
 
+        if (MaxClientsPerPrefix is < 0 or > MaxClientsPerPrefixLimit)
+        {
+            Fail(nameof(MaxClientsPerPrefix), MaxClientsPerPrefix, $"must be between 0 (off) and {MaxClientsPerPrefixLimit}");
+        }
+
         if (!double.IsFinite(BlockMultiplier) || BlockMultiplier < 1.0)
         {
             Fail(nameof(BlockMultiplier), BlockMultiplier, "must be a finite number of at least 1.0");
@@ -214,6 +231,9 @@ public sealed class FloodgatePolicy
 
     // The block count shares a 64-bit word with a timestamp and a generation tag (see OffenseWord).
     internal const int OffenseWordMaxCount = Internal.OffenseWord.MaxCount;
+
+    // A prefix's clients are counted in a sketch cell (see WindowSketch).
+    internal const int MaxClientsPerPrefixLimit = Internal.WindowSketch.MaxCount;
 
     private static string Format(object? value) => value switch
     {

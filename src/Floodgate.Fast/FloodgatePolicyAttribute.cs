@@ -61,4 +61,7 @@ public sealed class FloodgatePolicyAttribute : Attribute
 
     /// <summary>Gets or sets <see cref="FloodgatePolicy.MaxBlockDuration"/>. <value>The default value is none.</value></summary>
     public string? MaxBlockDuration { get; set; }
+
+    /// <summary>Gets or sets <see cref="FloodgatePolicy.MaxClientsPerPrefix"/>. <value>The default value is <see cref="FloodgatePolicy.DefaultMaxClientsPerPrefix"/>; 0 turns it off.</value></summary>
+    public int MaxClientsPerPrefix { get; set; } = FloodgatePolicy.DefaultMaxClientsPerPrefix;
 }

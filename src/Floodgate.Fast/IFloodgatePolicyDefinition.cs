@@ -54,4 +54,7 @@ public interface IFloodgatePolicyDefinition
 
     /// <summary>Gets <see cref="FloodgatePolicy.MaxBlockDuration"/> in milliseconds, or -1 for none.</summary>
     static abstract long MaxBlockDurationMilliseconds { get; }
+
+    /// <summary>Gets <see cref="FloodgatePolicy.MaxClientsPerPrefix"/> (0: off). Defaults to <see cref="FloodgatePolicy.DefaultMaxClientsPerPrefix"/>.</summary>
+    static virtual int MaxClientsPerPrefix => FloodgatePolicy.DefaultMaxClientsPerPrefix;
 }

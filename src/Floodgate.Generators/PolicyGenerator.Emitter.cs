@@ -106,6 +106,7 @@ public sealed partial class PolicyGenerator
         Line("int", "GracePermits", Long(p.GracePermits));
         Line("double", "BlockMultiplier", p.BlockMultiplier.ToString("R", CultureInfo.InvariantCulture));
         Line("long", "MaxBlockDurationMilliseconds", Long(p.MaxBlockMs));
+        Line("int", "MaxClientsPerPrefix", Long(p.MaxClientsPerPrefix));
         sb.Append(indent).AppendLine("}");
     }
 

@@ -17,6 +17,8 @@ public sealed partial class PolicyGenerator
     private const long MaxFiniteMs = 3_650L * 86_400_000;
     private const long MaxTotalPermits = (1 << 23) - 2;
     private const int MaxBlockLimit = 4_094;
+    private const int DefaultMaxClientsPerPrefix = 64;
+    private const int MaxClientsPerPrefixLimit = (1 << 24) - 1;
 
     internal static PolicyTypeSpec ParseType(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
     {
@@ -137,6 +139,7 @@ public sealed partial class PolicyGenerator
         int blockLimit = Int("BlockLimit", -1);
         int accumulateLimit = Int("AccumulateLimit", -1);
         int grace = Int("GracePermits", 0);
+        int maxClientsPerPrefix = Int("MaxClientsPerPrefix", DefaultMaxClientsPerPrefix);
         bool accumulate = Bool("AccumulateRequests", false);
         double multiplier = named.TryGetValue("BlockMultiplier", out object? m) && m is double d ? d : 1.0;
 
@@ -181,6 +184,11 @@ public sealed partial class PolicyGenerator
             Contradiction("BlockExceedDuration is set but BlockLimit is not, so no client is ever punished");
         }
 
+        if (maxClientsPerPrefix < 0 || maxClientsPerPrefix > MaxClientsPerPrefixLimit)
+        {
+            Contradiction($"MaxClientsPerPrefix must be between 0 (off) and {MaxClientsPerPrefixLimit}; got {maxClientsPerPrefix}");
+        }
+
         long total = (long)permitLimit + Math.Max(0, grace) + (accumulate ? (accumulateLimit < 0 ? permitLimit : accumulateLimit) : 0);
         if (total > MaxTotalPermits)
         {
@@ -190,7 +198,7 @@ public sealed partial class PolicyGenerator
         return diagnostics.Count > errors ? null : new PolicySpec(
             name, ToTypeName(name), permitLimit, window, blockDuration, Bool("RelativeBlock", false), blockLimit, blockExceed,
             Bool("BlockExceedReset", true), maxWindow, accumulate, accumulateLimit, cooldown, grace, multiplier, maxBlock,
-            LocationInfo.From(location));
+            maxClientsPerPrefix, LocationInfo.From(location));
     }
 
     private static string Keyword(TypeDeclarationSyntax type) => type switch

@@ -68,6 +68,9 @@ internal sealed unsafe partial class EntryTable
     /// <summary>Gets the number of slots.</summary>
     public int Capacity { get; }
 
+    /// <summary>Gets the bytes the slots hold.</summary>
+    public long Bytes => _bytes;
+
     /// <summary>Gets the number of shards the slots are split into.</summary>
     public int ShardCount { get; }
 

@@ -42,7 +42,9 @@ internal sealed class FloodgateMetrics : IDisposable
         _meter.CreateObservableCounter("floodgate.evictions", () => Observe(MetricIndex.Evictions), "{client}",
             "Clients forgotten to make room for new ones.");
         _meter.CreateObservableCounter("floodgate.overflow", () => Observe(MetricIndex.Overflow), "{request}",
-            "Checks limited through the shared overflow entry because no slot could be had.");
+            "Checks of clients that had no slot, each limited by its own approximate count (the homeless sketch).");
+        _meter.CreateObservableCounter("floodgate.network_limited", () => Observe(MetricIndex.NetworkLimited), "{request}",
+            "Checks refused because MaxClientsPerPrefix clients of the client's network had started a window in this one.");
         _meter.CreateObservableCounter("floodgate.event_handler.errors", () => Observe(MetricIndex.EventHandlerErrors), "{error}",
             "Exceptions thrown by ClientStateChanged handlers (caught, so checks never throw).");
         _meter.CreateObservableCounter("floodgate.checkpoints", ObserveCheckpoints, "{checkpoint}",

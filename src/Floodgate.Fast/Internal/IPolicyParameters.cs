@@ -36,4 +36,7 @@ internal interface IPolicyParameters
 
     /// <summary>True when block lengths grow with the block count (multiplier above 1).</summary>
     bool AdaptiveBlocks { get; }
+
+    /// <summary>Clients of one network prefix that may start a window per window; 0: no prefix limit.</summary>
+    int MaxClientsPerPrefix { get; }
 }

@@ -14,7 +14,6 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
     private const int MaxCasAttempts = 128;
 
     private readonly TParams _p;
-    private PaddedWord _overflow;
 
     public LimiterEngine(TParams parameters, FloodgatePolicy policy, FloodgateLimiterOptions options)
         : base(policy, options)
@@ -38,7 +37,7 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
             ulong hash = EntryTable.Hash(in key);
             int slot = FindOrAdd(in key, hash, now);
             decision = slot >= 0 ? Evaluate(slot, in key, now)
-                : slot == NoSlot ? CheckOverflow(now)
+                : slot == NoSlot ? CheckHomeless(in key, hash, now)
                 : Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, 1000, 1000);
         }
 
@@ -173,6 +172,7 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
 
     private Decision CountInWindow(int slot, ref HotEntry hot, ref ColdEntry cold, in IpKey key, long w, long now)
     {
+        bool networkCounted = false;
         for (int attempt = 0; attempt < MaxCasAttempts; attempt++, w = Volatile.Read(ref hot.Window))
         {
             long until = 0;
@@ -195,6 +195,17 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
             // block that began during it has since ended (the client comes back from a block with a fresh window).
             if (start == 0 || now - start >= _p.WindowMs || until > start)
             {
+                // A window starts: one more client of its network in this window (once per check, whatever the CAS retries).
+                if (_p.MaxClientsPerPrefix > 0 && !networkCounted)
+                {
+                    if (!NetworkAdmits(in key, now, out Decision refused))
+                    {
+                        return refused;
+                    }
+
+                    networkCounted = true;
+                }
+
                 int carry = _p.AccumulateCap > 0 && start != 0 ? CarryFrom(counter, start, now) : 0;
                 int first = _p.AccumulateCap - carry + 1;
 
@@ -298,41 +309,51 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
     }
 
     /// <summary>
-    /// The shared overflow entry for clients that could get no slot: strict (one window for all of them),
-    /// only rate-limited, never blocked, punished or blacklisted.
+    /// A client with no slot: limited by its own approximate count in the homeless sketch (strict, in windows aligned to
+    /// the window length; rate-limited, never blocked). Once it has been counted more often than the least active
+    /// evictable client of its probe window, it takes that client's slot, its count going with it.
     /// </summary>
-    private Decision CheckOverflow(long now)
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Decision CheckHomeless(in IpKey key, ulong hash, long now)
     {
         Metrics.Increment(MetricIndex.Overflow);
-        for (int attempt = 0; attempt < MaxCasAttempts; attempt++)
+        long window = now / _p.WindowMs;
+        long resetAfter = ((window + 1) * _p.WindowMs) - now;
+        if (_p.MaxClientsPerPrefix > 0 && Homeless.Estimate(hash, window) == 0 && !NetworkAdmits(in key, now, out Decision refused))
         {
-            long w = Volatile.Read(ref _overflow.Value);
-            long start = WindowWord.Start(w);
-            if (start == 0 || now - start >= _p.WindowMs)
-            {
-                // CAS: as for a client's window.
-                if (Interlocked.CompareExchange(ref _overflow.Value, WindowWord.Make(Clock.StampMs(), 1), w) == w)
-                {
-                    return Allowed(_p.PermitLimit - 1, _p.WindowMs);
-                }
-
-                continue;
-            }
-
-            int counter = WindowWord.Counter(w);
-            long windowEnd = start + _p.WindowMs;
-            if (counter >= _p.PermitLimit)
-            {
-                return Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, windowEnd - now, windowEnd - now);
-            }
-
-            if (Interlocked.CompareExchange(ref _overflow.Value, w + 1, w) == w)
-            {
-                return Allowed(_p.PermitLimit - counter - 1, windowEnd - now);
-            }
+            return refused;
         }
 
-        return Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, 1000, 1000);
+        if (!Homeless.TryAcquire(hash, window, _p.PermitLimit, out int count))
+        {
+            return Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, resetAfter, resetAfter);
+        }
+
+        if (count > 1)
+        {
+            _ = FindOrAddSlow(in key, hash, now, admitBelow: count, initialCount: count);
+        }
+
+        return Allowed(_p.PermitLimit - count, resetAfter);
+    }
+
+    /// <summary>
+    /// Counts a client starting a window against its network's <see cref="IPolicyParameters.MaxClientsPerPrefix"/>;
+    /// false (and the refusal) when that many of its network have started one in the current window already.
+    /// </summary>
+    private bool NetworkAdmits(in IpKey key, long now, out Decision refused)
+    {
+        long window = now / _p.WindowMs;
+        if (key.IsUnknown || Networks.TryAcquire(NetworkHash(in key), window, _p.MaxClientsPerPrefix, out _))
+        {
+            refused = default;
+            return true;
+        }
+
+        Metrics.Increment(MetricIndex.NetworkLimited);
+        long retryAfter = ((window + 1) * _p.WindowMs) - now;
+        refused = Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, retryAfter, retryAfter);
+        return false;
     }
 
     /// <summary>Unused permits of the window that started at <paramref name="start"/>, capped at AccumulateCap, whatever the gap.</summary>

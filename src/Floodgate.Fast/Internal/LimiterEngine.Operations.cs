@@ -96,7 +96,7 @@ internal sealed partial class LimiterEngine<TParams>
         int slot = Contended;
         for (int attempt = 0; attempt < 100 && slot == Contended; attempt++)
         {
-            slot = FindOrAdd(in key, EntryTable.Hash(in key), now);
+            slot = FindOrClaim(in key, now);
         }
 
         if (slot == Contended)
@@ -142,7 +142,7 @@ internal sealed partial class LimiterEngine<TParams>
     {
         NoteChange();
         long now = Clock.NowMs();
-        int slot = FindOrAdd(in key, EntryTable.Hash(in key), now);
+        int slot = FindOrClaim(in key, now);
         if (slot < 0)
         {
             return false;
@@ -213,7 +213,7 @@ internal sealed partial class LimiterEngine<TParams>
     {
         NoteChange();
         long now = Clock.NowMs();
-        int slot = durationMs == 0 ? Find(in key) : FindOrAdd(in key, EntryTable.Hash(in key), now);
+        int slot = durationMs == 0 ? Find(in key) : FindOrClaim(in key, now);
         if (slot < 0)
         {
             return durationMs == 0;   // nothing held: nothing to lift

@@ -75,7 +75,7 @@ internal sealed partial class LimiterEngine<TParams>
     public override bool Restore(in PersistedKey record, in PersistedEntry entry, long nowMs, long utcNowTicks)
     {
         var key = new IpKey(record.High, record.Low);
-        int slot = FindOrAddSlow(in key, EntryTable.Hash(in key), nowMs, evict: false);
+        int slot = FindOrAddSlow(in key, EntryTable.Hash(in key), nowMs, FreeSlotOnly);
         if (slot < 0)
         {
             return false;

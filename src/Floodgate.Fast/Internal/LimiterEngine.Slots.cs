@@ -4,7 +4,9 @@ namespace Floodgate.Internal;
 
 /// <summary>
 /// Finding a client's slot, and claiming one for a new client: an empty slot first, else a slot whose state
-/// can be forgotten, else the slot with the oldest window that is neither blocked nor blacklisted.
+/// can be forgotten. A check takes no other slot for a client it sees for the first time: a client whose slot is
+/// full is counted in the homeless sketch, and takes the slot of the least active evictable client only once it
+/// has been counted more often than that client (see <see cref="ChooseVictim"/>).
 /// </summary>
 /// <remarks>
 /// Claiming is a CAS of the slot's tag to Busy (with the key's identity); the claimer then checks that no other
@@ -13,8 +15,14 @@ namespace Floodgate.Internal;
 /// </remarks>
 internal sealed partial class LimiterEngine<TParams>
 {
-    /// <summary>No slot can be had: every candidate is blocked or blacklisted. The overflow entry limits the client.</summary>
+    /// <summary>No slot can be had for now: the homeless sketch limits the client.</summary>
     private const int NoSlot = -1;
+
+    /// <summary>FindOrAddSlow's <c>admitBelow</c> for operators: any victim that is neither blocked nor has history.</summary>
+    private const int AnyVictim = int.MaxValue;
+
+    /// <summary>FindOrAddSlow's <c>admitBelow</c> for a recovered client: a free slot only, never another's.</summary>
+    private const int FreeSlotOnly = -1;
 
     /// <summary>Another thread is still placing this client: the check is denied, never counted elsewhere.</summary>
     private const int Contended = -2;
@@ -37,12 +45,20 @@ internal sealed partial class LimiterEngine<TParams>
         }
 
         int next = Table.Probe(home, 1);
-        return Volatile.Read(ref Table.Hot(next).Tag) == live ? next : FindOrAddSlow(in key, hash, now);
+        return Volatile.Read(ref Table.Hot(next).Tag) == live ? next : FindOrAddSlow(in key, hash, now, CheckAdmitsBelow);
     }
 
-    // evict: false when restoring a checkpoint, so a recovered client takes a free slot, never another's.
+    /// <summary>Finds or claims a slot for an operator's change, evicting the least active client if it must.</summary>
+    private int FindOrClaim(in IpKey key, long now) => FindOrAddSlow(in key, EntryTable.Hash(in key), now, AnyVictim);
+
+    /// <summary>
+    /// The slow path of <see cref="FindOrAdd"/>. A slot whose state can be forgotten is always taken; another slot is
+    /// taken only from a client that is neither blocked nor has a block on record nor waits out a cooldown, and whose
+    /// count in its window is below <paramref name="admitBelow"/> (0: none; <see cref="FreeSlotOnly"/>: not even a
+    /// forgettable one). The new client's window starts with <paramref name="initialCount"/> requests counted.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private int FindOrAddSlow(in IpKey key, ulong hash, long now, bool evict = true)
+    private int FindOrAddSlow(in IpKey key, ulong hash, long now, int admitBelow = 0, int initialCount = 0)
     {
         long identity = SlotTag.Identity(hash);
         long live = SlotTag.Live(identity);
@@ -95,7 +111,7 @@ internal sealed partial class LimiterEngine<TParams>
             bool evicting = claimedStep < 0;
             if (evicting)
             {
-                claimedStep = evict ? ChooseVictim(home, now, live, out previous) : -1;
+                claimedStep = admitBelow >= 0 ? ChooseVictim(home, now, live, admitBelow, out previous) : -1;
                 if (claimedStep < 0)
                 {
                     return NoSlot;
@@ -126,32 +142,43 @@ internal sealed partial class LimiterEngine<TParams>
 
             ref ColdEntry cold = ref Table.Cold(claimed);
             long block = Volatile.Read(ref cold.Block);
+            long offenses = Volatile.Read(ref cold.Offenses);
             int generation = (BlockWord.Generation(block) + 1) & 0xFFFF;
             if (evicting)
             {
-                // Re-check under the claim: the victim may have been blocked since it was chosen. Resetting the
-                // block word by CAS makes a block that lands after our read win, and our eviction back off.
-                if (BlockWord.Protects(block, now) ||
+                // Re-check under the claim: the victim may have been blocked, or had a violation recorded, since it
+                // was chosen. Resetting both words by CAS makes a block or violation that lands after our read win,
+                // and our eviction back off (theirs fails on the new generation if it comes later still).
+                if (BlockWord.Protects(block, now) || EffectiveBlockCount(offenses, block, now) != 0 ||
                     Interlocked.CompareExchange(ref cold.Block, BlockWord.Fresh(generation), block) != block)
                 {
                     Volatile.Write(ref hot.Tag, previous);
                     continue;
                 }
 
+                if (Interlocked.CompareExchange(ref cold.Offenses, OffenseWord.Fresh(generation), offenses) != offenses)
+                {
+                    // A violation of the victim landed between the two CASes: its slot stays its own.
+                    Volatile.Write(ref cold.Block, block);
+                    Volatile.Write(ref hot.Tag, previous);
+                    continue;
+                }
+
+                KeepCountOfEvicted(ref Table.Hot(claimed), ref cold, now);
                 Metrics.Increment(MetricIndex.Evictions);
             }
             else
             {
                 // Never used: nothing else can be writing here.
                 Volatile.Write(ref cold.Block, BlockWord.Fresh(generation));
+                Volatile.Write(ref cold.Offenses, OffenseWord.Fresh(generation));
             }
 
             cold.KeyHigh = key.High;
             cold.KeyLow = key.Low;
             cold.Carry = 0;
             Volatile.Write(ref cold.LastAllowed, 0);
-            Volatile.Write(ref cold.Offenses, OffenseWord.Fresh(generation));
-            Volatile.Write(ref hot.Window, 0);
+            Volatile.Write(ref hot.Window, initialCount > 0 ? WindowWord.Make(Clock.StampMs(), _p.AccumulateCap + initialCount) : 0);
 
             // Release: everything written above is visible to whoever sees the slot Live.
             Volatile.Write(ref hot.Tag, live);
@@ -220,15 +247,23 @@ internal sealed partial class LimiterEngine<TParams>
     }
 
     /// <summary>
-    /// Picks the slot to give to a new client: the first whose state can be forgotten without loss, else the
-    /// one whose window started longest ago. Blocked and blacklisted slots are never picked. Returns the probe
-    /// step, or -1. If the client itself has meanwhile been placed in the window (by another thread), returns
-    /// its step with <paramref name="victimTag"/> equal to <paramref name="live"/>: a fresh slot has the oldest
-    /// window of all, and evicting it would reset the client it was just given to.
+    /// Picks the slot to give to a new client: the first whose state can be forgotten without loss; else, when
+    /// <paramref name="admitBelow"/> is positive, the least active client that counted fewer requests than that in its
+    /// window (the oldest window among equals). Never a client that is blocked, blacklisted, has a block count (its
+    /// escalation) or waits out a cooldown: a flood of new keys cannot erase what a client has earned. Returns the probe
+    /// step, or -1. If the client itself has meanwhile been placed in the window (by another thread), returns its step
+    /// with <paramref name="victimTag"/> equal to <paramref name="live"/>: a fresh slot has the oldest window of all,
+    /// and evicting it would reset the client it was just given to.
     /// </summary>
-    private int ChooseVictim(int home, long now, long live, out long victimTag)
+    /// <remarks>
+    /// The rule is W-TinyLFU's admission (Caffeine): a newcomer displaces a resident only when it has been seen more
+    /// often. Here "seen" is the newcomer's count in the homeless sketch against the resident's count in its window,
+    /// so one-shot keys, however many, take only slots that nobody needs.
+    /// </remarks>
+    private int ChooseVictim(int home, long now, long live, int admitBelow, out long victimTag)
     {
         int best = -1;
+        int fewest = admitBelow;
         long oldest = long.MaxValue;
         victimTag = SlotTag.Empty;
         for (int step = 0; step < EntryTable.ProbeLength; step++)
@@ -248,25 +283,30 @@ internal sealed partial class LimiterEngine<TParams>
             }
 
             long w = Volatile.Read(ref hot.Window);
-            long block = 0;
-            if (WindowWord.HasBlockState(w))
+            ref ColdEntry cold = ref Table.Cold(slot);
+            long block = Volatile.Read(ref cold.Block);
+            if (WindowWord.HasBlockState(w) && BlockWord.Protects(block, now))
             {
-                block = Volatile.Read(ref Table.Cold(slot).Block);
-                if (BlockWord.Protects(block, now))
-                {
-                    continue;
-                }
+                continue;
             }
 
             long start = WindowWord.Start(w);
-            if ((start == 0 || now - start >= _p.WindowMs) && CanForget(slot, w, now))
+            bool over = start == 0 || now - start >= _p.WindowMs;
+            if (over && CanForget(slot, w, now))
             {
                 victimTag = tag;
                 return step;
             }
 
-            if (start < oldest)
+            if (EffectiveBlockCount(Volatile.Read(ref cold.Offenses), block, now) != 0 || InCooldown(ref cold, now))
             {
+                continue;
+            }
+
+            int count = over ? 0 : CountedInWindow(w, ref cold);
+            if (count < fewest || (count == fewest && best >= 0 && start < oldest))
+            {
+                fewest = count;
                 oldest = start;
                 best = step;
                 victimTag = tag;
@@ -274,6 +314,42 @@ internal sealed partial class LimiterEngine<TParams>
         }
 
         return best;
+    }
+
+    /// <summary>The requests a client has counted in its current window (its counter less the permits carried in).</summary>
+    private int CountedInWindow(long w, ref ColdEntry cold) =>
+        Math.Max(0, WindowWord.Counter(w) - _p.AccumulateCap + (_p.AccumulateCap > 0 ? Volatile.Read(ref cold.Carry) : 0));
+
+    private bool InCooldown(ref ColdEntry cold, long now)
+    {
+        if (_p.CooldownMs == 0)
+        {
+            return false;
+        }
+
+        long last = Volatile.Read(ref cold.LastAllowed);
+        return last != 0 && now - last < _p.CooldownMs;
+    }
+
+    /// <summary>
+    /// Carries an evicted client's count in its current window into the homeless sketch, so that it goes on where it
+    /// was, limited by its own count, and eviction never hands it a fresh window.
+    /// </summary>
+    private void KeepCountOfEvicted(ref HotEntry hot, ref ColdEntry cold, long now)
+    {
+        long w = Volatile.Read(ref hot.Window);
+        long start = WindowWord.Start(w);
+        if (start == 0 || now - start >= _p.WindowMs)
+        {
+            return;
+        }
+
+        int count = CountedInWindow(w, ref cold);
+        if (count > 0)
+        {
+            var evicted = new IpKey(Volatile.Read(ref cold.KeyHigh), Volatile.Read(ref cold.KeyLow));
+            Homeless.Add(EntryTable.Hash(in evicted), now / _p.WindowMs, count, _p.PermitLimit);
+        }
     }
 
     /// <summary>True when forgetting a slot whose window is over changes no future decision: no block count, cooldown or carry.</summary>
@@ -285,13 +361,9 @@ internal sealed partial class LimiterEngine<TParams>
             return false;
         }
 
-        if (_p.CooldownMs > 0)
+        if (InCooldown(ref cold, now))
         {
-            long last = Volatile.Read(ref cold.LastAllowed);
-            if (last != 0 && now - last < _p.CooldownMs)
-            {
-                return false;
-            }
+            return false;
         }
 
         long start = WindowWord.Start(w);

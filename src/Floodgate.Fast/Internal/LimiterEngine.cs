@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace Floodgate.Internal;
 
 /// <summary>
@@ -8,6 +6,8 @@ namespace Floodgate.Internal;
 /// </summary>
 internal abstract class LimiterEngine : IDisposable
 {
+    private readonly int _ipv4NetworkBits;
+    private readonly int _ipv6NetworkBits;
     private bool _listsInUse;
     private long _changes;
 
@@ -15,6 +15,11 @@ internal abstract class LimiterEngine : IDisposable
     {
         Policy = policy;
         Table = new EntryTable(options.Capacity);
+        Homeless = new WindowSketch(Table.Capacity);
+        Networks = new WindowSketch(Table.Capacity);
+        _ipv4NetworkBits = 96 + options.Ipv4NetworkPrefixLength;
+        _ipv6NetworkBits = options.Ipv6NetworkPrefixLength;
+        CheckAdmitsBelow = options.ResidentsFirst ? 0 : int.MaxValue;
         Clock = new MonotonicClock(options.TimeProvider, options.CoarseClock, options.ClockSource, PolicyMath.ShortestDuration(policy), options.KernelTicks);
         Allowlist = new AccessList(options.Ipv6PrefixLength);
         Denylist = new AccessList(options.Ipv6PrefixLength);
@@ -29,6 +34,18 @@ internal abstract class LimiterEngine : IDisposable
     public FloodgatePolicy Policy { get; }
 
     public EntryTable Table { get; }
+
+    /// <summary>
+    /// Gets the approximate counts of clients that have no slot (the table's candidates for them hold clients with
+    /// more to lose), per window: each is limited by its own estimate, which can only over-count.
+    /// </summary>
+    public WindowSketch Homeless { get; }
+
+    /// <summary>Gets the approximate count, per network prefix, of the clients that started a window in the current one.</summary>
+    public WindowSketch Networks { get; }
+
+    /// <summary>Gets the bytes of fixed memory the engine holds: the slots and the two sketches.</summary>
+    public long MemoryBytes => Table.Bytes + Homeless.Bytes + Networks.Bytes;
 
     public MonotonicClock Clock { get; }
 
@@ -59,6 +76,9 @@ internal abstract class LimiterEngine : IDisposable
 
     /// <summary>Gets the object passed as the sender of <see cref="ClientStateChanged"/>.</summary>
     public object? EventSender { get; set; }
+
+    /// <summary>Gets the count below which a check's new client may take a resident's slot at once (see <see cref="FloodgateLimiterOptions.ResidentsFirst"/>).</summary>
+    protected int CheckAdmitsBelow { get; }
 
     /// <summary>Gets a value indicating whether either list has entries: one read instead of two list lookups per check.</summary>
     protected bool ListsInUse => Volatile.Read(ref _listsInUse);
@@ -150,6 +170,9 @@ internal abstract class LimiterEngine : IDisposable
         }
     }
 
+    /// <summary>The keyed hash of the network prefix a client belongs to (an IPv4 /24, an IPv6 /48 by default).</summary>
+    protected ulong NetworkHash(in IpKey key) => EntryTable.Hash(key.Mask(key.IsIPv4 ? _ipv4NetworkBits : _ipv6NetworkBits));
+
     /// <summary>Records an operator change for <see cref="ChangeCount"/>.</summary>
     protected void NoteChange() => Interlocked.Increment(ref _changes);   // operators only: never on the check path
 
@@ -157,13 +180,5 @@ internal abstract class LimiterEngine : IDisposable
     {
         NoteChange();
         Volatile.Write(ref _listsInUse, Allowlist.Count + Denylist.Count > 0);
-    }
-
-    /// <summary>A window word alone on its cache lines, for the shared overflow entry.</summary>
-    [StructLayout(LayoutKind.Explicit, Size = 192)]
-    protected struct PaddedWord
-    {
-        [FieldOffset(64)]
-        public long Value;
     }
 }

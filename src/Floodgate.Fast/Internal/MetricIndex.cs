@@ -21,6 +21,7 @@ internal enum MetricIndex
     EventHandlerErrors,
     Checkpoints,
     CheckpointFailures,
+    NetworkLimited,
 
     Count,
 }

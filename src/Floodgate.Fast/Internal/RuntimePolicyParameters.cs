@@ -17,6 +17,7 @@ internal readonly struct RuntimePolicyParameters : IPolicyParameters
         CooldownMs = PolicyMath.ToMilliseconds(policy.Cooldown);
         GracePermits = policy.GracePermits;
         AdaptiveBlocks = policy.BlockMultiplier > 1.0;
+        MaxClientsPerPrefix = policy.MaxClientsPerPrefix;
     }
 
     public int PermitLimit { get; }
@@ -42,4 +43,6 @@ internal readonly struct RuntimePolicyParameters : IPolicyParameters
     public int GracePermits { get; }
 
     public bool AdaptiveBlocks { get; }
+
+    public int MaxClientsPerPrefix { get; }
 }

@@ -31,6 +31,8 @@ internal readonly struct StaticPolicyParameters<TPolicy> : IPolicyParameters
 
     public bool AdaptiveBlocks => TPolicy.BlockMultiplier > 1.0;
 
+    public int MaxClientsPerPrefix => TPolicy.MaxClientsPerPrefix;
+
     /// <summary>Builds the equivalent runtime policy, used for validation and for <see cref="FloodgateLimiter.Policy"/>.</summary>
     public static FloodgatePolicy ToPolicy() => new()
     {
@@ -48,5 +50,6 @@ internal readonly struct StaticPolicyParameters<TPolicy> : IPolicyParameters
         GracePermits = TPolicy.GracePermits,
         BlockMultiplier = TPolicy.BlockMultiplier,
         MaxBlockDuration = TPolicy.MaxBlockDurationMilliseconds < 0 ? null : TimeSpan.FromMilliseconds(TPolicy.MaxBlockDurationMilliseconds),
+        MaxClientsPerPrefix = TPolicy.MaxClientsPerPrefix,
     };
 }

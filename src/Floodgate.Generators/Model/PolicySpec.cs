@@ -18,4 +18,5 @@ internal sealed record PolicySpec(
     int GracePermits,
     double BlockMultiplier,
     long MaxBlockMs,
+    int MaxClientsPerPrefix,
     LocationInfo? Location);

@@ -201,7 +201,10 @@ internal sealed class OutboundLimiter : IDisposable, IAsyncDisposable
     private OutboundPolicy Create(FloodgatePolicy policy, string pattern, int capacity)
     {
         string name = $"outbound:{Options.Name}:{pattern}";
-        var local = new FloodgateLimiter(_store?.LocalPolicy(policy) ?? policy, new FloodgateLimiterOptions { Capacity = capacity, TimeProvider = Options.TimeProvider, Name = name });
+        // Destinations are host names, not addresses: no network prefix to count.
+        FloodgatePolicy perHost = (_store?.LocalPolicy(policy) ?? policy).Clone();
+        perHost.MaxClientsPerPrefix = 0;
+        var local = new FloodgateLimiter(perHost, new FloodgateLimiterOptions { Capacity = capacity, TimeProvider = Options.TimeProvider, Name = name, ResidentsFirst = false });
         try
         {
             return new OutboundPolicy(local, _store?.Create(name, policy, local));
