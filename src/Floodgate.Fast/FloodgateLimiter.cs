@@ -84,6 +84,9 @@ public sealed class FloodgateLimiter : IDisposable
     /// <summary>Gets the number of client slots (the configured capacity rounded up to a power of two).</summary>
     public int Capacity => _engine.Table.Capacity;
 
+    /// <summary>Gets the bytes of native memory the limiter holds, fixed at construction (112 per slot).</summary>
+    internal long MemoryBytes => _engine.MemoryBytes;
+
     /// <summary>Gets the runtime allowlist: listed clients are allowed without being counted.</summary>
     public AccessList Allowlist => _engine.Allowlist;
 

@@ -15,7 +15,7 @@ internal abstract class LimiterEngine : IDisposable
     {
         Policy = policy;
         Table = new EntryTable(options.Capacity);
-        Homeless = new WindowSketch(Table.Capacity);
+        Homeless = new WindowSketch(2 * Table.Capacity);
         Networks = new WindowSketch(Table.Capacity);
         _ipv4NetworkBits = 96 + options.Ipv4NetworkPrefixLength;
         _ipv6NetworkBits = options.Ipv6NetworkPrefixLength;

@@ -11,10 +11,9 @@ namespace Floodgate.Internal;
 /// </summary>
 /// <remarks>
 /// <para>
-/// <see cref="TryAcquire"/> admits a request only if every row's cell is still below the limit, and adds one to each
-/// cell as it passes: every admitted request of a key raised each of its cells by one and no cell exceeds the limit,
-/// so no key is ever admitted more than the limit in a window, however many threads race. A cell is a 32-bit word
-/// (an 8-bit window stamp and a 24-bit count) updated by CAS; nothing locks or allocates.
+/// <see cref="TryAcquire"/> admits a request while the key's estimate is below the limit, and updates conservatively
+/// (only the cells holding the estimate move), which keeps over-counts far below a plain count-min's. A cell is a
+/// 32-bit word (an 8-bit window stamp and a 24-bit count) updated by CAS; nothing locks or allocates.
 /// </para>
 /// <para>
 /// Stamps repeat every 256 windows: a cell untouched for exactly a multiple of 256 windows is read as current. That
@@ -30,6 +29,7 @@ internal sealed unsafe class WindowSketch
     public const int MaxCount = (1 << 24) - 1;
 
     private const uint CountMask = MaxCount;
+    private const int MaxAttempts = 128;
 
     // Per-process secrets for the row hashes, independent of the slot hash's.
     private static readonly ulong s_k0 = MultiplyFold.RandomKey();
@@ -69,66 +69,70 @@ internal sealed unsafe class WindowSketch
     public long Bytes => _bytes;
 
     /// <summary>
-    /// Counts one request of the key in <paramref name="window"/> if every one of its cells is below
-    /// <paramref name="limit"/>. <paramref name="count"/> is then the key's estimate including this request; when
-    /// refused, it is the limit. A refused request may have been added to some cells (an over-count, never above the limit).
+    /// Counts one request of the key in <paramref name="window"/> if its estimate is below <paramref name="limit"/>.
+    /// <paramref name="count"/> is then the key's estimate including this request; when refused, the estimate.
     /// </summary>
+    /// <remarks>
+    /// A conservative update: only the cells that hold the estimate (the smallest) are raised, each by CAS from the
+    /// value read; if any of them moved meanwhile the request reads again (cells it raised stay raised: an over-count).
+    /// So of the requests that read one estimate, at most one raises every cell holding it, and only that one is
+    /// admitted: however many threads race, a key is admitted at most <paramref name="limit"/> times per window.
+    /// </remarks>
     public bool TryAcquire(ulong hash, long window, int limit, out int count)
     {
         uint stamp = Stamp(window);
-        count = int.MaxValue;
-        for (int row = 0; row < Depth; row++)
+        Rows rows = RowsOf(hash);
+        for (int attempt = 0; attempt < MaxAttempts; attempt++)
         {
-            ref uint cell = ref Cell(row, hash);
-            while (true)
+            uint s0 = Volatile.Read(ref Cell(0, rows.R0)), s1 = Volatile.Read(ref Cell(1, rows.R1));
+            uint s2 = Volatile.Read(ref Cell(2, rows.R2)), s3 = Volatile.Read(ref Cell(3, rows.R3));
+            int n0 = CountIn(s0, stamp), n1 = CountIn(s1, stamp), n2 = CountIn(s2, stamp), n3 = CountIn(s3, stamp);
+            int estimate = Math.Min(Math.Min(n0, n1), Math.Min(n2, n3));
+            if (estimate >= limit)
             {
-                uint seen = Volatile.Read(ref cell);
-                int current = (seen & ~CountMask) == stamp ? (int)(seen & CountMask) : 0;
-                if (current >= limit)
-                {
-                    count = limit;
-                    return false;
-                }
+                count = estimate;
+                return false;
+            }
 
-                // CAS: +1 in this window (or the first count of a new one); fails only if another request changed the cell.
-                if (Interlocked.CompareExchange(ref cell, stamp | (uint)(current + 1), seen) == seen)
-                {
-                    count = Math.Min(count, current + 1);
-                    break;
-                }
+            uint next = stamp | (uint)(estimate + 1);
+            if (Raise(ref Cell(0, rows.R0), s0, n0 == estimate, next) && Raise(ref Cell(1, rows.R1), s1, n1 == estimate, next) &&
+                Raise(ref Cell(2, rows.R2), s2, n2 == estimate, next) && Raise(ref Cell(3, rows.R3), s3, n3 == estimate, next))
+            {
+                count = estimate + 1;
+                return true;
             }
         }
 
-        return true;
+        count = limit;   // contended past every attempt: refused, never admitted
+        return false;
     }
 
     /// <summary>Gets the key's estimate for <paramref name="window"/>: at least its true count, 0 when no cell has one.</summary>
     public int Estimate(ulong hash, long window)
     {
         uint stamp = Stamp(window);
-        int estimate = int.MaxValue;
-        for (int row = 0; row < Depth; row++)
-        {
-            uint seen = Volatile.Read(ref Cell(row, hash));
-            estimate = Math.Min(estimate, (seen & ~CountMask) == stamp ? (int)(seen & CountMask) : 0);
-        }
-
-        return estimate;
+        Rows rows = RowsOf(hash);
+        return Math.Min(
+            Math.Min(CountIn(Volatile.Read(ref Cell(0, rows.R0)), stamp), CountIn(Volatile.Read(ref Cell(1, rows.R1)), stamp)),
+            Math.Min(CountIn(Volatile.Read(ref Cell(2, rows.R2)), stamp), CountIn(Volatile.Read(ref Cell(3, rows.R3)), stamp)));
     }
 
-    /// <summary>Adds <paramref name="amount"/> to each of the key's cells for <paramref name="window"/>, each capped at <paramref name="cap"/>.</summary>
+    /// <summary>
+    /// Adds <paramref name="amount"/> to the key's estimate for <paramref name="window"/>, up to <paramref name="cap"/>
+    /// (a conservative update: every cell below the new estimate is raised to it).
+    /// </summary>
     public void Add(ulong hash, long window, int amount, int cap)
     {
         uint stamp = Stamp(window);
+        Rows rows = RowsOf(hash);
+        int target = Math.Min(cap, Estimate(hash, window) + amount);
         for (int row = 0; row < Depth; row++)
         {
-            ref uint cell = ref Cell(row, hash);
+            ref uint cell = ref Cell(row, row switch { 0 => rows.R0, 1 => rows.R1, 2 => rows.R2, _ => rows.R3 });
             while (true)
             {
                 uint seen = Volatile.Read(ref cell);
-                int current = (seen & ~CountMask) == stamp ? (int)(seen & CountMask) : 0;
-                int updated = Math.Min(Math.Max(current, cap), current + amount);
-                if (updated == current || Interlocked.CompareExchange(ref cell, stamp | (uint)updated, seen) == seen)
+                if (CountIn(seen, stamp) >= target || Interlocked.CompareExchange(ref cell, stamp | (uint)target, seen) == seen)
                 {
                     break;
                 }
@@ -137,14 +141,28 @@ internal sealed unsafe class WindowSketch
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int CountIn(uint cell, uint stamp) => (cell & ~CountMask) == stamp ? (int)(cell & CountMask) : 0;
+
+    /// <summary>CAS: a cell that holds the estimate goes to the next value; false when it moved since it was read.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Raise(ref uint cell, uint seen, bool holdsEstimate, uint next) =>
+        !holdsEstimate || Interlocked.CompareExchange(ref cell, next, seen) == seen;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static uint Stamp(long window) => (uint)(byte)window << 24;
 
-    /// <summary>The key's cell in a row: rows use disjoint 16-bit-or-more slices of two keyed re-hashes of the key's hash.</summary>
+    /// <summary>The key's cell index in each row: four 32-bit slices of two keyed re-hashes of the key's hash.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ref uint Cell(int row, ulong hash)
+    private Rows RowsOf(ulong hash)
     {
-        ulong mixed = row < 2 ? MultiplyFold.Fold(hash ^ s_k0, s_k1) : MultiplyFold.Fold(hash ^ s_k2, s_k3);
-        int index = (int)((row & 1) == 0 ? (uint)mixed : (uint)(mixed >> 32)) & _widthMask;
-        return ref Unsafe.AsRef<uint>((void*)(_cells + ((((nint)row << _widthBits) + index) * sizeof(uint))));
+        ulong a = MultiplyFold.Fold(hash ^ s_k0, s_k1);
+        ulong b = MultiplyFold.Fold(hash ^ s_k2, s_k3);
+        return new Rows((int)((uint)a & (uint)_widthMask), (int)((uint)(a >> 32) & (uint)_widthMask), (int)((uint)b & (uint)_widthMask), (int)((uint)(b >> 32) & (uint)_widthMask));
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref uint Cell(int row, int index) =>
+        ref Unsafe.AsRef<uint>((void*)(_cells + ((((nint)row << _widthBits) + index) * sizeof(uint))));
+
+    private readonly record struct Rows(int R0, int R1, int R2, int R3);
 }
