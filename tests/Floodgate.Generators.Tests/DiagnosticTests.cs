@@ -148,6 +148,7 @@ public sealed class DiagnosticTests
     [InlineData("BlockExceedDuration = \"1h\"", "BlockExceedDuration is set but BlockLimit is not")]
     [InlineData("AccumulateLimit = 3", "AccumulateLimit is set but AccumulateRequests is false")]
     [InlineData("BlockLimit = 5000", "BlockLimit must be between 0 and 4094")]
+    [InlineData("MaxClientsPerPrefix = -1", "MaxClientsPerPrefix must be between 0 (off) and 16777215; got -1")]
     [InlineData("BlockDuration = \"4000d\"", "more than 10 years")]
     public void ContradictorySettingsAreFlood006(string arguments, string expected)
     {

@@ -107,7 +107,7 @@ public sealed class GenerationTests
         Assert.Empty(errors);
         FloodgatePolicyRegistry registry = GeneratorHarness.Registry(GeneratorHarness.Load(output));
 
-        System.Net.IPAddress?[] clients = [System.Net.IPAddress.Parse("192.0.2.1"), System.Net.IPAddress.Parse("2001:db8::1"), null];
+        System.Net.IPAddress?[] clients = [System.Net.IPAddress.Parse("192.0.2.1"), System.Net.IPAddress.Parse("192.0.2.2"), System.Net.IPAddress.Parse("192.0.2.3"), System.Net.IPAddress.Parse("2001:db8::1"), null];
         foreach ((string name, FloodgatePolicy runtimePolicy, _) in policies)
         {
             var generatedTime = new FakeTimeProvider();
@@ -149,6 +149,7 @@ public sealed class GenerationTests
         double multiplier = random.Next(2) == 0 ? 1.0 : 1.5 + random.Next(3);
         bool relative = random.Next(3) == 0;
         bool reset = random.Next(3) != 0;
+        int perPrefix = random.Next(3) switch { 0 => 1, 1 => 2, _ => FloodgatePolicy.DefaultMaxClientsPerPrefix };
 
         var policy = new FloodgatePolicy
         {
@@ -164,13 +165,14 @@ public sealed class GenerationTests
             Cooldown = TimeSpan.FromMilliseconds(cooldownMs),
             GracePermits = grace,
             BlockMultiplier = multiplier,
+            MaxClientsPerPrefix = perPrefix,
         };
 
         string exceed = blockLimit < 0 ? string.Empty : $", BlockLimit = {blockLimit}, BlockExceedDuration = \"{(forever ? "forever" : exceedMs + "ms")}\"";
         string attribute = $"[FloodgatePolicy(\"{name}\", PermitLimit = {permits}, Window = \"{windowMs}ms\", BlockDuration = \"{blockMs}ms\", " +
             $"RelativeBlock = {(relative ? "true" : "false")}, BlockExceedReset = {(reset ? "true" : "false")}, MaxWindowDuration = \"2m\", " +
             $"AccumulateRequests = {(accumulate ? "true" : "false")}, Cooldown = \"{cooldownMs}ms\", GracePermits = {grace}, " +
-            $"BlockMultiplier = {multiplier.ToString(System.Globalization.CultureInfo.InvariantCulture)}{exceed})]";
+            $"BlockMultiplier = {multiplier.ToString(System.Globalization.CultureInfo.InvariantCulture)}, MaxClientsPerPrefix = {perPrefix}{exceed})]";
         return (name, policy, attribute);
     }
 }

@@ -41,6 +41,8 @@ partial class Outer
             public static double BlockMultiplier => 1;
             /// <inheritdoc />
             public static long MaxBlockDurationMilliseconds => -1;
+            /// <inheritdoc />
+            public static int MaxClientsPerPrefix => 64;
         }
 
         /// <summary>The Floodgate policy "login", compiled from its [FloodgatePolicy] attribute.</summary>
@@ -77,6 +79,8 @@ partial class Outer
             public static double BlockMultiplier => 1;
             /// <inheritdoc />
             public static long MaxBlockDurationMilliseconds => -1;
+            /// <inheritdoc />
+            public static int MaxClientsPerPrefix => 64;
         }
     }
 }
