@@ -56,7 +56,9 @@ public sealed class CrashTests(ITestOutputHelper output)
         var watch = Stopwatch.StartNew();
         for (int n = 0; watch.Elapsed < killAfter; n++)
         {
-            var client = IPAddress.Parse($"127.{20 + round}.{n / 250}.{(n % 250) + 1}");
+            // Each client in a /24 of its own (the third octet moves fastest): 64 clients of one /24 per window is the
+            // policy's MaxClientsPerPrefix, and the 65th would be refused without a ban to lose.
+            var client = IPAddress.Parse($"127.{20 + round}.{n % 250}.{(n / 250) + 1}");
             using HttpClient http = sample.ClientFrom(client);
             HttpStatusCode last = HttpStatusCode.OK;
             for (int i = 0; i < 4; i++)

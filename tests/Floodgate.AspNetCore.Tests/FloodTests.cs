@@ -115,7 +115,7 @@ public sealed class FloodTests(ITestOutputHelper output)
     }
 
     /// <summary>One request on a new connection from <paramref name="source"/>; returns the status code (0 when there was no answer).</summary>
-    private static async Task<int> SendAsync(int port, IPAddress source, byte[] request)
+    internal static async Task<int> SendAsync(int port, IPAddress source, byte[] request)
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         socket.Bind(new IPEndPoint(source, 0));
