@@ -13,16 +13,34 @@ public sealed partial class FloodgateRedisLimiter
     // How many clients one ban sync or listing sends in one pipelined batch.
     private const int BatchSize = 256;
 
-    /// <summary>The client's shared state, read from Redis.</summary>
+    /// <summary>
+    /// The client's shared state, read from Redis, with what this instance enforces: a ban its local table holds that
+    /// Redis does not (Redis lost it: a FLUSHALL, a failover before replication) is reported, since this instance still
+    /// refuses the client.
+    /// </summary>
     /// <param name="address">The client's address; null is the shared "unknown" client.</param>
-    /// <returns>The state; <see cref="ClientState.IsTracked"/> is false when Redis holds nothing for the client.</returns>
+    /// <returns>The state; <see cref="ClientState.IsTracked"/> is false when neither Redis nor the local table holds anything for the client.</returns>
     /// <exception cref="RedisException">Redis is unavailable: an operator should know the operation did not happen.</exception>
     /// <exception cref="TimeoutException">Redis did not answer within <see cref="FloodgateRedisOptions.Timeout"/>.</exception>
     public async Task<ClientState> InspectAsync(IPAddress? address)
     {
         IpKey key = _local.GetKey(address);
         RedisResult reply = await EvaluateAsync(KeyOf(in key), s_inspect, CancellationToken.None).ConfigureAwait(false);
-        return Describe(key, (long[])reply!) with { IsAllowlisted = _local.Allowlist.Contains(in key), IsDenylisted = _local.Denylist.Contains(in key) };
+        return WithLocalBan(Describe(key, (long[])reply!)) with { IsAllowlisted = _local.Allowlist.Contains(in key), IsDenylisted = _local.Denylist.Contains(in key) };
+    }
+
+    /// <summary>The shared state, or the local table's ban where Redis has none: what this instance enforces.</summary>
+    private ClientState WithLocalBan(ClientState shared)
+    {
+        if (shared.IsBlocked || shared.IsBlacklisted)
+        {
+            return shared;
+        }
+
+        ClientState local = _local.Inspect(shared.Client);
+        return local.IsBlocked || local.IsBlacklisted
+            ? shared with { IsTracked = true, IsBlocked = local.IsBlocked, IsBlacklisted = local.IsBlacklisted, IsPunished = local.IsPunished, BlockExpiresAt = local.BlockExpiresAt }
+            : shared;
     }
 
     /// <summary>Lifts the client's block on Redis (and on every instance's local table); it starts a fresh window.</summary>
@@ -48,7 +66,8 @@ public sealed partial class FloodgateRedisLimiter
 
     /// <summary>
     /// The clients blocked or blacklisted under this policy on Redis, found by scanning this policy's keys on every
-    /// primary (SCAN, in batches: it does not block the server, but its cost grows with the number of tracked clients).
+    /// primary (SCAN, in batches: it does not block the server, but its cost grows with the number of tracked clients),
+    /// and those this instance's local table still refuses though Redis no longer holds their ban.
     /// </summary>
     /// <param name="cancellationToken">Stops the scan.</param>
     /// <returns>The blocked and blacklisted clients.</returns>
@@ -79,6 +98,17 @@ public sealed partial class FloodgateRedisLimiter
         }
 
         await AddBannedAsync(batch, found).ConfigureAwait(false);
+
+        // Bans this instance enforces that Redis no longer holds.
+        var listed = new HashSet<IpKey>(found.Select(s => s.Client));
+        foreach (ClientState local in _local.GetBlockedClients())
+        {
+            if (listed.Add(local.Client))
+            {
+                found.Add(WithLocalBan(new ClientState { Client = local.Client }));
+            }
+        }
+
         return found;
 
         async Task AddBannedAsync(List<IpKey> clients, List<ClientState> into)

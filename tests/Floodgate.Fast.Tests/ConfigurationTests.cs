@@ -26,6 +26,8 @@ public sealed class ConfigurationTests
         { p => p.PermitLimit = FloodgatePolicy.MaxTotalPermits + 1, "PermitLimit + GracePermits + AccumulateLimit", "got 8388607" },
         { p => p.Window = TimeSpan.MaxValue, "Window", "got Forever" },
         { p => p.BlockDuration = TimeSpan.FromDays(4_000), "BlockDuration", "got 4000.00:00:00" },
+        { p => p.MaxClientsPerPrefix = -1, "MaxClientsPerPrefix", "got -1" },
+        { p => p.MaxClientsPerPrefix = 1 << 24, "MaxClientsPerPrefix", "got 16777216" },
     };
 
     [Theory]
@@ -57,6 +59,10 @@ public sealed class ConfigurationTests
         { o => o.Capacity = FloodgateLimiterOptions.MaxCapacity + 1, "Capacity", "got 67108865" },
         { o => o.Ipv6PrefixLength = 47, "Ipv6PrefixLength", "got 47" },
         { o => o.Ipv6PrefixLength = 129, "Ipv6PrefixLength", "got 129" },
+        { o => o.Ipv4NetworkPrefixLength = 7, "Ipv4NetworkPrefixLength", "got 7" },
+        { o => o.Ipv4NetworkPrefixLength = 33, "Ipv4NetworkPrefixLength", "got 33" },
+        { o => o.Ipv6NetworkPrefixLength = 15, "Ipv6NetworkPrefixLength", "got 15" },
+        { o => o.Ipv6NetworkPrefixLength = 65, "Ipv6NetworkPrefixLength", "got 65" },
         { o => o.TimeProvider = null!, "TimeProvider", "got null" },
         { o => o.Name = " ", "Name", "got ' '" },
         { o => o.DataDirectory = "  ", "DataDirectory", "got '  '" },

@@ -97,6 +97,18 @@ public sealed class EventsAndMetricsTests
         Assert.Equal(1, metrics.Read("floodgate.evictions"));
     }
 
+    [Fact]
+    public void RefusalsByMaxClientsPerPrefixAreCounted()
+    {
+        using var h = new Harness(new() { PermitLimit = 2, Window = TimeSpan.FromSeconds(10), MaxClientsPerPrefix = 1 });
+        using var metrics = new MetricCollector(h.Name);
+        Assert.True(h.Check("192.0.2.1").IsAllowed);
+        Assert.Equal(DecisionReason.RateLimited, h.Check("192.0.2.2").Reason);   // the second client of 192.0.2.0/24 in this window
+        Assert.True(h.Check("198.51.100.1").IsAllowed);                         // another network
+        Assert.Equal(1, metrics.Read("floodgate.network_limited"));
+        Assert.Equal(1, metrics.Read("floodgate.decisions", "floodgate.decision", "rate_limited"));
+    }
+
     /// <summary>Collects the Floodgate meter's observable instruments for one limiter.</summary>
     private sealed class MetricCollector : IDisposable
     {

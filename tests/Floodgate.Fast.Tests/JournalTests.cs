@@ -102,6 +102,66 @@ public sealed class JournalTests : IDisposable
         Assert.Contains(_log.Entries, e => e.Id == 108 && e.Level == LogLevel.Warning);
     }
 
+    [Fact]
+    public async Task ATruncatedJournalAppliesWhatItHoldsAndSaysWhatWasCutOff()
+    {
+        using (FloodgateLimiter first = Open())
+        {
+            await first.CheckpointAsync();
+            Block(first, s_blockedAfter);
+            WaitForJournal(first, 1);
+            first.Blacklist(s_blacklistedAfter);
+            WaitForJournal(first, 2);
+            first.AbandonPersistence();
+        }
+
+        // The segment loses its last record, cut at the record's start (a copy or restore cut short): FasterLog reads the
+        // missing bytes as zeros, which it takes for the end of a page.
+        string log = Directory.GetFiles(Path.Combine(_directory, "journal"), "bans.log.*").Single();
+        byte[] bytes = File.ReadAllBytes(log);
+        int lastRecord = bytes.AsSpan().LastIndexOf("FGBJ"u8) - 4;   // the record's magic, after FasterLog's 4-byte length
+        using (var file = new FileStream(log, FileMode.Open))
+        {
+            file.SetLength(lastRecord);
+        }
+
+        using FloodgateLimiter recovered = Open();
+        Assert.Equal(DecisionReason.Blocked, recovered.Check(s_blockedAfter).Reason);
+        Assert.True(recovered.Check(s_blacklistedAfter).IsAllowed);   // its record was cut off
+        Assert.Contains(_log.Entries, e => e.Id == 108 && e.Level == LogLevel.Warning);
+    }
+
+    [Fact]
+    public async Task WhenTheNewestCheckpointIsDamagedTheBansJournaledSinceThePreviousOneAreReplayed()
+    {
+        IPAddress between = IPAddress.Parse("192.0.2.30");
+        using (FloodgateLimiter first = Open())
+        {
+            Block(first, s_blockedBefore);
+            await first.CheckpointAsync();                   // checkpoint 1: holds s_blockedBefore
+            Block(first, between);
+            WaitForJournal(first, 2);
+            await first.CheckpointAsync();                   // checkpoint 2: holds both
+            Block(first, s_blockedAfter);
+            WaitForJournal(first, 3);
+            first.AbandonPersistence();
+        }
+
+        // Checkpoint 2 is found damaged: recovery falls back to checkpoint 1, and the journal must still hold the ban
+        // made between the two (it is truncated only back to the older checkpoint kept).
+        string newest = Directory.GetDirectories(Path.Combine(_directory, "checkpoints")).Max()!;
+        foreach (string file in Directory.GetFiles(newest, "info.dat*", SearchOption.AllDirectories))
+        {
+            File.WriteAllBytes(file, new byte[new FileInfo(file).Length]);
+        }
+
+        using FloodgateLimiter recovered = Open();
+        Assert.Contains(_log.Entries, e => e.Id == 101);   // the damaged checkpoint, said
+        Assert.Equal(DecisionReason.Blocked, recovered.Check(s_blockedBefore).Reason);
+        Assert.Equal(DecisionReason.Blocked, recovered.Check(between).Reason);
+        Assert.Equal(DecisionReason.Blocked, recovered.Check(s_blockedAfter).Reason);
+    }
+
     [Theory]
     [InlineData("zeroed")]          // every file of it: no commit record can be read
     [InlineData("segment")]         // its segment is not a file: the log cannot be read

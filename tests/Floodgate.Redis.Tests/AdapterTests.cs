@@ -117,6 +117,32 @@ public sealed class AdapterTests(RedisFixture redis) : IClassFixture<RedisFixtur
         Assert.Contains("FloodgateRedisOptions.LocalFallbackShare must be greater than 0 and at most 1; got 1.5.", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task AfterRedisLosesItsDataTheAdminViewShowsTheBanThisInstanceStillEnforces()
+    {
+        using var own = new RedisProcess();   // a server of its own: FLUSHALL must not touch the other tests' keys
+        string prefix = "flush" + Guid.NewGuid().ToString("N")[..8] + ":";
+        await using WebApplication app = await StartAppAsync(prefix, new Dictionary<string, string?> { ["Floodgate:Redis:Configuration"] = own.Endpoint });
+        using HttpClient client = ClientFrom(app, 6);
+        for (int i = 0; i < 5; i++)
+        {
+            await client.GetAsync("/api");
+        }
+
+        using (var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(own.Endpoint + ",allowAdmin=true"))
+        {
+            await redis.GetServer(own.Endpoint).FlushAllDatabasesAsync();
+        }
+
+        // The instance still refuses the client from its local ban table, and the admin view says so.
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await client.GetAsync("/api")).StatusCode);
+        using HttpClient admin = ClientFrom(app, 9);
+        using JsonDocument inspected = JsonDocument.Parse(await admin.GetStringAsync("/floodgate/clients/127.0.0.6"));
+        Assert.True(inspected.RootElement.GetProperty("api").GetProperty("blocked").GetBoolean());
+        using JsonDocument blocked = JsonDocument.Parse(await admin.GetStringAsync("/floodgate/blocked"));
+        Assert.Contains(blocked.RootElement.GetProperty("api").EnumerateArray(), c => c.GetProperty("client").GetString() == "127.0.0.6");
+    }
+
     private async Task<WebApplication> StartAppAsync(string prefix, Dictionary<string, string?>? extra = null)
     {
         string root = Path.Combine(Path.GetTempPath(), "floodgate-redis-app-" + Guid.NewGuid().ToString("N"));

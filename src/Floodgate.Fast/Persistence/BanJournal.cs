@@ -263,6 +263,29 @@ internal sealed class BanJournal : IDisposable
     }
 
     /// <summary>Applies the records written since the checkpoint, in order; stops at the first damaged one.</summary>
+    /// <summary>Why the journal's files hold less than its last commit covers (a copy or restore cut short), or null.</summary>
+    private string? CutShort()
+    {
+        long committed = _log.CommittedUntilAddress;
+        if (committed <= _log.BeginAddress)
+        {
+            return null;
+        }
+
+        for (long segment = _log.BeginAddress >> SegmentBits; segment <= (committed - 1) >> SegmentBits; segment++)
+        {
+            long needed = Math.Min(1L << SegmentBits, committed - (segment << SegmentBits));
+            var file = new FileInfo(Path.Combine(_directory, $"bans.log.{segment}"));
+            long length = file.Exists ? file.Length : 0;
+            if (length < needed)
+            {
+                return $"{file.Name} holds {length} of the {needed} bytes its last commit covers (cut short?): the records after byte {length} were lost";
+            }
+        }
+
+        return null;
+    }
+
     private void Replay(long checkpointUtcTicks)
     {
         long nowMs = _engine.Clock.StampMs();
@@ -270,6 +293,13 @@ internal sealed class BanJournal : IDisposable
         int applied = 0;
         int damaged = 0;
         string reason = "records with a bad checksum were skipped";
+        if (CutShort() is { } cut)
+        {
+            // FasterLog reads a file cut short as zeros, which it takes for the end of a page: the records are lost silently.
+            damaged++;
+            reason = cut;
+        }
+
         try
         {
             using FasterLogScanIterator iterator = _log.Scan(_log.BeginAddress, _log.CommittedUntilAddress);

@@ -26,6 +26,7 @@ internal sealed class Checkpointer : IDisposable
     private readonly BanJournal? _journal;
     private long _sequence;
     private long _previousGood;
+    private long _previousJournalMark = -1;   // the journal's end when the previous good checkpoint (the older one kept) began
     private int _lastCount;   // records in the last checkpoint: sizes the next one's FASTER memory
     private long _checkpointedChanges = -1;   // the engine's ChangeCount when the state on disk was taken
     private long _skipped;
@@ -211,7 +212,14 @@ internal sealed class Checkpointer : IDisposable
             _previousGood = sequence;
             if (journalMark >= 0)
             {
-                _journal!.TruncateUntil(journalMark);
+                // Keep the journal back to the older of the two checkpoints kept: if this one is found damaged at the
+                // next start, recovery falls back to that one and replays everything journaled since it.
+                if (_previousJournalMark >= 0)
+                {
+                    _journal!.TruncateUntil(_previousJournalMark);
+                }
+
+                _previousJournalMark = journalMark;
             }
             _engine.Metrics.Increment(MetricIndex.Checkpoints);
             LastCheckpointAt = utcNow;
@@ -283,7 +291,7 @@ internal sealed class Checkpointer : IDisposable
         finally
         {
             _engine.Journal = null;
-            _journal?.Dispose();   // after the final checkpoint: writes what it still holds, truncated to that checkpoint
+            _journal?.Dispose();   // after the final checkpoint: writes what it still holds, kept back to the checkpoint before it
             _lock.Dispose();
             _gate.Dispose();
         }
