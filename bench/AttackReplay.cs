@@ -36,6 +36,13 @@ internal static class AttackReplay
         rows.Add(Cycling(8_192));
         rows.Add(Cycling(65_536));
 
+        Print(rows);
+        Console.WriteLine();
+        Print(Odds());
+    }
+
+    private static void Print(List<string[]> rows)
+    {
         int[] widths = Enumerable.Range(0, rows[0].Length).Select(c => rows.Max(r => r[c].Length)).ToArray();
         foreach ((string[] row, int index) in rows.Select((r, i) => (r, i)))
         {
@@ -45,6 +52,49 @@ internal static class AttackReplay
                 Console.WriteLine("|" + string.Join("|", widths.Select(w => new string('-', w + 2))) + "|");
             }
         }
+    }
+
+    /// <summary>
+    /// The chance that a newcomer with no slot is refused at its first request because of others: the table is full of
+    /// blacklisted clients, K clients with no slot use their whole limit, then 10,000 newcomers make one request each.
+    /// </summary>
+    private static List<string[]> Odds()
+    {
+        const int Capacity = 4_096;
+        var rows = new List<string[]> { new[] { "Clients at their limit with no slot", "Newcomers refused (measured)", "(1 - e^(-K/2C))^4" } };
+        foreach (double share in new[] { 0.2, 0.5, 1, 2, 4 })
+        {
+            var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+            using var limiter = new FloodgateLimiter(TenAMinute, new FloodgateLimiterOptions { Capacity = Capacity, TimeProvider = time });
+            for (int i = 0; i < 8 * Capacity; i++)
+            {
+                try
+                {
+                    limiter.Blacklist(Spread((1 << 20) | i));
+                }
+                catch (InvalidOperationException)
+                {
+                    // No slot left for this one: the table is full, the point.
+                }
+            }
+
+            int k = (int)(share * Capacity);
+            for (int i = 0; i < k; i++)
+            {
+                Send(limiter, Spread(i), Limit);
+            }
+
+            int refused = 0;
+            for (int i = 0; i < 10_000; i++)
+            {
+                refused += limiter.Check(Spread((1 << 19) | i)).IsAllowed ? 0 : 1;
+            }
+
+            double expected = Math.Pow(1 - Math.Exp(-share / 2), 4);
+            rows.Add([$"{share.ToString(CultureInfo.InvariantCulture)} × capacity", $"{(refused / 100.0).ToString("0.00", CultureInfo.InvariantCulture)} %", $"{(expected * 100).ToString("0.00", CultureInfo.InvariantCulture)} %"]);
+        }
+
+        return rows;
     }
 
     /// <summary>Each address of the network sends Limit + 1 requests in one window; a bystander elsewhere sends Limit.</summary>
