@@ -96,7 +96,8 @@ public sealed class FloodgateLimiterOptions
     /// Gets or sets whether a client seen for the first time waits (homeless, limited by its own count) until it has
     /// been counted more often than the least active resident before it takes that resident's slot. The outbound
     /// limiter, whose keys are the app's own destinations and no attacker's, turns it off: a new host then takes the
-    /// least active evictable slot at once (its count goes to the homeless sketch, as always).
+    /// least active evictable slot at once, and counts are neither carried to the homeless sketch nor brought back
+    /// from it (the sketch then serves only clients that find every candidate slot blocked).
     /// </summary>
     internal bool ResidentsFirst { get; set; } = true;
 

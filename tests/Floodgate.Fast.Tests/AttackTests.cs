@@ -312,6 +312,34 @@ public sealed class AttackTests
     }
 
     [Fact]
+    public void AClientEvictedMidWindowComesBackWhereItWasEvenToAFreeSlot()
+    {
+        using FloodgateLimiter limiter = Create(new() { PermitLimit = Limit, Window = TimeSpan.FromMinutes(1), BlockDuration = TimeSpan.FromHours(1) }, 16);
+        IpKey[] blacklisted = Enumerable.Range(1, 15).Select(Spread).ToArray();
+        foreach (IpKey key in blacklisted)
+        {
+            limiter.Blacklist(key);                      // 15 of the 16 slots
+        }
+
+        IpKey cycler = Spread(0);
+        Assert.Equal(4, Send(limiter, cycler, 4));       // the 16th
+
+        // A newcomer counted 5 times (more than the cycler's 4) takes the cycler's slot; the cycler's 4 go to the sketch.
+        Assert.Equal(5, Send(limiter, Spread(100), 5));
+        Assert.False(limiter.Inspect(cycler).IsTracked);
+
+        // A slot can be forgotten again (an operator lifts a blacklisting: nothing left to keep). The cycler takes it
+        // and goes on from 4, not from a fresh window; going over the limit there is rate-limited, never a block (the
+        // count it brought back is the sketch's, which may be someone else's too).
+        Assert.True(limiter.Unblacklist(blacklisted[0]));
+        Assert.True(limiter.Check(cycler).IsAllowed);
+        Assert.True(limiter.Inspect(cycler).IsTracked);
+        Assert.Equal(Limit - 5, Send(limiter, cycler, 20));
+        Assert.Equal(DecisionReason.RateLimited, limiter.Check(cycler).Reason);
+        Assert.False(limiter.Inspect(cycler).IsBlocked);
+    }
+
+    [Fact]
     public void ManyThreadsHammeringOneClientWithNoSlotGetAtMostTheLimit()
     {
         using FloodgateLimiter limiter = Create(new() { PermitLimit = 100, Window = TimeSpan.FromMinutes(1), BlockDuration = TimeSpan.FromHours(1) }, 16);

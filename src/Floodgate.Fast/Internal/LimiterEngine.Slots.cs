@@ -55,7 +55,10 @@ internal sealed partial class LimiterEngine<TParams>
     /// The slow path of <see cref="FindOrAdd"/>. A slot whose state can be forgotten is always taken; another slot is
     /// taken only from a client that is neither blocked nor has a block on record nor waits out a cooldown, and whose
     /// count in its window is below <paramref name="admitBelow"/> (0: none; <see cref="FreeSlotOnly"/>: not even a
-    /// forgettable one). The new client's window starts with <paramref name="initialCount"/> requests counted.
+    /// forgettable one). The new client's window starts with what the homeless sketch counted for it in this window
+    /// (at least <paramref name="initialCount"/>): a client evicted mid-window comes back where it was, never to a
+    /// fresh window. Such a window is marked as having counted its block (B): the sketch may over-count, so going over
+    /// the limit in it is rate-limited, never a block an innocent client could owe to someone else's count.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private int FindOrAddSlow(in IpKey key, ulong hash, long now, int admitBelow = 0, int initialCount = 0)
@@ -164,7 +167,10 @@ internal sealed partial class LimiterEngine<TParams>
                     continue;
                 }
 
-                KeepCountOfEvicted(ref Table.Hot(claimed), ref cold, now);
+                if (CheckAdmitsBelow == 0)
+                {
+                    KeepCountOfEvicted(ref Table.Hot(claimed), ref cold, now);
+                }
                 Metrics.Increment(MetricIndex.Evictions);
             }
             else
@@ -178,7 +184,8 @@ internal sealed partial class LimiterEngine<TParams>
             cold.KeyLow = key.Low;
             cold.Carry = 0;
             Volatile.Write(ref cold.LastAllowed, 0);
-            Volatile.Write(ref hot.Window, initialCount > 0 ? WindowWord.Make(Clock.StampMs(), _p.AccumulateCap + initialCount) : 0);
+            int counted = admitBelow >= 0 && CheckAdmitsBelow == 0 ? Math.Min(Math.Max(initialCount, Homeless.Estimate(hash, now / _p.WindowMs)), _p.PermitLimit) : 0;
+            Volatile.Write(ref hot.Window, counted > 0 ? WindowWord.WithBlockCounted(WindowWord.Make(Clock.StampMs(), _p.AccumulateCap + counted), blockState: false) : 0);
 
             // Release: everything written above is visible to whoever sees the slot Live.
             Volatile.Write(ref hot.Tag, live);
