@@ -75,18 +75,8 @@ public sealed class JournalTests : IDisposable
     [Fact]
     public async Task ADamagedRecordAtTheTailIsSkippedAndTheRestApplied()
     {
-        using (FloodgateLimiter first = Open())
-        {
-            await first.CheckpointAsync();
-            Block(first, s_blockedAfter);
-            WaitForJournal(first, 1);
-            first.Blacklist(s_blacklistedAfter);
-            WaitForJournal(first, 2);
-            first.AbandonPersistence();
-        }
-
         // A torn write: the last record's bytes are garbage (the log file grows by whole records, the last one is ours).
-        string log = Directory.GetFiles(Path.Combine(_directory, "journal"), "bans.log.*").Single();
+        string log = await TwoBansAfterACheckpointThenACrashAsync();
         byte[] bytes = File.ReadAllBytes(log);
         int end = LastNonZero(bytes) + 1;
         for (int i = end - 40; i < end; i++)
@@ -96,28 +86,15 @@ public sealed class JournalTests : IDisposable
 
         File.WriteAllBytes(log, bytes);
 
-        using FloodgateLimiter recovered = Open();
-        Assert.Equal(DecisionReason.Blocked, recovered.Check(s_blockedAfter).Reason);
-        Assert.True(recovered.Check(s_blacklistedAfter).IsAllowed);   // its record was the damaged one
-        Assert.Contains(_log.Entries, e => e.Id == 108 && e.Level == LogLevel.Warning);
+        AssertTheLastBanLostAndSaid();
     }
 
     [Fact]
     public async Task ATruncatedJournalAppliesWhatItHoldsAndSaysWhatWasCutOff()
     {
-        using (FloodgateLimiter first = Open())
-        {
-            await first.CheckpointAsync();
-            Block(first, s_blockedAfter);
-            WaitForJournal(first, 1);
-            first.Blacklist(s_blacklistedAfter);
-            WaitForJournal(first, 2);
-            first.AbandonPersistence();
-        }
-
         // The segment loses its last record, cut at the record's start (a copy or restore cut short): FasterLog reads the
         // missing bytes as zeros, which it takes for the end of a page.
-        string log = Directory.GetFiles(Path.Combine(_directory, "journal"), "bans.log.*").Single();
+        string log = await TwoBansAfterACheckpointThenACrashAsync();
         byte[] bytes = File.ReadAllBytes(log);
         int lastRecord = bytes.AsSpan().LastIndexOf("FGBJ"u8) - 4;   // the record's magic, after FasterLog's 4-byte length
         using (var file = new FileStream(log, FileMode.Open))
@@ -125,10 +102,7 @@ public sealed class JournalTests : IDisposable
             file.SetLength(lastRecord);
         }
 
-        using FloodgateLimiter recovered = Open();
-        Assert.Equal(DecisionReason.Blocked, recovered.Check(s_blockedAfter).Reason);
-        Assert.True(recovered.Check(s_blacklistedAfter).IsAllowed);   // its record was cut off
-        Assert.Contains(_log.Entries, e => e.Id == 108 && e.Level == LogLevel.Warning);
+        AssertTheLastBanLostAndSaid();
     }
 
     [Fact]
@@ -332,6 +306,31 @@ public sealed class JournalTests : IDisposable
             JournalBans = journal,
             CheckpointTimeout = commitTimeout ?? TimeSpan.FromMinutes(2),
         });
+
+    /// <summary>A checkpoint, then a block and a blacklisting journaled after it, then a crash; returns the journal's segment.</summary>
+    private async Task<string> TwoBansAfterACheckpointThenACrashAsync()
+    {
+        using (FloodgateLimiter first = Open())
+        {
+            await first.CheckpointAsync();
+            Block(first, s_blockedAfter);
+            WaitForJournal(first, 1);
+            first.Blacklist(s_blacklistedAfter);
+            WaitForJournal(first, 2);
+            first.AbandonPersistence();
+        }
+
+        return Directory.GetFiles(Path.Combine(_directory, "journal"), "bans.log.*").Single();
+    }
+
+    /// <summary>After recovery: the block's record applied, the blacklisting's (the last record) lost, and event 108 logged.</summary>
+    private void AssertTheLastBanLostAndSaid()
+    {
+        using FloodgateLimiter recovered = Open();
+        Assert.Equal(DecisionReason.Blocked, recovered.Check(s_blockedAfter).Reason);
+        Assert.True(recovered.Check(s_blacklistedAfter).IsAllowed);
+        Assert.Contains(_log.Entries, e => e.Id == 108 && e.Level == LogLevel.Warning);
+    }
 
     private static void Block(FloodgateLimiter limiter, IPAddress client)
     {
