@@ -30,18 +30,13 @@ public sealed partial class FloodgateRedisLimiter
     }
 
     /// <summary>The shared state, or the local table's ban where Redis has none: what this instance enforces.</summary>
-    private ClientState WithLocalBan(ClientState shared)
-    {
-        if (shared.IsBlocked || shared.IsBlacklisted)
-        {
-            return shared;
-        }
+    private ClientState WithLocalBan(ClientState shared) =>
+        shared.IsBlocked || shared.IsBlacklisted ? shared : WithLocalBan(shared, _local.Inspect(shared.Client));
 
-        ClientState local = _local.Inspect(shared.Client);
-        return local.IsBlocked || local.IsBlacklisted
+    private static ClientState WithLocalBan(ClientState shared, ClientState local) =>
+        local.IsBlocked || local.IsBlacklisted
             ? shared with { IsTracked = true, IsBlocked = local.IsBlocked, IsBlacklisted = local.IsBlacklisted, IsPunished = local.IsPunished, BlockExpiresAt = local.BlockExpiresAt }
             : shared;
-    }
 
     /// <summary>Lifts the client's block on Redis (and on every instance's local table); it starts a fresh window.</summary>
     /// <param name="address">The client's address.</param>
@@ -105,7 +100,7 @@ public sealed partial class FloodgateRedisLimiter
         {
             if (listed.Add(local.Client))
             {
-                found.Add(WithLocalBan(new ClientState { Client = local.Client }));
+                found.Add(WithLocalBan(new ClientState { Client = local.Client }, local));
             }
         }
 

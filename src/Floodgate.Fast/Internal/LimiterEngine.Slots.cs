@@ -45,7 +45,7 @@ internal sealed partial class LimiterEngine<TParams>
         }
 
         int next = Table.Probe(home, 1);
-        return Volatile.Read(ref Table.Hot(next).Tag) == live ? next : FindOrAddSlow(in key, hash, now, CheckAdmitsBelow);
+        return Volatile.Read(ref Table.Hot(next).Tag) == live ? next : FindOrAddSlow(in key, hash, now, ResidentsFirst ? 0 : AnyVictim);
     }
 
     /// <summary>Finds or claims a slot for an operator's change, evicting the least active client if it must.</summary>
@@ -167,10 +167,11 @@ internal sealed partial class LimiterEngine<TParams>
                     continue;
                 }
 
-                if (CheckAdmitsBelow == 0)
+                if (ResidentsFirst)
                 {
                     KeepCountOfEvicted(ref Table.Hot(claimed), ref cold, now);
                 }
+
                 Metrics.Increment(MetricIndex.Evictions);
             }
             else
@@ -184,8 +185,10 @@ internal sealed partial class LimiterEngine<TParams>
             cold.KeyLow = key.Low;
             cold.Carry = 0;
             Volatile.Write(ref cold.LastAllowed, 0);
-            int counted = admitBelow >= 0 && CheckAdmitsBelow == 0 ? Math.Min(Math.Max(initialCount, Homeless.Estimate(hash, now / _p.WindowMs)), _p.PermitLimit) : 0;
-            Volatile.Write(ref hot.Window, counted > 0 ? WindowWord.WithBlockCounted(WindowWord.Make(Clock.StampMs(), _p.AccumulateCap + counted), blockState: false) : 0);
+            int counted = admitBelow >= 0 && ResidentsFirst
+                ? Math.Min(Math.Max(initialCount, Homeless.Estimate(hash, now / _p.WindowMs)), _p.PermitLimit)
+                : 0;
+            Volatile.Write(ref hot.Window, counted > 0 ? CarriedWindow(counted) : 0);
 
             // Release: everything written above is visible to whoever sees the slot Live.
             Volatile.Write(ref hot.Tag, live);
@@ -322,6 +325,10 @@ internal sealed partial class LimiterEngine<TParams>
 
         return best;
     }
+
+    /// <summary>A window starting now with <paramref name="counted"/> requests the homeless sketch counted, its block already counted (B).</summary>
+    private long CarriedWindow(int counted) =>
+        WindowWord.WithBlockCounted(WindowWord.Make(Clock.StampMs(), _p.AccumulateCap + counted), blockState: false);
 
     /// <summary>The requests a client has counted in its current window (its counter less the permits carried in).</summary>
     private int CountedInWindow(long w, ref ColdEntry cold) =>

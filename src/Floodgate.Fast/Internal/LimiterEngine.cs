@@ -19,7 +19,7 @@ internal abstract class LimiterEngine : IDisposable
         Networks = new WindowSketch(Table.Capacity);
         _ipv4NetworkBits = 96 + options.Ipv4NetworkPrefixLength;
         _ipv6NetworkBits = options.Ipv6NetworkPrefixLength;
-        CheckAdmitsBelow = options.ResidentsFirst ? 0 : int.MaxValue;
+        ResidentsFirst = options.ResidentsFirst;
         Clock = new MonotonicClock(options.TimeProvider, options.CoarseClock, options.ClockSource, PolicyMath.ShortestDuration(policy), options.KernelTicks);
         Allowlist = new AccessList(options.Ipv6PrefixLength);
         Denylist = new AccessList(options.Ipv6PrefixLength);
@@ -77,8 +77,8 @@ internal abstract class LimiterEngine : IDisposable
     /// <summary>Gets the object passed as the sender of <see cref="ClientStateChanged"/>.</summary>
     public object? EventSender { get; set; }
 
-    /// <summary>Gets the count below which a check's new client may take a resident's slot at once (see <see cref="FloodgateLimiterOptions.ResidentsFirst"/>).</summary>
-    protected int CheckAdmitsBelow { get; }
+    /// <summary>Gets a value indicating whether a new client waits, homeless, before it may displace a resident (see <see cref="FloodgateLimiterOptions.ResidentsFirst"/>).</summary>
+    protected bool ResidentsFirst { get; }
 
     /// <summary>Gets a value indicating whether either list has entries: one read instead of two list lookups per check.</summary>
     protected bool ListsInUse => Volatile.Read(ref _listsInUse);

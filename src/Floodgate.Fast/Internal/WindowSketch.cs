@@ -112,9 +112,13 @@ internal sealed unsafe class WindowSketch
     {
         uint stamp = Stamp(window);
         Rows rows = RowsOf(hash);
-        return Math.Min(
-            Math.Min(CountIn(Volatile.Read(ref Cell(0, rows.R0)), stamp), CountIn(Volatile.Read(ref Cell(1, rows.R1)), stamp)),
-            Math.Min(CountIn(Volatile.Read(ref Cell(2, rows.R2)), stamp), CountIn(Volatile.Read(ref Cell(3, rows.R3)), stamp)));
+        int estimate = int.MaxValue;
+        for (int row = 0; row < Depth; row++)
+        {
+            estimate = Math.Min(estimate, CountIn(Volatile.Read(ref Cell(row, rows[row])), stamp));
+        }
+
+        return estimate;
     }
 
     /// <summary>
@@ -128,7 +132,7 @@ internal sealed unsafe class WindowSketch
         int target = Math.Min(cap, Estimate(hash, window) + amount);
         for (int row = 0; row < Depth; row++)
         {
-            ref uint cell = ref Cell(row, row switch { 0 => rows.R0, 1 => rows.R1, 2 => rows.R2, _ => rows.R3 });
+            ref uint cell = ref Cell(row, rows[row]);
             while (true)
             {
                 uint seen = Volatile.Read(ref cell);
@@ -164,5 +168,8 @@ internal sealed unsafe class WindowSketch
     private ref uint Cell(int row, int index) =>
         ref Unsafe.AsRef<uint>((void*)(_cells + ((((nint)row << _widthBits) + index) * sizeof(uint))));
 
-    private readonly record struct Rows(int R0, int R1, int R2, int R3);
+    private readonly record struct Rows(int R0, int R1, int R2, int R3)
+    {
+        public int this[int row] => row switch { 0 => R0, 1 => R1, 2 => R2, _ => R3 };
+    }
 }
