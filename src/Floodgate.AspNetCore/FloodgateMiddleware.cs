@@ -221,6 +221,6 @@ internal sealed class FloodgateMiddleware
         }
 
         return new EndpointPolicies(names.Where(_service.Limiters.ContainsKey)
-            .Select(n => (n, _service.Options.Policies[n], _service.Limiters[n], _service.Remote.GetValueOrDefault(n))).ToList());
+            .Select(n => (n, _service.Policies[n], _service.Limiters[n], _service.Remote.GetValueOrDefault(n))).ToList());
     }
 }

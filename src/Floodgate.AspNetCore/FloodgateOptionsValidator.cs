@@ -1,10 +1,11 @@
 using System.Net;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace Floodgate.AspNetCore;
 
 /// <summary>Checks every setting at startup (<c>ValidateOnStart</c>), reporting each bad one with its value.</summary>
-internal sealed class FloodgateOptionsValidator : IValidateOptions<FloodgateOptions>
+internal sealed class FloodgateOptionsValidator(FloodgatePolicyRegistry generated, IConfiguration? configuration = null) : IValidateOptions<FloodgateOptions>
 {
     public ValidateOptionsResult Validate(string? name, FloodgateOptions options)
     {
@@ -12,7 +13,18 @@ internal sealed class FloodgateOptionsValidator : IValidateOptions<FloodgateOpti
         foreach ((string policyName, FloodgatePolicy policy) in options.Policies)
         {
             errors.AddRange(policy.Validate($"Floodgate:Policies:{policyName}"));
+            if (generated.GetSource(policyName) is { } source)
+            {
+                // Two definitions of one name: neither silently wins.
+                string runtime = configuration?.GetSection($"Floodgate:Policies:{policyName}").Exists() == true
+                    ? $"in configuration (Floodgate:Policies:{policyName})"
+                    : $"in code (FloodgateOptions.AddPolicy(\"{policyName}\", ...))";
+                errors.Add($"Floodgate policy '{policyName}' is defined twice: {runtime} and by {source}. Keep one.");
+            }
         }
+
+        errors.AddRange(generated.Conflicts.Select(conflict => $"Floodgate policy {conflict}. Rename one."));
+        var known = new HashSet<string>(options.Policies.Keys.Concat(generated.Names), StringComparer.Ordinal);
 
         if (options.GlobalLimit is not null)
         {
@@ -24,9 +36,9 @@ internal sealed class FloodgateOptionsValidator : IValidateOptions<FloodgateOpti
             errors.Add($"Floodgate:GlobalConcurrencyLimit must be greater than 0, or null for no cap; got {options.GlobalConcurrencyLimit}.");
         }
 
-        if (options.DefaultPolicy is { } fallback && !options.Policies.ContainsKey(fallback))
+        if (options.DefaultPolicy is { } fallback && !known.Contains(fallback))
         {
-            errors.Add($"Floodgate:DefaultPolicy names a policy that is not configured; got '{fallback}' (configured: {string.Join(", ", options.Policies.Keys)}).");
+            errors.Add($"Floodgate:DefaultPolicy names a policy that is not configured; got '{fallback}' (configured: {string.Join(", ", known.Order(StringComparer.Ordinal))}).");
         }
 
         errors.AddRange(new FloodgateLimiterOptions { Capacity = options.Capacity, Ipv6PrefixLength = options.Ipv6PrefixLength, Ipv4NetworkPrefixLength = options.Ipv4NetworkPrefixLength, Ipv6NetworkPrefixLength = options.Ipv6NetworkPrefixLength, CheckpointInterval = options.CheckpointInterval }
@@ -84,7 +96,7 @@ internal sealed class FloodgateOptionsValidator : IValidateOptions<FloodgateOpti
             errors.Add("Floodgate:Challenge:SigningKey must be base64 of at least 32 bytes (e.g. `openssl rand -base64 32`); got one that is not.");
         }
 
-        foreach (string policy in challenge.Policies.Where(p => !options.Policies.ContainsKey(p)))
+        foreach (string policy in challenge.Policies.Where(p => !known.Contains(p)))
         {
             errors.Add($"Floodgate:Challenge:Policies names a policy that is not configured; got '{policy}'.");
         }

@@ -12,6 +12,7 @@ namespace Floodgate.AspNetCore;
 internal sealed class FloodgateService : IDisposable, IAsyncDisposable
 {
     private readonly Dictionary<string, FloodgateLimiter> _limiters = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, FloodgatePolicy> _policies = new(StringComparer.Ordinal);
     private readonly Dictionary<string, IFloodgateRemoteLimiter> _remote = new(StringComparer.Ordinal);
     private readonly System.Diagnostics.Metrics.Meter? _meter;
     private readonly System.Diagnostics.Metrics.Counter<long>? _challenges;
@@ -29,9 +30,24 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
         ProblemDetails = (Microsoft.AspNetCore.Http.IProblemDetailsService?)services.GetService(typeof(Microsoft.AspNetCore.Http.IProblemDetailsService));
         try
         {
+            var registry = (FloodgatePolicyRegistry?)services.GetService(typeof(FloodgatePolicyRegistry)) ?? FloodgatePolicyRegistry.Generated;
             foreach ((string name, FloodgatePolicy policy) in Options.Policies)
             {
-                var limiter = new FloodgateLimiter(store?.LocalPolicy(policy) ?? policy, new FloodgateLimiterOptions
+                AddPolicy(name, policy, options => new FloodgateLimiter(policy, options));
+            }
+
+            foreach (string name in registry.Names.Where(name => !Options.Policies.ContainsKey(name)).Order(StringComparer.Ordinal))
+            {
+                // A generated policy: its limiter runs the checker compiled for it (with a shared store, the local
+                // table holds a share of the limit, so it is a runtime policy there).
+                string policyName = name;
+                registry.TryGetPolicy(name, out FloodgatePolicy? policy);
+                AddPolicy(name, policy!, options => registry.CreateLimiter(policyName, options));
+            }
+
+            void AddPolicy(string name, FloodgatePolicy policy, Func<FloodgateLimiterOptions, FloodgateLimiter> create)
+            {
+                var limiterOptions = new FloodgateLimiterOptions
                 {
                     Capacity = Options.Capacity,
                     Ipv6PrefixLength = Options.Ipv6PrefixLength,
@@ -45,8 +61,10 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
                     CheckpointInterval = Options.CheckpointInterval,
                     CheckpointTimeout = Options.CheckpointTimeout,
                     JournalBans = Options.JournalBans,
-                });
+                };
+                FloodgateLimiter limiter = store is null ? create(limiterOptions) : new FloodgateLimiter(store.LocalPolicy(policy), limiterOptions);
                 _limiters.Add(name, limiter);
+                _policies.Add(name, policy);
                 string policyName = name;
                 if (store is not null)
                 {
@@ -73,7 +91,7 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
             // The challenge grants passes in this process's tables: with a shared store it is not offered (see the README).
             if (Options.Challenge.Enabled && store is null)
             {
-                Challenge = new Challenge.ChallengeService(Options, time);
+                Challenge = new Challenge.ChallengeService(Options, _limiters.Keys, time);
                 _ownsMeter = meters is null;
                 _meter = meters?.Create(new System.Diagnostics.Metrics.MeterOptions("Floodgate")) ?? new System.Diagnostics.Metrics.Meter("Floodgate");
                 _challenges = _meter.CreateCounter<long>("floodgate.challenges", description: "Proof-of-work challenges issued, solved and refused.");
@@ -128,6 +146,9 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
 
     /// <summary>Gets the in-process limiter of each policy (with a shared store: its local table and fallback).</summary>
     public IReadOnlyDictionary<string, FloodgateLimiter> Limiters => _limiters;
+
+    /// <summary>Gets every policy endpoints may name, runtime and generated, as declared (with a shared store, not the local share).</summary>
+    public IReadOnlyDictionary<string, FloodgatePolicy> Policies => _policies;
 
     /// <summary>Gets the shared limiter of each policy when a store (Redis) is configured; empty otherwise.</summary>
     public IReadOnlyDictionary<string, IFloodgateRemoteLimiter> Remote => _remote;

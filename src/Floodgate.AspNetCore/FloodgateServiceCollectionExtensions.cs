@@ -1,5 +1,6 @@
 using Floodgate;
 using Floodgate.AspNetCore;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -10,7 +11,9 @@ public static class FloodgateServiceCollectionExtensions
 {
     /// <summary>
     /// Adds Floodgate, bound from the <c>"Floodgate"</c> configuration section and then <paramref name="configure"/>;
-    /// every setting is validated when the app starts, and a bad one stops it with a message naming it.
+    /// every setting is validated when the app starts, and a bad one stops it with a message naming it. The policies
+    /// declared with <c>[FloodgatePolicy]</c> (<see cref="FloodgatePolicyRegistry.Generated"/>) are added too, each
+    /// with its precompiled checker; a name defined both ways stops the app with both places named.
     /// </summary>
     /// <param name="services">The services.</param>
     /// <param name="configure">Policies and settings in code.</param>
@@ -18,7 +21,10 @@ public static class FloodgateServiceCollectionExtensions
     public static IServiceCollection AddFloodgate(this IServiceCollection services, Action<FloodgateOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
-        OptionsBuilder<FloodgateOptions> options = services.AddOptions<FloodgateOptions>().BindConfiguration("Floodgate");
+        // Bound through FloodgateConfiguration, so durations read "30s" as well as "00:00:30"; reloads are tracked as BindConfiguration does.
+        OptionsBuilder<FloodgateOptions> options = services.AddOptions<FloodgateOptions>()
+            .Configure<IConfiguration>(static (o, configuration) => FloodgateConfiguration.WithDurations(configuration.GetSection("Floodgate")).Bind(o));
+        services.AddSingleton<IOptionsChangeTokenSource<FloodgateOptions>>(provider => new ConfigurationChangeTokenSource<FloodgateOptions>(provider.GetRequiredService<IConfiguration>()));
         if (configure is not null)
         {
             options.Configure(configure);
@@ -26,6 +32,8 @@ public static class FloodgateServiceCollectionExtensions
 
         options.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FloodgateOptions>, FloodgateOptionsValidator>());
+        // The policies the source generator registered ([FloodgatePolicy]); an app or a test may register its own registry.
+        services.TryAddSingleton(FloodgatePolicyRegistry.Generated);
         services.TryAddSingleton<FloodgateService>();
         return services;
     }

@@ -107,8 +107,11 @@ public sealed class FloodgateLimiter : IDisposable
         FloodgatePolicy policy = StaticPolicyParameters<TPolicy>.ToPolicy();
         options ??= new FloodgateLimiterOptions();
         ThrowIfInvalid(policy, options, TPolicy.Name);
-        return new FloodgateLimiter(new LimiterEngine<StaticPolicyParameters<TPolicy>>(default, policy, options), options);
+        return new FloodgateLimiter(new LimiterEngine<StaticPolicyParameters<TPolicy>>(default, policy, options), options) { IsPrecompiled = true };
     }
+
+    /// <summary>Gets whether the check is compiled for a policy type (<see cref="Create{TPolicy}"/>) rather than reading a runtime policy.</summary>
+    internal bool IsPrecompiled { get; private init; }
 
     /// <summary>
     /// Writes a checkpoint of the current state to <see cref="FloodgateLimiterOptions.DataDirectory"/> now (after

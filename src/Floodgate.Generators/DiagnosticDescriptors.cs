@@ -9,7 +9,7 @@ internal static class DiagnosticDescriptors
 
     public static readonly DiagnosticDescriptor UnparsableDuration = new(
         "FLOOD001", "Duration cannot be parsed",
-        "{0} of Floodgate policy '{1}' is '{2}', which is not a duration: use a number and a unit (500ms, 30s, 15m, 2h, 7d){3}",
+        "{0} of Floodgate policy '{1}' is '{2}', which is not a duration: use a number and a unit (500ms, 30s, 15m, 2h, 7d) or a TimeSpan (00:00:30){3}",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
     public static readonly DiagnosticDescriptor NonPositive = new(
@@ -24,8 +24,8 @@ internal static class DiagnosticDescriptors
 
     public static readonly DiagnosticDescriptor UnknownPolicy = new(
         "FLOOD004", "Unknown policy",
-        "[Floodgate(\"{0}\")] refers to a policy this assembly does not declare; declared: {1} (a policy configured at run time is declared with [assembly: FloodgateRuntimePolicy(\"{0}\")])",
-        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+        "[Floodgate(\"{0}\")] names a policy this assembly does not declare with [FloodgatePolicy]; declared: {1}. Configure it at run time (AddPolicy or the Floodgate:Policies section), or the app will not start.",
+        Category, DiagnosticSeverity.Info, isEnabledByDefault: true);
 
     public static readonly DiagnosticDescriptor NotPartial = new(
         "FLOOD005", "Type declaring policies is not partial",

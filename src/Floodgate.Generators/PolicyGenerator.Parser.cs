@@ -4,6 +4,7 @@ using System.Linq;
 using System.Text;
 using System.Threading;
 using Floodgate.Generators.Model;
+using Floodgate.Internal;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
@@ -97,7 +98,7 @@ public sealed partial class PolicyGenerator
         long Duration(string key, string fallback, bool allowForever)
         {
             string text = named.TryGetValue(key, out object? v) && v is string s ? s : fallback;
-            if (!DurationParser.TryParse(text, out long ms) || (ms == DurationParser.Forever && !allowForever))
+            if (!DurationSyntax.TryParse(text, out long ms) || (ms == DurationSyntax.Forever && !allowForever))
             {
                 diagnostics.Add(Info(DiagnosticDescriptors.UnparsableDuration, location, key, name, text, allowForever ? " or forever" : string.Empty));
                 return 0;

@@ -9,7 +9,8 @@ namespace Floodgate.Generators;
 
 /// <summary>
 /// Turns <c>[FloodgatePolicy]</c> attributes into <c>IFloodgatePolicyDefinition</c> structs with their numbers as
-/// constants, plus <c>registry.AddFloodgatePolicies()</c>; checks <c>[Floodgate("name")]</c> usages against them.
+/// constants, plus <c>registry.AddFloodgatePolicies()</c> and a module initializer registering them in
+/// <c>FloodgatePolicyRegistry.Generated</c> (which <c>AddFloodgate()</c> reads); checks <c>[Floodgate("name")]</c> usages against them.
 /// </summary>
 [Generator(LanguageNames.CSharp)]
 public sealed partial class PolicyGenerator : IIncrementalGenerator
@@ -52,12 +53,17 @@ public sealed partial class PolicyGenerator : IIncrementalGenerator
             }
         });
 
-        IncrementalValueProvider<(ImmutableArray<PolicyTypeSpec> Types, (ImmutableArray<PolicyUsageSpec> Usages, EquatableArray<string> Runtime) Right)> all =
-            types.Collect().Combine(usages.Combine(runtimeNames));
-        context.RegisterSourceOutput(all, static (spc, input) => EmitAssemblyWide(spc, input.Types, input.Right.Usages, input.Right.Runtime));
+        // A module initializer registers the policies process-wide, so AddFloodgate() finds them; it needs .NET 5 or later.
+        IncrementalValueProvider<bool> canInitializeModule = context.CompilationProvider
+            .Select(static (compilation, _) => compilation.GetTypeByMetadataName("System.Runtime.CompilerServices.ModuleInitializerAttribute") is not null);
+
+        IncrementalValueProvider<((ImmutableArray<PolicyTypeSpec> Types, bool ModuleInitializer) Left, (ImmutableArray<PolicyUsageSpec> Usages, EquatableArray<string> Runtime) Right)> all =
+            types.Collect().Combine(canInitializeModule).Combine(usages.Combine(runtimeNames));
+        context.RegisterSourceOutput(all, static (spc, input) =>
+            EmitAssemblyWide(spc, input.Left.Types, input.Left.ModuleInitializer, input.Right.Usages, input.Right.Runtime));
     }
 
-    private static void EmitAssemblyWide(SourceProductionContext spc, ImmutableArray<PolicyTypeSpec> types, ImmutableArray<PolicyUsageSpec> usages, EquatableArray<string> runtimeNames)
+    private static void EmitAssemblyWide(SourceProductionContext spc, ImmutableArray<PolicyTypeSpec> types, bool moduleInitializer, ImmutableArray<PolicyUsageSpec> usages, EquatableArray<string> runtimeNames)
     {
         var byName = new Dictionary<string, PolicySpec>(System.StringComparer.Ordinal);
         var byTypeName = new Dictionary<string, PolicySpec>(System.StringComparer.Ordinal);
@@ -88,8 +94,9 @@ public sealed partial class PolicyGenerator : IIncrementalGenerator
             }
         }
 
-        // Usages are checked only in an assembly that declares its policies (with attributes, or as runtime names):
-        // one that configures them all at run time gets no FLOOD004 for names only known then.
+        // Usages are checked only in an assembly that declares its policies (with attributes, or as runtime names): one
+        // that configures them all at run time gets no FLOOD004. It is a message, not an error: runtime policies and
+        // generated ones mix freely, and the adapter refuses to start when an endpoint's policy is defined nowhere.
         var known = new HashSet<string>(byName.Keys.Concat(runtimeNames), System.StringComparer.Ordinal);
         foreach (PolicyUsageSpec usage in known.Count == 0 ? ImmutableArray<PolicyUsageSpec>.Empty : usages)
         {
@@ -102,7 +109,7 @@ public sealed partial class PolicyGenerator : IIncrementalGenerator
 
         if (registered.Count > 0)
         {
-            spc.AddSource("Floodgate.GeneratedFloodgatePolicies.g.cs", EmitRegistry(registered));
+            spc.AddSource("Floodgate.GeneratedFloodgatePolicies.g.cs", EmitRegistry(registered, moduleInitializer));
         }
     }
 

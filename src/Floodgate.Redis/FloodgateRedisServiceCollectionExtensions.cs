@@ -1,6 +1,7 @@
 using Floodgate;
 
 using Floodgate.Redis.Internal;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -20,7 +21,10 @@ public static class FloodgateRedisServiceCollectionExtensions
     public static IServiceCollection AddFloodgateRedis(this IServiceCollection services, Action<FloodgateRedisOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
-        OptionsBuilder<FloodgateRedisOptions> options = services.AddOptions<FloodgateRedisOptions>().BindConfiguration("Floodgate:Redis");
+        // Bound through FloodgateConfiguration, so durations read "250ms" as well as "00:00:00.250"; reloads are tracked as BindConfiguration does.
+        OptionsBuilder<FloodgateRedisOptions> options = services.AddOptions<FloodgateRedisOptions>()
+            .Configure<IConfiguration>(static (o, configuration) => FloodgateConfiguration.WithDurations(configuration.GetSection("Floodgate:Redis")).Bind(o));
+        services.AddSingleton<IOptionsChangeTokenSource<FloodgateRedisOptions>>(provider => new ConfigurationChangeTokenSource<FloodgateRedisOptions>(provider.GetRequiredService<IConfiguration>()));
         if (configure is not null)
         {
             options.Configure(configure);

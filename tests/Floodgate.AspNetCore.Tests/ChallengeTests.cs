@@ -267,7 +267,7 @@ public sealed partial class ChallengeTests
         options.Challenge.MaxPassesPerHour = passes;
         options.Challenge.Policies.AddRange(offer ?? []);
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
-        return (new ChallengeService(options, time), time);
+        return (new ChallengeService(options, options.Policies.Keys, time), time);
     }
 
     /// <summary>An "api" policy of <paramref name="permits"/> a minute with a 10-minute block, offering the challenge at difficulty 8.</summary>

@@ -43,7 +43,8 @@ internal sealed class TestServer : IAsyncDisposable
         Dictionary<string, string?>? settings = null,
         Action<IServiceCollection>? services = null,
         ILoggerProvider? logs = null,
-        string? unixSocket = null)
+        string? unixSocket = null,
+        bool generatedPolicies = false)
     {
         time ??= new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
         contentRoot ??= Path.Combine(Path.GetTempPath(), "floodgate-app-" + Guid.NewGuid().ToString("N"));
@@ -73,6 +74,12 @@ internal sealed class TestServer : IAsyncDisposable
 
         builder.Services.AddSingleton<TimeProvider>(time);
         builder.Services.AddFloodgate(configure);
+        if (!generatedPolicies)
+        {
+            // This assembly declares [FloodgatePolicy] policies (GeneratedPolicyTests): only the tests about them get them.
+            builder.Services.AddSingleton(new FloodgatePolicyRegistry());
+        }
+
         services?.Invoke(builder.Services);
         WebApplication app = builder.Build();
         app.UseFloodgate();

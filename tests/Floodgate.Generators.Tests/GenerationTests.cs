@@ -96,6 +96,72 @@ public sealed class GenerationTests
     }
 
     [Fact]
+    public void LoadingTheAssemblyRegistersItsPoliciesProcessWideForAddFloodgate()
+    {
+        string name = "loaded-" + Guid.NewGuid().ToString("N")[..8];
+        var (_, _, errors, output) = GeneratorHarness.Run($$"""
+            using Floodgate;
+            namespace Shop;
+            [FloodgatePolicy("{{name}}", PermitLimit = 7, Window = "1m")]
+            public static partial class Limits;
+            """);
+        Assert.Empty(errors);
+        Assert.DoesNotContain(name, FloodgatePolicyRegistry.Generated.Names);
+
+        // Touching the assembly runs its module initializer, as an app's own assembly does before Main.
+        GeneratorHarness.Registry(GeneratorHarness.Load(output));
+        Assert.Contains(name, FloodgatePolicyRegistry.Generated.Names);
+        Assert.True(FloodgatePolicyRegistry.Generated.IsPrecompiled(name));
+        Assert.Contains("Shop.Limits.", FloodgatePolicyRegistry.Generated.GetSource(name));
+        Assert.Contains("(Consumer)", FloodgatePolicyRegistry.Generated.GetSource(name));
+        using FloodgateLimiter limiter = FloodgatePolicyRegistry.Generated.CreateLimiter(name);
+        Assert.Equal(7, limiter.Policy.PermitLimit);
+    }
+
+    [Fact]
+    public void TwoAssembliesDeclaringOneNameAreAConflictNotAnException()
+    {
+        string name = "twice-" + Guid.NewGuid().ToString("N")[..8];
+        string Declare(string type) => $$"""
+            using Floodgate;
+            [FloodgatePolicy("{{name}}", PermitLimit = 7, Window = "1m")]
+            public static partial class {{type}};
+            """;
+        GeneratorHarness.Registry(GeneratorHarness.Load(GeneratorHarness.Run(Declare("First")).Output));
+        GeneratorHarness.Registry(GeneratorHarness.Load(GeneratorHarness.Run(Declare("Second")).Output));
+
+        string conflict = Assert.Single(FloodgatePolicyRegistry.Generated.Conflicts, c => c.Contains(name, StringComparison.Ordinal));
+        Assert.Contains("First.", conflict);
+        Assert.Contains("Second.", conflict);
+    }
+
+    [Theory]
+    [InlineData("1m", "00:01:00")]
+    [InlineData("1.5s", "00:00:01.5")]
+    [InlineData("1d", "1.00:00:00")]
+    [InlineData("250ms", "00:00:00.25")]
+    public void BothDurationSyntaxesCompileToTheSamePolicy(string shortForm, string timeSpanForm)
+    {
+        FloodgatePolicy Compile(string window)
+        {
+            var (_, diagnostics, errors, output) = GeneratorHarness.Run($$"""
+                using Floodgate;
+                [FloodgatePolicy("api", PermitLimit = 5, Window = "{{window}}", Cooldown = "{{window}}")]
+                public static partial class Policies;
+                """);
+            Assert.Empty(diagnostics);
+            Assert.Empty(errors);
+            Assert.True(GeneratorHarness.Registry(GeneratorHarness.Load(output)).TryGetPolicy("api", out FloodgatePolicy? policy));
+            return policy;
+        }
+
+        FloodgatePolicy a = Compile(shortForm), b = Compile(timeSpanForm);
+        Assert.Equal(FloodgateDuration.Parse(shortForm), a.Window);
+        Assert.Equal(a.Window, b.Window);
+        Assert.Equal(a.Cooldown, b.Cooldown);
+    }
+
+    [Fact]
     public void GeneratedAndRuntimePoliciesGiveIdenticalDecisionsOnRandomSequences()
     {
         var random = new Random(4242);

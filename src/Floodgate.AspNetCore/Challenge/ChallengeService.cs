@@ -42,11 +42,11 @@ internal sealed class ChallengeService
     private readonly ConcurrentDictionary<(ulong Policy, IpKey Client), PassWindow> _passes = new();
     private readonly Dictionary<ulong, string> _policies;
 
-    public ChallengeService(FloodgateOptions options, TimeProvider time)
+    public ChallengeService(FloodgateOptions options, IEnumerable<string> policies, TimeProvider time)
     {
         _options = options.Challenge;
         _time = time;
-        _policies = options.Policies.Keys.ToDictionary(PolicyId);
+        _policies = policies.ToDictionary(PolicyId);
         _key = _options.SigningKey is { } key ? Convert.FromBase64String(key) : RandomNumberGenerator.GetBytes(32);
     }
 

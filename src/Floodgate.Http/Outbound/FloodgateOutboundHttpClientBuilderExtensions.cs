@@ -39,7 +39,7 @@ public static class FloodgateOutboundHttpClientBuilderExtensions
         ArgumentNullException.ThrowIfNull(section);
         return builder.AddFloodgateOutbound(options =>
         {
-            section.Bind(options);
+            FloodgateConfiguration.WithDurations(section).Bind(options);
             configure?.Invoke(options);
         });
     }

@@ -16,4 +16,14 @@ internal static class GeneratedFloodgatePolicies
         registry.Add<global::Shop.Limits.Outer.Policies.Login>();
         return registry;
     }
+
+    /// <summary>Registers every declared policy in FloodgatePolicyRegistry.Generated when this assembly loads, for AddFloodgate().</summary>
+#pragma warning disable CA2255 // A library's policies must be registered before the app builds its services.
+    [global::System.Runtime.CompilerServices.ModuleInitializer]
+#pragma warning restore CA2255
+    internal static void RegisterFloodgatePolicies()
+    {
+        global::Floodgate.FloodgatePolicyRegistry.AddGenerated<global::Shop.Limits.Outer.Policies.ApiV2>();
+        global::Floodgate.FloodgatePolicyRegistry.AddGenerated<global::Shop.Limits.Outer.Policies.Login>();
+    }
 }
