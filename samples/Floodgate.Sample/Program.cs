@@ -1,22 +1,19 @@
-using System.Security.Cryptography;
-using System.Text;
 using Floodgate;
-using Microsoft.Extensions.Primitives;
+using Floodgate.Sample;
+using Microsoft.AspNetCore.Authentication;
 
-// A small API protected by Floodgate. Policies, the global limit and the lists come from appsettings.json
-// ("Floodgate" section); persistence is on: blocks survive a restart (floodgate-data/ next to this file).
+// A small API protected by Floodgate. Policies come from appsettings.json ("Floodgate" section) and from the
+// [FloodgatePolicy] attribute below; persistence is on: blocks survive a restart (floodgate-data/ next to the app).
 WebApplicationBuilder builder = WebApplication.CreateBuilder(args);
 
 // Monitoring probes that carry a shared secret in X-Probe-Key are never limited (FlaskFloodgate's
-// request_data_check). Safe by construction: without a configured secret there is no exemption at all, and the
-// header is compared in constant time. The secret never lives in the repository: set it in the environment
-// (ProbeKey=...) or a secret store, at least 32 characters, e.g. `openssl rand -base64 32`.
-byte[]? probeKeyHash = ProbeKeyHash(builder.Configuration["ProbeKey"]);
+// request_data_check). Without a configured ProbeKey there is no exemption at all (see SecretHeader).
+SecretHeader? probeKey = SecretHeader.FromConfiguration(builder.Configuration, "ProbeKey");
 builder.Services.AddFloodgate(options =>
 {
-    if (probeKeyHash is not null)
+    if (probeKey is not null)
     {
-        options.Exempt = context => CarriesProbeKey(context.Request.Headers["X-Probe-Key"], probeKeyHash);
+        options.Exempt = context => probeKey.IsCarriedBy(context.Request.Headers["X-Probe-Key"]);
     }
 });
 
@@ -27,44 +24,32 @@ if (!string.IsNullOrWhiteSpace(builder.Configuration["Floodgate:Redis:Configurat
     builder.Services.AddFloodgateRedis();
 }
 
+// Operators: the admin endpoints require the "FloodgateAdmins" authorization policy, defined here as "authenticated
+// by the AdminKey scheme" (see AdminKeyAuthentication); with your identity provider, require its role instead.
+builder.Services.AddSingleton(new AdminKeyAuthentication.Key(SecretHeader.FromConfiguration(builder.Configuration, "AdminKey")));
+builder.Services.AddAuthentication(AdminKeyAuthentication.SchemeName)
+    .AddScheme<AuthenticationSchemeOptions, AdminKeyAuthentication>(AdminKeyAuthentication.SchemeName, null);
+builder.Services.AddAuthorizationBuilder()
+    .AddPolicy("FloodgateAdmins", policy => policy.AddAuthenticationSchemes(AdminKeyAuthentication.SchemeName).RequireRole("floodgate-admin"));
+
+// Health: Degraded while a promise is not kept (state not saved, Redis unreachable); limits still apply.
+builder.Services.AddHealthChecks().AddFloodgate();
+
 WebApplication app = builder.Build();
 app.UseFloodgate();
+app.UseAuthentication();
+app.UseAuthorization();
 
-app.MapGet("/", () => "Floodgate sample. Try: GET /items, POST /login, GET /health.").DisableFloodgate();
+app.MapGet("/", () => "Floodgate sample. Try: GET /items, GET /search, POST /login, GET /health.").DisableFloodgate();
 app.MapPost("/login", () => Results.Ok(new { message = "Wrong password (this is a demo)." })).RequireFloodgate("login");
 app.MapGet("/items", () => new[] { "apple", "pear", "plum" }).RequireFloodgate("api");
-app.MapGet("/health", () => "healthy").DisableFloodgate();
+app.MapGet("/search", [Floodgate("search")] (string? q) => new[] { $"results for '{q}'" });
+app.MapHealthChecks("/health").DisableFloodgate();
+app.MapFloodgateAdmin("/floodgate", "FloodgateAdmins");
 
 app.Run();
 
-// No secret (absent, empty or blank) means no exemption; a short one is refused at startup rather than guessed.
-static byte[]? ProbeKeyHash(string? secret)
-{
-    if (string.IsNullOrWhiteSpace(secret))
-    {
-        return null;
-    }
-
-    if (secret.Length < 32)
-    {
-        throw new InvalidOperationException($"ProbeKey must be at least 32 characters (a random secret); got one of {secret.Length}.");
-    }
-
-    return SHA256.HashData(Encoding.UTF8.GetBytes(secret));
-}
-
-// Exactly one non-empty header whose hash equals the secret's: comparing hashes of fixed length in constant
-// time tells an attacker nothing about the secret, not even its length.
-static bool CarriesProbeKey(StringValues header, byte[] secretHash)
-{
-    if (header.Count != 1 || header[0] is not { Length: > 0 and <= 256 } value)
-    {
-        return false;
-    }
-
-    Span<byte> bytes = stackalloc byte[256 * 3];
-    Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-    int length = Encoding.UTF8.GetBytes(value, bytes);
-    SHA256.HashData(bytes[..length], hash);
-    return CryptographicOperations.FixedTimeEquals(hash, secretHash);
-}
+// Compiled at build time: the generator turns the attribute into a checker with its numbers as constants, and
+// AddFloodgate() picks it up. 5 searches per 10 seconds per client; after 3 blocks, an hour's block.
+[FloodgatePolicy("search", PermitLimit = 5, Window = "10s", BlockDuration = "30s", BlockLimit = 3, BlockExceedDuration = "1h")]
+internal static partial class Policies;

@@ -3,7 +3,10 @@ using Floodgate.Tests.Shared;
 
 namespace Floodgate.AspNetCore.Tests;
 
-/// <summary>The sample run as its own process: its probe exemption is safe whether or not a secret is configured.</summary>
+/// <summary>
+/// The sample run as its own process: what the README says it has (an attribute policy, the admin endpoints behind
+/// the authorization policy it defines, the health check), and its secrets safe whether or not they are configured.
+/// </summary>
 public sealed class SampleTests
 {
     private const string Secret = "sample-test-probe-key-7f3a9c2e1b5d4f60a8e2c7b3";
@@ -51,6 +54,62 @@ public sealed class SampleTests
     {
         string settings = File.ReadAllText(Path.Combine(SampleProcess.Directory, "appsettings.json"));
         Assert.DoesNotContain("ProbeKey", settings);
+    }
+
+    [Fact]
+    public async Task TheAdminEndpointsServeOnlyAnOperatorCarryingTheAdminKey()
+    {
+        const string adminKey = "sample-test-admin-key-0c9d8e7f6a5b4c3d2e1f0a9b";
+        using var sample = new SampleProcess(new Dictionary<string, string> { ["AdminKey"] = adminKey });
+        await sample.WaitUntilReadyAsync();
+        using HttpClient client = sample.ClientFrom(2);
+        using HttpClient operatorClient = sample.ClientFrom(3);
+        operatorClient.DefaultRequestHeaders.Add("X-Admin-Key", adminKey);
+        using HttpClient stranger = sample.ClientFrom(4);
+        stranger.DefaultRequestHeaders.Add("X-Admin-Key", adminKey[..^1] + "x");
+
+        // Three logins a minute, then a 5-minute block.
+        Assert.Equal(3, await AllowedLoginsAsync(sample, 2, probeKey: null));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await stranger.GetAsync("/floodgate/clients/127.0.0.2")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.PostAsync("/floodgate/clients/127.0.0.2/unblock", null)).StatusCode);
+
+        string state = await operatorClient.GetStringAsync("/floodgate/clients/127.0.0.2");
+        Assert.Contains("\"login\"", state);
+        Assert.Contains("127.0.0.2", await operatorClient.GetStringAsync("/floodgate/blocked"));
+        using HttpResponseMessage unblocked = await operatorClient.PostAsync("/floodgate/clients/127.0.0.2/unblock", null);
+        Assert.Contains("login", await unblocked.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/login", null)).StatusCode);
+    }
+
+    [Fact]
+    public async Task WithoutAnAdminKeyNobodyIsAnOperator()
+    {
+        using var sample = new SampleProcess();
+        await sample.WaitUntilReadyAsync();
+        using HttpClient client = sample.ClientFrom(2);
+        client.DefaultRequestHeaders.Add("X-Admin-Key", string.Empty);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/floodgate/blocked")).StatusCode);
+    }
+
+    [Fact]
+    public async Task TheHealthEndpointRunsTheFloodgateCheckAndTheAttributePolicyLimits()
+    {
+        using var sample = new SampleProcess();
+        await sample.WaitUntilReadyAsync();
+        using HttpClient client = sample.ClientFrom(2);
+        using HttpResponseMessage health = await client.GetAsync("/health");
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        Assert.Equal("Healthy", await health.Content.ReadAsStringAsync());
+
+        // "search" is declared with [FloodgatePolicy] in the sample: 5 per 10 seconds.
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/search?q=plum")).StatusCode);
+        }
+
+        using HttpResponseMessage refused = await client.GetAsync("/search?q=plum");
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Equal("\"search\";q=5;w=10", refused.Headers.GetValues("RateLimit-Policy").Single());
     }
 
     private static async Task<int> AllowedLoginsAsync(SampleProcess sample, int host, string? probeKey, bool twice = false)
