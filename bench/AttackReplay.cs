@@ -271,8 +271,13 @@ internal static class AttackReplay
         return allowed;
     }
 
-    private static IpKey V6(ushort site, int subnet) =>
-        IpKey.FromIPv6(0x2001_0DB8_0000_0000UL | ((ulong)site << 16) | (uint)subnet, 0x1234_5678_9ABC_DEF0, IpKey.DefaultIpv6PrefixLength);
+    private static IpKey V6(ushort site, int subnet)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(bytes, 0x2001_0DB8_0000_0000UL | ((ulong)site << 16) | (uint)subnet);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(bytes[8..], 0x1234_5678_9ABC_DEF0);
+        return IpKey.Create(bytes);
+    }
 
     private static IpKey Spread(int i) => IpKey.FromIPv4(0x0A000001u + ((uint)i << 8));
 

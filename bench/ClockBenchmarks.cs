@@ -34,18 +34,21 @@ public class ClockBenchmarks
         var window = TimeSpan.FromHours(1);
         _builtIn = PartitionedRateLimiter.Create<IPAddress, IPAddress>(ip => RateLimitPartition.GetFixedWindowLimiter(ip, _ =>
             new FixedWindowRateLimiterOptions { PermitLimit = int.MaxValue / 2, Window = window, QueueLimit = 0 }));
-        _kernel = Create(ClockSource.Kernel);
-        _ticker = Create(ClockSource.Ticker);
-        _provider = Create(ClockSource.Provider);
+        _kernel = Create("kernel");
+        _ticker = Create("ticker");
+        _provider = Create("precise");
+        AppContext.SetData("Floodgate.Clock", null);
 
-        FloodgateLimiter Create(ClockSource source)
+        FloodgateLimiter Create(string clock)
         {
+            // The public switch an app sets in its project file (RuntimeHostConfigurationOption), read at construction.
+            AppContext.SetData("Floodgate.Clock", clock);
             var limiter = new FloodgateLimiter(
                 new FloodgatePolicy { PermitLimit = FloodgatePolicy.MaxTotalPermits, Window = window },
-                new FloodgateLimiterOptions { Capacity = Clients * 5 / 2, ClockSource = source });
-            if (limiter.ClockReading != source)
+                new FloodgateLimiterOptions { Capacity = Clients * 5 / 2 });
+            if (limiter.Clock != clock)
             {
-                throw new InvalidOperationException($"Asked for the {source} clock, got {limiter.ClockReading} (the kernel clock needs Linux).");
+                throw new InvalidOperationException($"Asked for the {clock} clock, got {limiter.Clock} (the kernel clock needs Linux).");
             }
 
             return limiter;

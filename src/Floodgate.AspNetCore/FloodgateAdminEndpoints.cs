@@ -110,7 +110,7 @@ public static class FloodgateAdminEndpoints
             return views;
         }
 
-        IpKey key = IpKey.CreateUnchecked(address, service.Options.Ipv6PrefixLength);
+        IpKey key = IpKey.Create(address, service.Options.Ipv6PrefixLength);
         return views.ToDictionary(p => p.Key, p => p.Value with { ChallengePasses = challenge.PassesUsed(p.Key, key) }, StringComparer.Ordinal);
     }
 

@@ -170,7 +170,7 @@ internal static class RejectionWriter
             return null;
         }
 
-        IpKey client = IpKey.CreateUnchecked(context.Connection.RemoteIpAddress, service.Options.Ipv6PrefixLength);
+        IpKey client = IpKey.Create(context.Connection.RemoteIpAddress, service.Options.Ipv6PrefixLength);
         if (!challenge.HasPassesLeft(policyName, client))
         {
             return null;

@@ -100,8 +100,12 @@ public sealed class AccessList
     /// <returns><see langword="true"/> when listed.</returns>
     public bool Contains(IPAddress? address) => address is not null && Contains(IpKey.CreateUnchecked(address, _ipv6PrefixLength));
 
+    /// <summary>Gets whether a client key is listed (for packages built on the engine, which hold keys rather than addresses).</summary>
+    /// <param name="key">The client key, created with this list's IPv6 prefix length.</param>
+    /// <returns><see langword="true"/> when listed.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal bool Contains(in IpKey key)
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+    public bool Contains(in IpKey key)
     {
         // Entries of the client's own family only: IPv4 keys live inside ::ffff:0:0/96, so an IPv6 entry widened to
         // its /64 (::1 becomes ::/64) would otherwise hold every IPv4 client.
@@ -120,17 +124,27 @@ public sealed class AccessList
     /// <summary>The entries in canonical form (key prefix, length), for checkpoints.</summary>
     internal (IpKey Key, int Bits)[] CanonicalEntries => Volatile.Read(ref _snapshot).Entries;
 
-    /// <summary>The network as this list stores it (masked, IPv4-mapped as IPv4, IPv6 cut to the key's prefix length).</summary>
-    internal IPNetwork CanonicalNetwork(IPNetwork network) => ToNetwork(Canonicalize(network));
+    /// <summary>Gets the network as this list stores it (masked, IPv4-mapped as IPv4, IPv6 cut to the key's prefix length).</summary>
+    /// <param name="network">The network.</param>
+    /// <returns>The canonical network.</returns>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+    public IPNetwork CanonicalNetwork(IPNetwork network) => ToNetwork(Canonicalize(network));
 
     /// <summary>Adds an entry in canonical form, as read back from a checkpoint; never one that covers a whole family.</summary>
     internal bool AddCanonical(IpKey key, int bits) => AddUnlessWholeFamily((key.Mask(bits), Math.Clamp(bits, 0, 128)));
 
     /// <summary>Adds a network already in canonical form (mirrored from a shared list); never one that covers a whole family.</summary>
-    internal bool AddCanonical(IPNetwork canonical) => AddUnlessWholeFamily(Canonicalize(canonical));
+    /// <param name="canonical">The network, from <see cref="CanonicalNetwork"/>.</param>
+    /// <returns><see langword="true"/> when added.</returns>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+    public bool AddCanonical(IPNetwork canonical) => AddUnlessWholeFamily(Canonicalize(canonical));
 
     /// <summary>Throws when <paramref name="network"/> covers every client of an address family (<see cref="CoversAnAddressFamily"/>).</summary>
-    internal static void ThrowIfCoversAnAddressFamily(IPNetwork network, string paramName)
+    /// <param name="network">The network.</param>
+    /// <param name="paramName">The parameter to name in the exception.</param>
+    /// <exception cref="ArgumentException">The network covers a whole family.</exception>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+    public static void ThrowIfCoversAnAddressFamily(IPNetwork network, string paramName)
     {
         if (CoversAnAddressFamily(network))
         {

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Runtime.CompilerServices;
 
 namespace Floodgate;
@@ -20,8 +21,15 @@ public readonly struct Decision
     private readonly long _counts;
     private readonly ulong _times;
 
+    /// <summary>Creates a decision (for packages built on the engine, e.g. a shared store answering for it).</summary>
+    /// <param name="reason">Why the request is allowed or denied.</param>
+    /// <param name="limit">The policy's permit limit per window.</param>
+    /// <param name="remaining">The permits left in the window.</param>
+    /// <param name="retryAfterMs">Milliseconds until the client may retry; <see cref="long.MaxValue"/> for never.</param>
+    /// <param name="resetAfterMs">Milliseconds until the window or the block ends; <see cref="long.MaxValue"/> for never.</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal Decision(DecisionReason reason, int limit, int remaining, long retryAfterMs, long resetAfterMs)
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public Decision(DecisionReason reason, int limit, int remaining, long retryAfterMs, long resetAfterMs)
     {
         _counts = ((long)(remaining & 0x7FFFFF) << 27) | ((long)(limit & 0x7FFFFF) << 4) | (long)reason;
         _times = ((ulong)Compact(retryAfterMs) << 32) | Compact(resetAfterMs);
@@ -53,9 +61,21 @@ public readonly struct Decision
 
     internal static Decision Allowlisted(int limit) => new(DecisionReason.Allowlisted, limit, limit, 0, 0);
 
-    internal static Decision Forbidden(DecisionReason reason, int limit) => new(reason, limit, 0, Never, Never);
+    /// <summary>Creates a denial that does not end by itself (blacklisted, denylisted).</summary>
+    /// <param name="reason">Why.</param>
+    /// <param name="limit">The policy's permit limit per window.</param>
+    /// <returns>The decision.</returns>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public static Decision Forbidden(DecisionReason reason, int limit) => new(reason, limit, 0, Never, Never);
 
-    internal static Decision Denied(DecisionReason reason, int limit, long retryAfterMs, long resetAfterMs) =>
+    /// <summary>Creates a denial that ends after <paramref name="retryAfterMs"/>.</summary>
+    /// <param name="reason">Why.</param>
+    /// <param name="limit">The policy's permit limit per window.</param>
+    /// <param name="retryAfterMs">Milliseconds until the client may retry.</param>
+    /// <param name="resetAfterMs">Milliseconds until the window or the block ends.</param>
+    /// <returns>The decision.</returns>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public static Decision Denied(DecisionReason reason, int limit, long retryAfterMs, long resetAfterMs) =>
         new(reason, limit, 0, retryAfterMs, resetAfterMs);
 
     /// <inheritdoc />

@@ -6,7 +6,14 @@ namespace Floodgate;
 /// </summary>
 public sealed class FloodgateEventArgs : EventArgs
 {
-    internal FloodgateEventArgs(FloodgateEventKind kind, IpKey client, int blockCount, TimeSpan? duration, DateTimeOffset? expiresAt)
+    /// <summary>Creates the arguments (for packages built on the engine that raise the event for a shared store).</summary>
+    /// <param name="kind">What happened.</param>
+    /// <param name="client">The client's key.</param>
+    /// <param name="blockCount">The block count after the change.</param>
+    /// <param name="duration">How long the client is denied; <see langword="null"/> when blacklisted or lifted.</param>
+    /// <param name="expiresAt">When the denial ends; <see langword="null"/> when blacklisted or lifted.</param>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+    public FloodgateEventArgs(FloodgateEventKind kind, IpKey client, int blockCount, TimeSpan? duration, DateTimeOffset? expiresAt)
     {
         Kind = kind;
         Client = client;

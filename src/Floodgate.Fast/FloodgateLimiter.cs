@@ -22,7 +22,7 @@ namespace Floodgate;
 /// entry (counted by the <c>floodgate.overflow</c> metric).
 /// </para>
 /// </remarks>
-public sealed class FloodgateLimiter : IDisposable
+public sealed partial class FloodgateLimiter : IDisposable
 {
     private readonly LimiterEngine _engine;
     private readonly int _ipv6PrefixLength;
@@ -84,8 +84,20 @@ public sealed class FloodgateLimiter : IDisposable
     /// <summary>Gets the number of client slots (the configured capacity rounded up to a power of two).</summary>
     public int Capacity => _engine.Table.Capacity;
 
-    /// <summary>Gets the bytes of native memory the limiter holds, fixed at construction (112 per slot).</summary>
-    internal long MemoryBytes => _engine.MemoryBytes;
+    /// <summary>Gets the bytes of native memory the limiter holds, fixed at construction (112 per slot, plus its sketches).</summary>
+    public long MemoryBytes => _engine.MemoryBytes;
+
+    /// <summary>
+    /// Gets the clock the check path reads for "now": <c>kernel</c> (the kernel's coarse clock), <c>ticker</c> (a value
+    /// republished about every millisecond) or <c>precise</c> (the <see cref="FloodgateLimiterOptions.TimeProvider"/> on
+    /// every check). Chosen at construction: by the <c>Floodgate.Clock</c> AppContext switch, or by the policy's shortest duration.
+    /// </summary>
+    public string Clock => _engine.Clock.Reading switch
+    {
+        Internal.ClockSource.Kernel => "kernel",
+        Internal.ClockSource.Ticker => "ticker",
+        _ => "precise",
+    };
 
     /// <summary>Gets the runtime allowlist: listed clients are allowed without being counted.</summary>
     public AccessList Allowlist => _engine.Allowlist;
@@ -220,23 +232,8 @@ public sealed class FloodgateLimiter : IDisposable
         _engine.Dispose();
     }
 
-    /// <summary>Blocks a key for at least a duration (outbound backoff); false when no slot could hold it.</summary>
-    internal bool BlockFor(in IpKey key, TimeSpan duration) => _engine.BlockFor(in key, (long)Math.Ceiling(duration.TotalMilliseconds));
-
-    /// <summary>Mirrors a ban decided by a shared store (see <see cref="LimiterEngine.MirrorBan"/>).</summary>
-    internal bool MirrorBan(in IpKey key, long durationMs) => _engine.MirrorBan(in key, durationMs);
-
-    /// <summary>The denial of a client held here as banned, without counting (see <see cref="LimiterEngine.TryGetBan"/>).</summary>
-    internal bool TryGetBan(in IpKey key, out Decision decision) => _engine.TryGetBan(in key, out decision);
-
-    /// <summary>The allowlist's or denylist's decision, without counting (see <see cref="LimiterEngine.TryListDecision"/>).</summary>
-    internal bool TryListDecision(in IpKey key, out Decision decision) => _engine.TryListDecision(in key, out decision);
-
     /// <summary>Gets how many periodic checkpoints were skipped because nothing had changed (tests).</summary>
     internal long SkippedCheckpoints => _checkpointer?.Skipped ?? 0;
-
-    /// <summary>Gets why the ban journal's last write failed; null while bans are journaled (or there is no journal).</summary>
-    internal string? JournalError => _checkpointer?.Journal?.LastWriteError;
 
     /// <summary>Gets how many checkpoint timer ticks found the previous periodic checkpoint still running (tests).</summary>
     internal long BusyCheckpointTicks => _checkpointer?.BusyTicks ?? 0;
@@ -255,9 +252,6 @@ public sealed class FloodgateLimiter : IDisposable
 
     /// <summary>Gets what the check path reads for "now" (tests).</summary>
     internal Internal.ClockSource ClockReading => _engine.Clock.Reading;
-
-    /// <summary>A challenge pass: lifts a block (not a blacklisting) and opens a fresh window, keeping the block count.</summary>
-    internal bool GrantPass(in IpKey key) => _engine.GrantPass(in key);
 
     /// <summary>Gets the clock the limiter runs on.</summary>
     internal TimeProvider TimeProvider => _engine.Clock.TimeProvider;

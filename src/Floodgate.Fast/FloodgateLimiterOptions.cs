@@ -89,8 +89,13 @@ public sealed class FloodgateLimiterOptions
 
     internal ILogger LoggerOrNull => Logger ?? NullLogger.Instance;
 
-    /// <summary>How long a checkpoint's disk writes may take before it counts as failed (tests shorten it).</summary>
-    internal TimeSpan CheckpointTimeout { get; set; } = TimeSpan.FromMinutes(2);
+    /// <summary>
+    /// Gets or sets how long a checkpoint's disk writes, or a ban journal commit, may take before they count as failed
+    /// (logged, counted, reported by health). Tests shorten it; an app has no reason to.
+    /// <value>The default value is 2 minutes.</value>
+    /// </summary>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+    public TimeSpan CheckpointTimeout { get; set; } = TimeSpan.FromMinutes(2);
 
     /// <summary>
     /// Gets or sets whether a client seen for the first time waits (homeless, limited by its own count) until it has
@@ -99,7 +104,9 @@ public sealed class FloodgateLimiterOptions
     /// least active evictable slot at once, and counts are neither carried to the homeless sketch nor brought back
     /// from it (the sketch then serves only clients that find every candidate slot blocked).
     /// </summary>
-    internal bool ResidentsFirst { get; set; } = true;
+    /// <value>The default value is <see langword="true"/>.</value>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+    public bool ResidentsFirst { get; set; } = true;
 
     /// <summary>
     /// Gets or sets a coarse timestamp source to read instead of the provider on the check path (tests use it to
@@ -156,6 +163,11 @@ public sealed class FloodgateLimiterOptions
         if (CheckpointInterval < TimeSpan.FromMilliseconds(100) || CheckpointInterval > TimeSpan.FromDays(1))
         {
             errors.Add($"FloodgateLimiterOptions.CheckpointInterval must be between 100 ms and 1 day; got {CheckpointInterval}.");
+        }
+
+        if (CheckpointTimeout <= TimeSpan.Zero)
+        {
+            errors.Add($"FloodgateLimiterOptions.CheckpointTimeout must be greater than 0; got {CheckpointTimeout}.");
         }
 
         if (string.IsNullOrWhiteSpace(Name))

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.ComponentModel;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
@@ -47,17 +48,26 @@ public readonly struct IpKey : IEquatable<IpKey>
     /// <summary>The shared key of requests that have no remote address (a Unix socket, an in-memory host).</summary>
     public static IpKey Unknown { get; } = new(UnknownHigh, UnknownLow);
 
-    internal IpKey(ulong high, ulong low)
+    /// <summary>
+    /// Creates a key from its two halves: for packages built on the engine that key other things than addresses
+    /// (Floodgate.Http keys destination hosts by a hash) or read keys back from a shared store.
+    /// </summary>
+    /// <param name="high">The first 8 bytes of the 16-byte key, big-endian.</param>
+    /// <param name="low">The last 8 bytes of the 16-byte key, big-endian.</param>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public IpKey(ulong high, ulong low)
     {
         High = high;
         Low = low;
     }
 
-    /// <summary>The first 8 bytes of the 16-byte key, big-endian.</summary>
-    internal ulong High { get; }
+    /// <summary>Gets the first 8 bytes of the 16-byte key, big-endian.</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public ulong High { get; }
 
-    /// <summary>The last 8 bytes of the 16-byte key, big-endian.</summary>
-    internal ulong Low { get; }
+    /// <summary>Gets the last 8 bytes of the 16-byte key, big-endian.</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public ulong Low { get; }
 
     /// <summary>Gets a value indicating whether this key identifies an IPv4 client.</summary>
     public bool IsIPv4 => High == 0 && (Low >> 32) == MappedLowTag;

@@ -25,7 +25,7 @@ internal static class ChallengeEndpoint
 
     public static async Task AnswerAsync(HttpContext context, FloodgateService service, ChallengeService challenge)
     {
-        IpKey client = IpKey.CreateUnchecked(context.Connection.RemoteIpAddress, service.Options.Ipv6PrefixLength);
+        IpKey client = IpKey.Create(context.Connection.RemoteIpAddress, service.Options.Ipv6PrefixLength);
         string? token = null;
         string? answer = null;
         if (context.Request.HasFormContentType && context.Request.ContentLength is null or <= MaxBodyBytes)

@@ -68,7 +68,9 @@ public sealed class FloodgateOutboundOptions
     /// Gets or sets the store that shares the budgets between app instances (set by Floodgate.Redis's <c>UseRedis</c>),
     /// made from the app's services when the limiter is built; <see langword="null"/>: budgets are this process's own.
     /// </summary>
-    internal Func<IServiceProvider?, IOutboundStore>? SharedStore { get; set; }
+    /// <value>The default value is <see langword="null"/>.</value>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+    public Func<IServiceProvider?, IOutboundStore>? SharedStore { get; set; }
 
     /// <summary>Adds a policy for a host: exact (<c>api.example.com</c>, any port) or wildcard (<c>*.example.com</c>).</summary>
     /// <param name="host">The host name or wildcard.</param>

@@ -1,0 +1,50 @@
+using System.ComponentModel;
+using System.Net;
+
+namespace Floodgate;
+
+/// <summary>One endpoint policy's shared limiter, as the middleware and the admin endpoints use it.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public interface IFloodgateRemoteLimiter : IAsyncDisposable
+{
+    /// <summary>Raised when the store blocks, blacklists or releases a client (see <see cref="FloodgateLimiter.ClientStateChanged"/>).</summary>
+    event EventHandler<FloodgateEventArgs>? ClientStateChanged;
+
+    /// <summary>Counts a request and decides; never throws because of the store (its outage policy decides then).</summary>
+    /// <param name="address">The client address.</param>
+    /// <param name="cancellationToken">Cancels waiting for the store.</param>
+    /// <returns>The decision.</returns>
+    ValueTask<Decision> CheckAsync(IPAddress? address, CancellationToken cancellationToken);
+
+    /// <summary>Gets a client's shared state.</summary>
+    /// <param name="address">The client address.</param>
+    /// <returns>The state.</returns>
+    Task<ClientState> InspectAsync(IPAddress? address);
+
+    /// <summary>Gets the blocked and blacklisted clients.</summary>
+    /// <param name="cancellationToken">Cancels the listing.</param>
+    /// <returns>The clients.</returns>
+    Task<IReadOnlyList<ClientState>> GetBlockedClientsAsync(CancellationToken cancellationToken);
+
+    /// <summary>Lifts a client's block for every instance.</summary>
+    /// <param name="address">The client address.</param>
+    /// <returns><see langword="true"/> when the client was blocked.</returns>
+    Task<bool> UnblockAsync(IPAddress? address);
+
+    /// <summary>Blacklists a client for every instance.</summary>
+    /// <param name="address">The client address.</param>
+    /// <returns><see langword="true"/> when the client was not blacklisted already.</returns>
+    Task<bool> BlacklistAsync(IPAddress? address);
+
+    /// <summary>Removes a client from the blacklist for every instance.</summary>
+    /// <param name="address">The client address.</param>
+    /// <returns><see langword="true"/> when the client was blacklisted.</returns>
+    Task<bool> UnblacklistAsync(IPAddress? address);
+
+    /// <summary>Adds or removes a network on the shared allowlist or denylist.</summary>
+    /// <param name="deny"><see langword="true"/> for the denylist.</param>
+    /// <param name="network">The network.</param>
+    /// <param name="add"><see langword="true"/> to add, <see langword="false"/> to remove.</param>
+    /// <returns><see langword="true"/> when the shared list changed.</returns>
+    Task<bool> ChangeListAsync(bool deny, IPNetwork network, bool add);
+}
