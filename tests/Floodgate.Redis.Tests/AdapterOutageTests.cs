@@ -63,10 +63,10 @@ public sealed class AdapterOutageTests : IDisposable
         // LocalFallback at half the limit of 4: two allowed in process, then refused; nothing else (no 500).
         Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests], statuses);
         Assert.Equal(6, Interlocked.Read(ref fallbacks));
-        Assert.Contains(logs.Entries, e => e.Id == 300 && e.Level == LogLevel.Error && e.Message.Contains(_policy, StringComparison.Ordinal));
+        Assert.Contains(logs.Entries, e => e.Id == 400 && e.Level == LogLevel.Error && e.Message.Contains(_policy, StringComparison.Ordinal));
 
         _server.Start();   // a fresh, empty server: the probe closes the breaker by itself
-        await Eventually.WaitAsync(() => logs.Entries.Any(e => e.Id == 301), "the breaker closing");
+        await Eventually.WaitAsync(() => logs.Entries.Any(e => e.Id == 401), "the breaker closing");
         using HttpClient after = AdapterTests.ClientFrom(app, 4);
         var shared = new List<HttpStatusCode>();
         for (int i = 0; i < 5; i++)
