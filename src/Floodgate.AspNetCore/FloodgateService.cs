@@ -14,9 +14,7 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
     private readonly Dictionary<string, FloodgateLimiter> _limiters = new(StringComparer.Ordinal);
     private readonly Dictionary<string, FloodgatePolicy> _policies = new(StringComparer.Ordinal);
     private readonly Dictionary<string, IFloodgateRemoteLimiter> _remote = new(StringComparer.Ordinal);
-    private readonly System.Diagnostics.Metrics.Meter? _meter;
     private readonly System.Diagnostics.Metrics.Counter<long>? _challenges;
-    private readonly bool _ownsMeter;
 
     public FloodgateService(IOptions<FloodgateOptions> options, IHostEnvironment environment, ILoggerFactory loggers, IServiceProvider services)
     {
@@ -92,9 +90,9 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
             if (Options.Challenge.Enabled && store is null)
             {
                 Challenge = new Challenge.ChallengeService(Options, _limiters.Keys, time);
-                _ownsMeter = meters is null;
-                _meter = meters?.Create(new System.Diagnostics.Metrics.MeterOptions("Floodgate")) ?? new System.Diagnostics.Metrics.Meter("Floodgate");
-                _challenges = _meter.CreateCounter<long>("floodgate.challenges", description: "Proof-of-work challenges issued, solved and refused.");
+                // On the factory's one Floodgate meter, created once however many apps share it.
+                _challenges = FloodgateMeter.Instruments(meters, static meter =>
+                    meter.CreateCounter<long>("floodgate.challenges", description: "Proof-of-work challenges issued, solved and refused."));
             }
 
             if (Options.GlobalLimit is { } global)
@@ -175,11 +173,6 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
         foreach (FloodgateLimiter limiter in _limiters.Values)
         {
             limiter.Dispose();
-        }
-
-        if (_ownsMeter)
-        {
-            _meter?.Dispose();
         }
 
         Global?.Dispose();

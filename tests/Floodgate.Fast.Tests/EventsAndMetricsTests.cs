@@ -109,6 +109,67 @@ public sealed class EventsAndMetricsTests
         Assert.Equal(1, metrics.Read("floodgate.decisions", "floodgate.decision", "rate_limited"));
     }
 
+    [Fact]
+    public void LimitersOfOneMeterFactoryShareOneMeterWithEachInstrumentOnce()
+    {
+        var factory = new CountingMeterFactory();
+        var policy = new FloodgatePolicy { PermitLimit = 5, Window = TimeSpan.FromMinutes(1) };
+        var published = new List<string>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (ReferenceEquals(instrument.Meter, FloodgateMeter.For(factory)))
+            {
+                published.Add(instrument.Name);
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        var allowed = new Dictionary<string, long>();
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            if (instrument.Name == "floodgate.decisions" && tags.ToArray() is var t && t.Any(x => x.Key == "floodgate.decision" && (string?)x.Value == "allowed"))
+            {
+                allowed[(string)t.Single(x => x.Key == "floodgate.limiter").Value!] = value;
+            }
+        });
+        listener.Start();
+
+        var a = new FloodgateLimiter(policy, new FloodgateLimiterOptions { Name = "a", MeterFactory = factory, Capacity = 16 });
+        using var b = new FloodgateLimiter(policy, new FloodgateLimiterOptions { Name = "b", MeterFactory = factory, Capacity = 16 });
+        Assert.Equal(1, factory.Created);
+        Assert.Single(published, "floodgate.decisions");
+        Assert.Single(published, "floodgate.capacity");
+
+        a.Check(IPAddress.Parse("192.0.2.1"));
+        b.Check(IPAddress.Parse("192.0.2.1"));
+        b.Check(IPAddress.Parse("192.0.2.2"));
+        listener.RecordObservableInstruments();
+        Assert.Equal(1, allowed["a"]);
+        Assert.Equal(2, allowed["b"]);
+
+        a.Dispose();   // a disposed limiter is no longer reported
+        allowed.Clear();
+        listener.RecordObservableInstruments();
+        Assert.Equal(["b"], allowed.Keys);
+    }
+
+    /// <summary>A meter factory that counts the meters it creates.</summary>
+    private sealed class CountingMeterFactory : IMeterFactory
+    {
+        private readonly List<Meter> _meters = [];
+
+        public int Created => _meters.Count;
+
+        public Meter Create(MeterOptions options)
+        {
+            var meter = new Meter(options.Name, options.Version);
+            _meters.Add(meter);
+            return meter;
+        }
+
+        public void Dispose() => _meters.ForEach(m => m.Dispose());
+    }
+
     /// <summary>Collects the Floodgate meter's observable instruments for one limiter.</summary>
     private sealed class MetricCollector : IDisposable
     {

@@ -5,7 +5,7 @@ using System.Runtime.InteropServices;
 namespace Floodgate.Internal;
 
 /// <summary>
-/// The limiter's counters, published through a <see cref="Meter"/> named <c>Floodgate</c>.
+/// One limiter's counters, published through the <see cref="SharedMeter"/> of its meter factory.
 /// </summary>
 /// <remarks>
 /// The request path increments a counter in the calling thread's own row (<see cref="CounterRows"/>; one
@@ -14,16 +14,14 @@ namespace Floodgate.Internal;
 /// </remarks>
 internal sealed class FloodgateMetrics : IDisposable
 {
-    public const string MeterName = "Floodgate";
-
     private const int RowWidth = 16;   // longs per row: 128 bytes, two cache lines
 
     private static readonly string[] s_decisionNames =
         ["allowed", "allowlisted", "rate_limited", "cooldown", "blocked", "blacklisted", "denylisted"];
 
     private readonly long[] _cells;
-    private readonly Meter _meter;
-    private readonly bool _ownsMeter;
+    private readonly SharedMeter _meter;
+    private readonly int _capacity;
     private readonly KeyValuePair<string, object?> _limiterTag;
 
     public FloodgateMetrics(string limiterName, int capacity, IMeterFactory? meterFactory)
@@ -31,26 +29,9 @@ internal sealed class FloodgateMetrics : IDisposable
         // One spare row in front, so row 0 does not share a line with the array header.
         _cells = new long[(CounterRows.Count + 1) * RowWidth];
         _limiterTag = new("floodgate.limiter", limiterName);
-
-        _ownsMeter = meterFactory is null;
-        _meter = meterFactory?.Create(new MeterOptions(MeterName)) ?? new Meter(MeterName);
-
-        _meter.CreateObservableCounter("floodgate.decisions", ObserveDecisions, "{request}",
-            "Checks by outcome (tag floodgate.decision).");
-        _meter.CreateObservableCounter("floodgate.blocks", ObserveBlocks, "{block}",
-            "Blocks started, by kind (tag floodgate.block.kind: block, punishment, blacklist).");
-        _meter.CreateObservableCounter("floodgate.evictions", () => Observe(MetricIndex.Evictions), "{client}",
-            "Clients forgotten to make room for new ones.");
-        _meter.CreateObservableCounter("floodgate.overflow", () => Observe(MetricIndex.Overflow), "{request}",
-            "Checks of clients that had no slot, each limited by its own approximate count (the homeless sketch).");
-        _meter.CreateObservableCounter("floodgate.network_limited", () => Observe(MetricIndex.NetworkLimited), "{request}",
-            "Checks refused because MaxClientsPerPrefix clients of the client's network had started a window in this one.");
-        _meter.CreateObservableCounter("floodgate.event_handler.errors", () => Observe(MetricIndex.EventHandlerErrors), "{error}",
-            "Exceptions thrown by ClientStateChanged handlers (caught, so checks never throw).");
-        _meter.CreateObservableCounter("floodgate.checkpoints", ObserveCheckpoints, "{checkpoint}",
-            "Checkpoints written to the data directory, by outcome (tag floodgate.checkpoint.outcome: success, failure).");
-        _meter.CreateObservableGauge("floodgate.capacity", () => new Measurement<int>(capacity, _limiterTag), "{client}",
-            "Client slots in the table.");
+        _capacity = capacity;
+        _meter = SharedMeter.For(meterFactory);
+        _meter.Add(this);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -81,17 +62,13 @@ internal sealed class FloodgateMetrics : IDisposable
         return sum;
     }
 
-    public void Dispose()
-    {
-        if (_ownsMeter)
-        {
-            _meter.Dispose();
-        }
-    }
+    public void Dispose() => _meter.Remove(this);
 
-    private Measurement<long> Observe(MetricIndex index) => new(Read(index), _limiterTag);
+    public Measurement<long> Observe(MetricIndex index) => new(Read(index), _limiterTag);
 
-    private IEnumerable<Measurement<long>> ObserveDecisions()
+    public Measurement<long> ObserveCapacity() => new(_capacity, _limiterTag);
+
+    public IEnumerable<Measurement<long>> ObserveDecisions()
     {
         var measurements = new Measurement<long>[s_decisionNames.Length];
         for (int i = 0; i < s_decisionNames.Length; i++)
@@ -102,13 +79,13 @@ internal sealed class FloodgateMetrics : IDisposable
         return measurements;
     }
 
-    private IEnumerable<Measurement<long>> ObserveCheckpoints() =>
+    public IEnumerable<Measurement<long>> ObserveCheckpoints() =>
     [
         new(Read(MetricIndex.Checkpoints), _limiterTag, new("floodgate.checkpoint.outcome", "success")),
         new(Read(MetricIndex.CheckpointFailures), _limiterTag, new("floodgate.checkpoint.outcome", "failure")),
     ];
 
-    private IEnumerable<Measurement<long>> ObserveBlocks() =>
+    public IEnumerable<Measurement<long>> ObserveBlocks() =>
     [
         new(Read(MetricIndex.BlocksStarted), _limiterTag, new("floodgate.block.kind", "block")),
         new(Read(MetricIndex.Punishments), _limiterTag, new("floodgate.block.kind", "punishment")),
