@@ -14,20 +14,28 @@ public sealed partial class LinkTests
         {
             foreach (Match link in RelativeLink().Matches(File.ReadAllText(page)))
             {
-                string target = link.Groups[1].Value.Split('#')[0];
-                if (target.Length == 0)
-                {
-                    broken.Add($"{Path.GetFileName(page)}: {link.Value} (an anchor: the README's sections moved to docs/ pages)");
-                }
-                else if (!File.Exists(Path.Combine(Path.GetDirectoryName(page)!, target)) && !Directory.Exists(Path.Combine(Path.GetDirectoryName(page)!, target)))
+                string[] parts = link.Groups[1].Value.Split('#', 2);
+                string target = parts[0].Length == 0 ? page : Path.Combine(Path.GetDirectoryName(page)!, parts[0]);
+                if (!File.Exists(target) && !Directory.Exists(target))
                 {
                     broken.Add($"{Path.GetFileName(page)}: {link.Value}");
+                }
+                else if (parts.Length == 2 && !(File.Exists(target) && Anchors(target).Contains(parts[1])))
+                {
+                    broken.Add($"{Path.GetFileName(page)}: {link.Value} (no such heading)");
                 }
             }
         }
 
         Assert.True(broken.Count == 0, string.Join(Environment.NewLine, broken));
     }
+
+    /// <summary>The anchors GitHub gives a page's headings: lower case, punctuation dropped, spaces as hyphens.</summary>
+    private static HashSet<string> Anchors(string page) =>
+        File.ReadAllLines(page)
+            .Where(line => line.StartsWith('#'))
+            .Select(line => Regex.Replace(line.TrimStart('#').Trim().ToLowerInvariant(), @"[^\w\- ]", string.Empty).Replace(' ', '-'))
+            .ToHashSet(StringComparer.Ordinal);
 
     [Fact]
     public void TheReadmeIsAtMostAboutTwoHundredLines() =>

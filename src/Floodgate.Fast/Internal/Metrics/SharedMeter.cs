@@ -19,34 +19,16 @@ internal sealed class SharedMeter
     private readonly Lock _lock = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<Type, object> _instruments = new();
     private FloodgateMetrics[] _sources = [];
+    private int _instrumentsCreated;
 
-    private SharedMeter(Meter meter)
-    {
-        Meter = meter;
-        meter.CreateObservableCounter("floodgate.decisions", () => Each(static m => m.ObserveDecisions()), "{request}",
-            "Checks by outcome (tag floodgate.decision).");
-        meter.CreateObservableCounter("floodgate.blocks", () => Each(static m => m.ObserveBlocks()), "{block}",
-            "Blocks started, by kind (tag floodgate.block.kind: block, punishment, blacklist).");
-        meter.CreateObservableCounter("floodgate.evictions", () => Each(static m => [m.Observe(MetricIndex.Evictions)]), "{client}",
-            "Clients forgotten to make room for new ones.");
-        meter.CreateObservableCounter("floodgate.overflow", () => Each(static m => [m.Observe(MetricIndex.Overflow)]), "{request}",
-            "Checks of clients that had no slot, each limited by its own approximate count (the homeless sketch).");
-        meter.CreateObservableCounter("floodgate.network_limited", () => Each(static m => [m.Observe(MetricIndex.NetworkLimited)]), "{request}",
-            "Checks refused because MaxClientsPerPrefix clients of the client's network had started a window in this one.");
-        meter.CreateObservableCounter("floodgate.event_handler.errors", () => Each(static m => [m.Observe(MetricIndex.EventHandlerErrors)]), "{error}",
-            "Exceptions thrown by ClientStateChanged handlers (caught, so checks never throw).");
-        meter.CreateObservableCounter("floodgate.checkpoints", () => Each(static m => m.ObserveCheckpoints()), "{checkpoint}",
-            "Checkpoints written to the data directory, by outcome (tag floodgate.checkpoint.outcome: success, failure).");
-        meter.CreateObservableGauge("floodgate.capacity", () => Each(static m => [m.ObserveCapacity()]), "{client}",
-            "Client slots in the table.");
-    }
+    private SharedMeter(Meter meter) => Meter = meter;
 
     /// <summary>Gets the meter.</summary>
     public Meter Meter { get; }
 
     /// <summary>Gets the Floodgate meter of <paramref name="factory"/>, or the process's own without one.</summary>
     public static SharedMeter For(IMeterFactory? factory) =>
-        factory is null ? s_process.Value : s_byFactory.GetValue(factory, static f => new SharedMeter(f.Create(new MeterOptions(MeterName))));
+        (factory is null ? s_process.Value : s_byFactory.GetValue(factory, static f => new SharedMeter(f.Create(new MeterOptions(MeterName))))).WithInstruments();
 
     /// <summary>Gets the instruments of type <typeparamref name="T"/> on this meter, created once (see <see cref="FloodgateMeter.Instruments{T}"/>).</summary>
     public T Instruments<T>(Func<Meter, T> create)
@@ -69,6 +51,34 @@ internal sealed class SharedMeter
         {
             _sources = Array.FindAll(_sources, m => !ReferenceEquals(m, metrics));
         }
+    }
+
+    /// <summary>Creates the instruments, once; after the meter is registered, so that a listener reacting to one may ask for it again.</summary>
+    private SharedMeter WithInstruments()
+    {
+        if (Interlocked.Exchange(ref _instrumentsCreated, 1) != 0)
+        {
+            return this;
+        }
+
+        Meter meter = Meter;
+        meter.CreateObservableCounter("floodgate.decisions", () => Each(static m => m.ObserveDecisions()), "{request}",
+            "Checks by outcome (tag floodgate.decision).");
+        meter.CreateObservableCounter("floodgate.blocks", () => Each(static m => m.ObserveBlocks()), "{block}",
+            "Blocks started, by kind (tag floodgate.block.kind: block, punishment, blacklist).");
+        meter.CreateObservableCounter("floodgate.evictions", () => Each(static m => [m.Observe(MetricIndex.Evictions)]), "{client}",
+            "Clients forgotten to make room for new ones.");
+        meter.CreateObservableCounter("floodgate.overflow", () => Each(static m => [m.Observe(MetricIndex.Overflow)]), "{request}",
+            "Checks of clients that had no slot, each limited by its own approximate count (the homeless sketch).");
+        meter.CreateObservableCounter("floodgate.network_limited", () => Each(static m => [m.Observe(MetricIndex.NetworkLimited)]), "{request}",
+            "Checks refused because MaxClientsPerPrefix clients of the client's network had started a window in this one.");
+        meter.CreateObservableCounter("floodgate.event_handler.errors", () => Each(static m => [m.Observe(MetricIndex.EventHandlerErrors)]), "{error}",
+            "Exceptions thrown by ClientStateChanged handlers (caught, so checks never throw).");
+        meter.CreateObservableCounter("floodgate.checkpoints", () => Each(static m => m.ObserveCheckpoints()), "{checkpoint}",
+            "Checkpoints written to the data directory, by outcome (tag floodgate.checkpoint.outcome: success, failure).");
+        meter.CreateObservableGauge("floodgate.capacity", () => Each(static m => [m.ObserveCapacity()]), "{client}",
+            "Client slots in the table.");
+        return this;
     }
 
     private List<Measurement<long>> Each(Func<FloodgateMetrics, IEnumerable<Measurement<long>>> observe)
