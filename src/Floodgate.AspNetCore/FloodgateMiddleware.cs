@@ -49,14 +49,14 @@ internal sealed class FloodgateMiddleware
             Decision overall = global.Check(IpKey.Unknown);
             if (!overall.IsAllowed)
             {
-                return Busy(context, RejectionWriter.Seconds(overall.RetryAfter), _service.ProblemDetails);
+                return Busy(context, RejectionWriter.Seconds(overall.RetryAfter), _service.Rejections.Problems);
             }
         }
 
         if (_service.Challenge is { } challenge && HttpMethods.IsPost(context.Request.Method) && context.Request.Path.Equals(options.Challenge.Path, StringComparison.Ordinal))
         {
             // An answer to a challenge: never counted against the client's policies (it is how a limited person gets back).
-            return Floodgate.AspNetCore.Challenge.ChallengeEndpoint.AnswerAsync(context, _service, challenge);
+            return Floodgate.AspNetCore.Challenge.ChallengeEndpoint.AnswerAsync(context, challenge, _service.Limiters, options.Ipv6PrefixLength);
         }
 
         if (options.GlobalConcurrencyLimit is int cap)
@@ -65,7 +65,7 @@ internal sealed class FloodgateMiddleware
             if (Interlocked.Increment(ref _inFlight) > cap)
             {
                 Interlocked.Decrement(ref _inFlight);
-                return Busy(context, 1, _service.ProblemDetails);
+                return Busy(context, 1, _service.Rejections.Problems);
             }
 
             return WithinCapAsync(context);
@@ -136,7 +136,7 @@ internal sealed class FloodgateMiddleware
             WriteHeaders(context, policies, new ReadOnlySpan<Decision>(in decision), decision.IsAllowed);
             return decision.IsAllowed
                 ? _next(context)
-                : RejectionWriter.WriteAsync(context, _service, policies.Names[0], decision, RejectionWriter.StatusOf(decision.Reason));
+                : RejectionWriter.WriteAsync(context, _service.Rejections, policies.Names[0], decision, RejectionWriter.StatusOf(decision.Reason));
         }
 
         return CheckSeveral(context, policies, address);
@@ -155,7 +155,7 @@ internal sealed class FloodgateMiddleware
             if (!decisions[i].IsAllowed)
             {
                 WriteHeaders(context, policies, decisions[..(i + 1)], allowed: false);
-                return RejectionWriter.WriteAsync(context, _service, policies.Names[i], decisions[i], RejectionWriter.StatusOf(decisions[i].Reason));
+                return RejectionWriter.WriteAsync(context, _service.Rejections, policies.Names[i], decisions[i], RejectionWriter.StatusOf(decisions[i].Reason));
             }
         }
 
@@ -174,7 +174,7 @@ internal sealed class FloodgateMiddleware
             if (!decisions[i].IsAllowed)
             {
                 WriteHeaders(context, policies, decisions.AsSpan(0, i + 1), allowed: false);
-                await RejectionWriter.WriteAsync(context, _service, policies.Names[i], decisions[i], RejectionWriter.StatusOf(decisions[i].Reason)).ConfigureAwait(false);
+                await RejectionWriter.WriteAsync(context, _service.Rejections, policies.Names[i], decisions[i], RejectionWriter.StatusOf(decisions[i].Reason)).ConfigureAwait(false);
                 return;
             }
         }

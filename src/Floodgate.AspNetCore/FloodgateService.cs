@@ -6,15 +6,17 @@ using Microsoft.Extensions.Options;
 namespace Floodgate.AspNetCore;
 
 /// <summary>
-/// The app's limiters: one per named policy (each persisted in its own sub-directory of the data directory) and
-/// the global one. Built once, before the first request; disposed (with a final checkpoint each) at shutdown.
+/// The app's limiters: one per named policy, runtime or generated (each persisted in its own sub-directory of the data
+/// directory), their shared limiters with a store, and the global one. Built once, before the first request; disposed
+/// (with a final checkpoint each) at shutdown. It builds the other parts and hands each what it owns: the challenge
+/// (<see cref="Challenge"/>, its tokens, passes, counter and logs) and the rejections (<see cref="Rejections"/>);
+/// the admin endpoints and the health check read the tables.
 /// </summary>
 internal sealed class FloodgateService : IDisposable, IAsyncDisposable
 {
     private readonly Dictionary<string, FloodgateLimiter> _limiters = new(StringComparer.Ordinal);
     private readonly Dictionary<string, FloodgatePolicy> _policies = new(StringComparer.Ordinal);
     private readonly Dictionary<string, IFloodgateRemoteLimiter> _remote = new(StringComparer.Ordinal);
-    private readonly System.Diagnostics.Metrics.Counter<long>? _challenges;
 
     public FloodgateService(IOptions<FloodgateOptions> options, IHostEnvironment environment, ILoggerFactory loggers, IServiceProvider services)
     {
@@ -25,7 +27,6 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
         Logger = logger;
         WarnIfForwardedHeadersTrustEveryone(services, logger);
         var store = (IFloodgateRemoteStore?)services.GetService(typeof(IFloodgateRemoteStore));
-        ProblemDetails = (Microsoft.AspNetCore.Http.IProblemDetailsService?)services.GetService(typeof(Microsoft.AspNetCore.Http.IProblemDetailsService));
         try
         {
             var registry = (FloodgatePolicyRegistry?)services.GetService(typeof(FloodgatePolicyRegistry)) ?? FloodgatePolicyRegistry.Generated;
@@ -89,16 +90,15 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
             // The challenge grants passes in this process's tables: with a shared store it is not offered (see the README).
             if (Options.Challenge.Enabled && store is null)
             {
-                Challenge = new Challenge.ChallengeService(Options, _limiters.Keys, time);
-                // On the factory's one Floodgate meter, created once however many apps share it.
-                _challenges = FloodgateMeter.Instruments(meters, static meter =>
-                    meter.CreateCounter<long>("floodgate.challenges", description: "Proof-of-work challenges issued, solved and refused."));
+                Challenge = new Challenge.ChallengeService(Options, _limiters.Keys, time, meters, logger);
             }
 
             if (Options.GlobalLimit is { } global)
             {
                 Global = new FloodgateLimiter(global, new FloodgateLimiterOptions { Capacity = 16, TimeProvider = time, Name = "global", MeterFactory = meters });
             }
+
+            Rejections = new FloodgateRejections(Options, (Microsoft.AspNetCore.Http.IProblemDetailsService?)services.GetService(typeof(Microsoft.AspNetCore.Http.IProblemDetailsService)), Challenge);
         }
         catch
         {
@@ -112,30 +112,8 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
     /// <summary>Gets the challenge service, when challenges are enabled.</summary>
     public Challenge.ChallengeService? Challenge { get; }
 
-    /// <summary>Counts and logs a challenge put on a rejection page.</summary>
-    public void ChallengeIssued(string policy, in IpKey client)
-    {
-        _challenges?.Add(1, new KeyValuePair<string, object?>("floodgate.challenge.outcome", "issued"), new KeyValuePair<string, object?>("floodgate.limiter", policy));
-        AdapterLog.ChallengeIssued(Logger, policy, client.ToString());
-    }
-
-    /// <summary>Counts and logs an answer to a challenge.</summary>
-    public void ChallengeAnswered(Challenge.ChallengeOutcome outcome, string? policy, in IpKey client)
-    {
-        _challenges?.Add(1, new KeyValuePair<string, object?>("floodgate.challenge.outcome", outcome == AspNetCore.Challenge.ChallengeOutcome.Solved ? "solved" : "refused"),
-            new KeyValuePair<string, object?>("floodgate.challenge.reason", outcome.ToString()));
-        if (outcome == AspNetCore.Challenge.ChallengeOutcome.Solved)
-        {
-            AdapterLog.ChallengeSolved(Logger, policy!, client.ToString(), Challenge!.PassesUsed(policy!, client));
-        }
-        else
-        {
-            AdapterLog.ChallengeRefused(Logger, client.ToString(), outcome);
-        }
-    }
-
-    /// <summary>Gets the app's problem details service, when it registered one (<c>AddProblemDetails()</c>): rejection bodies go through it.</summary>
-    public Microsoft.AspNetCore.Http.IProblemDetailsService? ProblemDetails { get; }
+    /// <summary>Gets what writing a rejection needs (the rejection writer is given this, not the service).</summary>
+    public FloodgateRejections Rejections { get; }
 
     public ILogger Logger { get; }
 

@@ -16,10 +16,10 @@ internal static class RejectionWriter
     public static int StatusOf(DecisionReason reason) => reason is DecisionReason.Blacklisted or DecisionReason.Denylisted ? 403 : 429;
 
     /// <summary>Writes a rejection: status, Retry-After, then the hook or a body chosen by content negotiation.</summary>
-    public static async Task WriteAsync(HttpContext context, FloodgateService service, string policyName, Decision decision, int status)
+    public static async Task WriteAsync(HttpContext context, FloodgateRejections rejections, string policyName, Decision decision, int status)
     {
-        FloodgateOptions options = service.Options;
-        IProblemDetailsService? problems = service.ProblemDetails;
+        FloodgateOptions options = rejections.Options;
+        IProblemDetailsService? problems = rejections.Problems;
         HttpResponse response = context.Response;
         response.StatusCode = status;
         if (decision.RetryAfter != TimeSpan.MaxValue)
@@ -52,7 +52,7 @@ internal static class RejectionWriter
         if (PrefersHtml(context.Request))
         {
             response.ContentType = "text/html; charset=utf-8";
-            await response.WriteAsync(Html(title, detail, options.Contact, status, ChallengeFor(context, service, policyName, decision, status))).ConfigureAwait(false);
+            await response.WriteAsync(Html(title, detail, options.Contact, status, ChallengeFor(context, rejections, policyName, decision, status))).ConfigureAwait(false);
             return;
         }
 
@@ -162,22 +162,22 @@ internal static class RejectionWriter
     };
 
     /// <summary>The challenge markup when this rejection may offer one (a 429 that is not a ban, a policy that offers it, passes left).</summary>
-    private static string? ChallengeFor(HttpContext context, FloodgateService service, string policyName, Decision decision, int status)
+    private static string? ChallengeFor(HttpContext context, FloodgateRejections rejections, string policyName, Decision decision, int status)
     {
-        if (service.Challenge is not { } challenge || status != 429 || decision.Reason is not (DecisionReason.RateLimited or DecisionReason.Blocked or DecisionReason.Cooldown) ||
+        if (rejections.Challenge is not { } challenge || status != 429 || decision.Reason is not (DecisionReason.RateLimited or DecisionReason.Blocked or DecisionReason.Cooldown) ||
             !challenge.Offers(policyName))
         {
             return null;
         }
 
-        IpKey client = IpKey.Create(context.Connection.RemoteIpAddress, service.Options.Ipv6PrefixLength);
+        IpKey client = IpKey.Create(context.Connection.RemoteIpAddress, rejections.Options.Ipv6PrefixLength);
         if (!challenge.HasPassesLeft(policyName, client))
         {
             return null;
         }
 
-        service.ChallengeIssued(policyName, client);
-        return Challenge.ChallengePage.Markup(challenge.Issue(policyName, client), challenge.Difficulty, service.Options.Challenge.Path);
+        challenge.Issued(policyName, client);
+        return Challenge.ChallengePage.Markup(challenge.Issue(policyName, client), challenge.Difficulty, challenge.Path);
     }
 
     private static string Html(string title, string detail, string? contact, int status, string? challenge) => $$"""

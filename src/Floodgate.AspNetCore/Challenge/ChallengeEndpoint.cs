@@ -23,9 +23,10 @@ internal static class ChallengeEndpoint
         MultipartBodyLengthLimit = MaxBodyBytes,
     };
 
-    public static async Task AnswerAsync(HttpContext context, FloodgateService service, ChallengeService challenge)
+    /// <summary>Answers a posted solution; a solved one grants a pass in <paramref name="limiters"/>' table of the token's policy.</summary>
+    public static async Task AnswerAsync(HttpContext context, ChallengeService challenge, IReadOnlyDictionary<string, FloodgateLimiter> limiters, int ipv6PrefixLength)
     {
-        IpKey client = IpKey.Create(context.Connection.RemoteIpAddress, service.Options.Ipv6PrefixLength);
+        IpKey client = IpKey.Create(context.Connection.RemoteIpAddress, ipv6PrefixLength);
         string? token = null;
         string? answer = null;
         if (context.Request.HasFormContentType && context.Request.ContentLength is null or <= MaxBodyBytes)
@@ -52,12 +53,12 @@ internal static class ChallengeEndpoint
         }
 
         ChallengeOutcome outcome = challenge.Verify(token, answer, client, out string? policy);
-        if (outcome == ChallengeOutcome.Solved && !service.Limiters[policy!].GrantPass(in client))
+        if (outcome == ChallengeOutcome.Solved && !limiters[policy!].GrantPass(in client))
         {
             outcome = ChallengeOutcome.Refused;   // blacklisted since the challenge was issued, or no longer tracked
         }
 
-        service.ChallengeAnswered(outcome, policy, client);
+        challenge.Answered(outcome, policy, client);
         HttpResponse response = context.Response;
         response.Headers.CacheControl = "no-store";
         response.StatusCode = outcome switch

@@ -42,15 +42,49 @@ internal sealed class ChallengeService
     private readonly ConcurrentDictionary<(ulong Policy, IpKey Client), PassWindow> _passes = new();
     private readonly Dictionary<ulong, string> _policies;
 
-    public ChallengeService(FloodgateOptions options, IEnumerable<string> policies, TimeProvider time)
+    private readonly System.Diagnostics.Metrics.Counter<long> _counted;
+    private readonly Microsoft.Extensions.Logging.ILogger _logger;
+
+    public ChallengeService(FloodgateOptions options, IEnumerable<string> policies, TimeProvider time,
+        System.Diagnostics.Metrics.IMeterFactory? meters = null, Microsoft.Extensions.Logging.ILogger? logger = null)
     {
         _options = options.Challenge;
         _time = time;
+        _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+
+        // On the factory's one Floodgate meter, created once however many apps share it.
+        _counted = FloodgateMeter.Instruments(meters, static meter =>
+            meter.CreateCounter<long>("floodgate.challenges", description: "Proof-of-work challenges issued, solved and refused."));
         _policies = policies.ToDictionary(PolicyId);
         _key = _options.SigningKey is { } key ? Convert.FromBase64String(key) : RandomNumberGenerator.GetBytes(32);
     }
 
     public int Difficulty => _options.Difficulty;
+
+    /// <summary>Gets where answers are posted.</summary>
+    public string Path => _options.Path;
+
+    /// <summary>Counts and logs a challenge put on a rejection page.</summary>
+    public void Issued(string policy, in IpKey client)
+    {
+        _counted.Add(1, new KeyValuePair<string, object?>("floodgate.challenge.outcome", "issued"), new KeyValuePair<string, object?>("floodgate.limiter", policy));
+        AdapterLog.ChallengeIssued(_logger, policy, client.ToString());
+    }
+
+    /// <summary>Counts and logs an answer to a challenge.</summary>
+    public void Answered(ChallengeOutcome outcome, string? policy, in IpKey client)
+    {
+        _counted.Add(1, new KeyValuePair<string, object?>("floodgate.challenge.outcome", outcome == ChallengeOutcome.Solved ? "solved" : "refused"),
+            new KeyValuePair<string, object?>("floodgate.challenge.reason", outcome.ToString()));
+        if (outcome == ChallengeOutcome.Solved)
+        {
+            AdapterLog.ChallengeSolved(_logger, policy!, client.ToString(), PassesUsed(policy!, client));
+        }
+        else
+        {
+            AdapterLog.ChallengeRefused(_logger, client.ToString(), outcome);
+        }
+    }
 
     /// <summary>Whether <paramref name="policy"/> offers the challenge at all.</summary>
     public bool Offers(string policy) => _options.Policies.Count == 0 || _options.Policies.Contains(policy);
