@@ -14,6 +14,7 @@ app.UseAuthorization();
 app.MapGet("/health", () => "healthy").DisableFloodgate();
 app.MapGet("/items", () => "apple pear plum").RequireFloodgate("api");       // configured in appsettings.json
 app.MapGet("/search", () => "nothing found").RequireFloodgate("search");     // configured in code
+app.MapGet("/reports", () => "report").RequireFloodgate("reports");          // generated from [FloodgatePolicy] below
 app.MapGet("/call", async (IHttpClientFactory clients, HttpContext context) =>
 {
     try
@@ -28,3 +29,7 @@ app.MapGet("/call", async (IHttpClientFactory clients, HttpContext context) =>
 }).DisableFloodgate();
 app.MapFloodgateAdmin("/floodgate", "operators");
 app.Run();
+
+// Registered by the generator's module initializer, checked by its precompiled checker: no reflection under AOT.
+[FloodgatePolicy("reports", PermitLimit = 1, Window = "1m", BlockDuration = "2m")]
+internal static partial class Policies;

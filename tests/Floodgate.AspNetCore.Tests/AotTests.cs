@@ -66,6 +66,14 @@ public sealed partial class AotTests
             using HttpClient other = app.ClientFrom(3);
             Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests],
                 [(await other.GetAsync("/search")).StatusCode, (await other.GetAsync("/search")).StatusCode, (await other.GetAsync("/search")).StatusCode]);
+            // A generated policy: registered by its module initializer and checked by its precompiled checker.
+            Assert.Equal(HttpStatusCode.OK, (await other.GetAsync("/reports")).StatusCode);
+            using (HttpResponseMessage generated = await other.GetAsync("/reports"))
+            {
+                Assert.Equal(HttpStatusCode.TooManyRequests, generated.StatusCode);
+                Assert.Equal(TimeSpan.FromMinutes(2), generated.Headers.RetryAfter?.Delta);
+            }
+
             using HttpClient admin = app.ClientFrom(9);
             using (JsonDocument state = JsonDocument.Parse(await admin.GetStringAsync("/floodgate/clients/127.0.0.2")))
             {
