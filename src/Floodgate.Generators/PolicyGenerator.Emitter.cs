@@ -9,7 +9,9 @@ namespace Floodgate.Generators;
 /// <summary>Writing the generated source: a policy struct per declared policy, and the registration method.</summary>
 public sealed partial class PolicyGenerator
 {
-    private const string GeneratedCode = "[global::System.CodeDom.Compiler.GeneratedCode(\"Floodgate.Generators\", \"1.0.0\")]";
+    // The packages' one version (Directory.Build.props), as the generator assembly carries it.
+    private static readonly string GeneratedCode =
+        $"[global::System.CodeDom.Compiler.GeneratedCode(\"Floodgate.Generators\", \"{typeof(PolicyGenerator).Assembly.GetName().Version?.ToString(3)}\")]";
 
     internal static string EmitType(PolicyTypeSpec type)
     {

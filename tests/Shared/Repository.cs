@@ -1,9 +1,7 @@
-using System.Text.RegularExpressions;
-
 namespace Floodgate.Tests.Shared;
 
 /// <summary>The repository this test run was built from, and the C# snippets of its Markdown files.</summary>
-internal static partial class Repository
+internal static class Repository
 {
     /// <summary>Gets the build configuration of the running tests: Release or Debug (bin/&lt;Configuration&gt;/&lt;framework&gt;/).</summary>
     public static string Configuration =>
@@ -45,19 +43,6 @@ internal static partial class Repository
     /// <summary>Gets the quick start of the README: the C# block under its "Quick start" heading.</summary>
     public static Snippet QuickStart =>
         CSharpSnippets(Path.Combine(Root, "README.md")).First(s => s.Heading.Equals("Quick start", StringComparison.OrdinalIgnoreCase));
-
-    /// <summary>Gets the shell commands of the README's quick start (its <c>```bash</c> block), one per line, comments removed.</summary>
-    public static IReadOnlyList<string> QuickStartCommands()
-    {
-        string readme = File.ReadAllText(Path.Combine(Root, "README.md"));
-        Match block = QuickStartBash().Match(readme);
-        return block.Success
-            ? block.Groups[1].Value.Split('\n').Select(l => l.Split('#')[0].Trim()).Where(l => l.Length > 0).ToList()
-            : [];
-    }
-
-    [GeneratedRegex(@"## Quick start.*?```bash\n(.*?)```", RegexOptions.Singleline)]
-    private static partial Regex QuickStartBash();
 
     /// <summary>A C# block of a Markdown file.</summary>
     public sealed record Snippet(string File, int Line, string Heading, string Code)

@@ -4,7 +4,7 @@
 namespace Floodgate;
 
 /// <summary>Registers the Floodgate policies this assembly declares with [FloodgatePolicy].</summary>
-[global::System.CodeDom.Compiler.GeneratedCode("Floodgate.Generators", "1.0.0")]
+[global::System.CodeDom.Compiler.GeneratedCode("Floodgate.Generators", "0.2.0")]
 internal static class GeneratedFloodgatePolicies
 {
     /// <summary>Adds every declared policy, by name, compiled for its own type: no reflection.</summary>

@@ -8,7 +8,7 @@ partial class Outer
     partial class Policies
     {
         /// <summary>The Floodgate policy "api-v2", compiled from its [FloodgatePolicy] attribute.</summary>
-        [global::System.CodeDom.Compiler.GeneratedCode("Floodgate.Generators", "1.0.0")]
+        [global::System.CodeDom.Compiler.GeneratedCode("Floodgate.Generators", "0.2.0")]
         public readonly struct ApiV2 : global::Floodgate.IFloodgatePolicyDefinition
         {
             /// <inheritdoc />
@@ -46,7 +46,7 @@ partial class Outer
         }
 
         /// <summary>The Floodgate policy "login", compiled from its [FloodgatePolicy] attribute.</summary>
-        [global::System.CodeDom.Compiler.GeneratedCode("Floodgate.Generators", "1.0.0")]
+        [global::System.CodeDom.Compiler.GeneratedCode("Floodgate.Generators", "0.2.0")]
         public readonly struct Login : global::Floodgate.IFloodgatePolicyDefinition
         {
             /// <inheritdoc />
