@@ -53,7 +53,7 @@ public sealed class PackageTests : IDisposable
         Directory.CreateDirectory(_work);
         foreach (string id in s_packages)
         {
-            Run("dotnet", ["pack", Path.Combine(Repository.Root, "src", id, id + ".csproj"), "-c", Repository.Configuration, "--no-build",
+            DotnetCli.Run(["pack", Path.Combine(Repository.Root, "src", id, id + ".csproj"), "-c", Repository.Configuration, "--no-build",
                 "-o", feed, $"-p:PackageVersion={_version}"], _work);
         }
 
@@ -64,7 +64,7 @@ public sealed class PackageTests : IDisposable
 
         // A fresh app outside the solution (so no Directory.Build.props of ours applies), the package added by name.
         string app = Path.Combine(_work, "app");
-        Run("dotnet", ["new", "web", "-o", app, "--no-restore"], _work);
+        DotnetCli.Run(["new", "web", "-o", app, "--no-restore"], _work);
         File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
             <?xml version="1.0" encoding="utf-8"?>
             <configuration>
@@ -73,9 +73,9 @@ public sealed class PackageTests : IDisposable
               </packageSources>
             </configuration>
             """);
-        Run("dotnet", ["add", "package", "Floodgate.AspNetCore", "--version", _version], app);
+        DotnetCli.Run(["add", "package", "Floodgate.AspNetCore", "--version", _version], app);
         File.WriteAllText(Path.Combine(app, "Program.cs"), Repository.QuickStart.Code);
-        string built = Run("dotnet", ["build", "-c", "Release"], app);
+        string built = DotnetCli.Run(["build", "-c", "Release"], app);
         Assert.DoesNotContain("warning", built.Split('\n').Where(l => l.Contains("Program.cs", StringComparison.Ordinal)), StringComparer.Ordinal);
 
         int port = FreePort();
@@ -173,25 +173,5 @@ public sealed class PackageTests : IDisposable
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static string Run(string file, string[] arguments, string directory)
-    {
-        var start = new ProcessStartInfo(file, arguments)
-        {
-            WorkingDirectory = directory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        start.Environment["DOTNET_NOLOGO"] = "1";
-        using Process process = Process.Start(start)!;
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(5)), $"{file} {string.Join(' ', arguments)} did not finish");
-        string all = stdout + stderr.Result;
-        Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', arguments)} exited {process.ExitCode}:{Environment.NewLine}{all}");
-        return all;
     }
 }

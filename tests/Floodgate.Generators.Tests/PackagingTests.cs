@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using Floodgate.Tests.Shared;
 
 namespace Floodgate.Generators.Tests;
 
@@ -37,7 +37,7 @@ public sealed class PackagingTests : IDisposable
         string repository = output.Parent!.Parent!.Parent!.Parent!.Parent!.FullName;
         string feed = Path.Combine(_work, "feed");
         Directory.CreateDirectory(_work);
-        Run("dotnet", ["pack", Path.Combine(repository, "src", "Floodgate.Fast", "Floodgate.Fast.csproj"), "-c", configuration, "--no-build",
+        DotnetCli.Run(["pack", Path.Combine(repository, "src", "Floodgate.Fast", "Floodgate.Fast.csproj"), "-c", configuration, "--no-build",
             "-o", feed, $"-p:PackageVersion={_version}"], _work, expectSuccess: true);
 
         string consumer = Path.Combine(_work, "consumer");
@@ -74,7 +74,7 @@ public sealed class PackagingTests : IDisposable
             [FloodgatePolicy("login", PermitLimit = 2, Window = "1m")]
             static partial class Policies;
             """);
-        string ran = Run("dotnet", ["run", "-c", "Release"], consumer, expectSuccess: true);
+        string ran = DotnetCli.Run(["run", "-c", "Release"], consumer, expectSuccess: true);
         Assert.Contains("Allowed Allowed RateLimited", ran);
 
         File.WriteAllText(Path.Combine(consumer, "Program.cs"), """
@@ -83,28 +83,8 @@ public sealed class PackagingTests : IDisposable
             [FloodgatePolicy("login", PermitLimit = 0, Window = "1m")]
             static partial class Policies;
             """);
-        string failed = Run("dotnet", ["build", "-c", "Release"], consumer, expectSuccess: false);
+        string failed = DotnetCli.Run(["build", "-c", "Release"], consumer, expectSuccess: false);
         Assert.Contains("error FLOOD002", failed);
         Assert.Contains("PermitLimit of Floodgate policy 'login' must be greater than 0; got 0", failed);
-    }
-
-    private static string Run(string file, string[] arguments, string directory, bool expectSuccess)
-    {
-        var start = new ProcessStartInfo(file, arguments)
-        {
-            WorkingDirectory = directory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        start.Environment["DOTNET_NOLOGO"] = "1";
-        using Process process = Process.Start(start)!;
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(5)), $"{file} {string.Join(' ', arguments)} did not finish");
-        string all = stdout + stderr.Result;
-        Assert.True((process.ExitCode == 0) == expectSuccess, $"{file} {string.Join(' ', arguments)} exited {process.ExitCode}:{Environment.NewLine}{all}");
-        return all;
     }
 }
