@@ -52,6 +52,32 @@ public sealed class PackageSurfaceTests
     }
 
     [Fact]
+    public void EveryHiddenMemberOfTheExtensionSurfaceIsDocumented()
+    {
+        string page = File.ReadAllText(Path.Combine(Repository.Root, "docs", "how-it-works.md"));
+        string section = page[page.IndexOf("## Extension surface", StringComparison.Ordinal)..];
+        section = section[..section.IndexOf("\n## ", 3, StringComparison.Ordinal)];
+        var hidden = new List<string>();
+        foreach (Type type in s_packages.SelectMany(a => a.GetExportedTypes()))
+        {
+            if (IsHidden(type))
+            {
+                hidden.Add(type.IsGenericType ? type.Name[..type.Name.IndexOf('`', StringComparison.Ordinal)] : type.Name);
+            }
+
+            hidden.AddRange(type.GetMembers(BindingFlags.Public | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly)
+                .Where(IsHidden)
+                .Select(m => m is ConstructorInfo ? type.Name : m.Name.Replace("get_", string.Empty, StringComparison.Ordinal).Replace("set_", string.Empty, StringComparison.Ordinal)));
+        }
+
+        Assert.True(hidden.Count >= 15, $"only {hidden.Count} hidden members found");
+        Assert.All(hidden.Distinct(), name => Assert.Contains(name, section, StringComparison.Ordinal));
+
+        static bool IsHidden(MemberInfo member) =>
+            member.GetCustomAttribute<System.ComponentModel.EditorBrowsableAttribute>()?.State == System.ComponentModel.EditorBrowsableState.Never;
+    }
+
+    [Fact]
     public void AllPackagesCarryOneVersion()
     {
         var versions = s_packages.Select(a => (a.GetName().Name, Version: a.GetCustomAttribute<AssemblyInformationalVersionAttribute>()!.InformationalVersion.Split('+')[0])).ToList();
