@@ -17,10 +17,10 @@ public sealed class FloodgatePolicy
     public static readonly TimeSpan Forever = TimeSpan.MaxValue;
 
     /// <summary>The longest finite duration a policy accepts (10 years).</summary>
-    public static readonly TimeSpan MaxFiniteDuration = TimeSpan.FromDays(3_650);
+    public static readonly TimeSpan MaxFiniteDuration = TimeSpan.FromMilliseconds(Internal.PolicyLimits.MaxFiniteMs);
 
     /// <summary>The largest value of <c>PermitLimit + GracePermits + AccumulateLimit</c> (the per-window counter has 23 bits).</summary>
-    public const int MaxTotalPermits = (1 << 23) - 2;
+    public const int MaxTotalPermits = Internal.PolicyLimits.MaxTotalPermits;
 
     /// <summary>Gets or sets the requests allowed per window (FlaskFloodgate <c>amount</c>). Required, greater than 0.</summary>
     public int PermitLimit { get; set; }
@@ -109,7 +109,7 @@ public sealed class FloodgatePolicy
     public TimeSpan? MaxBlockDuration { get; set; }
 
     /// <summary>The default <see cref="MaxClientsPerPrefix"/>.</summary>
-    public const int DefaultMaxClientsPerPrefix = 64;
+    public const int DefaultMaxClientsPerPrefix = Internal.PolicyLimits.DefaultMaxClientsPerPrefix;
 
     /// <summary>
     /// Gets or sets how many clients of one network prefix (an IPv4 <c>/24</c>, an IPv6 <c>/48</c>: see
@@ -157,9 +157,9 @@ public sealed class FloodgatePolicy
         {
             Fail(nameof(BlockLimit), BlockLimit, "must be 0 or more, or null for no limit");
         }
-        else if (BlockLimit >= OffenseWordMaxCount)
+        else if (BlockLimit > Internal.PolicyLimits.MaxBlockLimit)
         {
-            Fail(nameof(BlockLimit), BlockLimit, $"must be below {OffenseWordMaxCount}");
+            Fail(nameof(BlockLimit), BlockLimit, $"must be below {Internal.PolicyLimits.MaxBlockLimit + 1}");
         }
 
         if (AccumulateLimit < 0)
@@ -178,9 +178,9 @@ public sealed class FloodgatePolicy
             Fail("PermitLimit + GracePermits + AccumulateLimit", total, $"must not exceed {MaxTotalPermits}");
         }
 
-        if (MaxClientsPerPrefix is < 0 or > MaxClientsPerPrefixLimit)
+        if (MaxClientsPerPrefix is < 0 or > Internal.PolicyLimits.MaxClientsPerPrefix)
         {
-            Fail(nameof(MaxClientsPerPrefix), MaxClientsPerPrefix, $"must be between 0 (off) and {MaxClientsPerPrefixLimit}");
+            Fail(nameof(MaxClientsPerPrefix), MaxClientsPerPrefix, $"must be between 0 (off) and {Internal.PolicyLimits.MaxClientsPerPrefix}");
         }
 
         if (!double.IsFinite(BlockMultiplier) || BlockMultiplier < 1.0)
@@ -228,12 +228,6 @@ public sealed class FloodgatePolicy
             throw new ArgumentException("Invalid Floodgate policy: " + string.Join(" ", errors), name);
         }
     }
-
-    // The block count shares a 64-bit word with a timestamp and a generation tag (see OffenseWord).
-    internal const int OffenseWordMaxCount = Internal.OffenseWord.MaxCount;
-
-    // A prefix's clients are counted in a sketch cell (see WindowSketch).
-    internal const int MaxClientsPerPrefixLimit = Internal.WindowSketch.MaxCount;
 
     private static string Format(object? value) => value switch
     {

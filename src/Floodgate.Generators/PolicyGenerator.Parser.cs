@@ -15,11 +15,12 @@ namespace Floodgate.Generators;
 public sealed partial class PolicyGenerator
 {
     // The core's limits (FloodgatePolicy): 10 years, the 23-bit window counter, the 12-bit block count.
-    private const long MaxFiniteMs = 3_650L * 86_400_000;
-    private const long MaxTotalPermits = (1 << 23) - 2;
-    private const int MaxBlockLimit = 4_094;
-    private const int DefaultMaxClientsPerPrefix = 64;
-    private const int MaxClientsPerPrefixLimit = (1 << 24) - 1;
+    // The limits' one home is the engine's PolicyLimits (compiled here too).
+    private const long MaxFiniteMs = PolicyLimits.MaxFiniteMs;
+    private const long MaxTotalPermits = PolicyLimits.MaxTotalPermits;
+    private const int MaxBlockLimit = PolicyLimits.MaxBlockLimit;
+    private const int DefaultMaxClientsPerPrefix = PolicyLimits.DefaultMaxClientsPerPrefix;
+    private const int MaxClientsPerPrefixLimit = PolicyLimits.MaxClientsPerPrefix;
 
     internal static PolicyTypeSpec ParseType(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
     {

@@ -1,0 +1,228 @@
+using System.Net;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Floodgate.Tests.Shared.Conformance;
+
+/// <summary>
+/// The policy rules every limiter must follow, whatever implements them: the runtime engine, a generated
+/// (precompiled) limiter and the Redis script with its C# state view all run this suite, as dotnet/runtime's limiters
+/// run <c>BaseRateLimiterTests</c>. Each scenario checks fixed expectations (decisions, Retry-After and reset to the
+/// millisecond, <c>Inspect</c> state) and, step by step, that the limiter under test decides and reports exactly as the
+/// runtime engine does on the same fake clock.
+/// </summary>
+/// <remarks>Adding a knob: see docs/adding-a-knob.md; a scenario here is one of its steps.</remarks>
+public abstract class PolicyConformanceTests
+{
+    private static readonly IPAddress s_client = IPAddress.Parse("198.51.100.20");
+    private static readonly IPAddress s_other = IPAddress.Parse("203.0.113.9");
+
+    /// <summary>Creates the limiter under test for the catalog's policy <paramref name="name"/>, on <paramref name="time"/>.</summary>
+    protected abstract Task<IConformanceLimiter> CreateAsync(string name, FakeTimeProvider time);
+
+    [Fact]
+    public Task PermitsPerWindowThenRateLimitedUntilTheWindowEnds() => RunAsync("conformance-limit", async run =>
+    {
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 2, resetMs: 10_000);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 1, resetMs: 10_000);
+        run.Advance(2_500);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 7_500);
+        run.Advance(1_000);
+        await run.ExpectAsync(s_client, DecisionReason.RateLimited, retryMs: 6_500, resetMs: 6_500);   // BlockDuration 0: until the window ends
+        ClientState state = await run.InspectAsync(s_client);
+        Assert.True(state.IsWindowActive);
+        Assert.Equal(1, state.BlockCount);   // still one block toward BlockLimit
+        Assert.False(state.IsBlocked);
+        await run.ExpectAsync(s_other, DecisionReason.Allowed, remaining: 2, resetMs: 10_000);   // per client
+        run.Advance(6_500);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 2, resetMs: 10_000);   // a fresh window
+    });
+
+    [Fact]
+    public Task BlocksEscalateToABlacklist() => RunAsync("conformance-block", async run =>
+    {
+        for (int block = 1; block <= 3; block++)
+        {
+            await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 1, resetMs: 10_000);
+            await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 10_000);
+            if (block < 3)
+            {
+                await run.ExpectAsync(s_client, DecisionReason.Blocked, retryMs: 30_000, resetMs: 30_000);
+                ClientState blocked = await run.InspectAsync(s_client);
+                Assert.True(blocked.IsBlocked);
+                Assert.Equal(block, blocked.BlockCount);
+                run.Advance(12_000);
+                await run.ExpectAsync(s_client, DecisionReason.Blocked, retryMs: 18_000, resetMs: 18_000);
+                run.Advance(18_000);
+            }
+            else
+            {
+                // The third block passes BlockLimit 2: blacklisted until an operator lifts it.
+                await run.ExpectForbiddenAsync(s_client, DecisionReason.Blacklisted);
+                Assert.True((await run.InspectAsync(s_client)).IsBlacklisted);
+                run.Advance(86_400_000);
+                await run.ExpectForbiddenAsync(s_client, DecisionReason.Blacklisted);
+            }
+        }
+    });
+
+    [Fact]
+    public Task APunishmentIsALongerBlockAndResetsTheCount() => RunAsync("conformance-punish", async run =>
+    {
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 5_000);
+        await run.ExpectAsync(s_client, DecisionReason.Blocked, retryMs: 10_000, resetMs: 10_000);   // block 1 of BlockLimit 1
+        run.Advance(10_000);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 5_000);
+        await run.ExpectAsync(s_client, DecisionReason.Blocked, retryMs: 60_000, resetMs: 60_000);   // block 2: punished for a minute
+        Assert.True((await run.InspectAsync(s_client)).IsPunished);
+        run.Advance(60_000);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 5_000);
+        await run.ExpectAsync(s_client, DecisionReason.Blocked, retryMs: 10_000, resetMs: 10_000);   // BlockExceedReset: counting again from 0
+    });
+
+    [Fact]
+    public Task AdaptiveBlocksGrowToTheirCap() => RunAsync("conformance-adaptive", async run =>
+    {
+        foreach (long expected in new long[] { 4_000, 8_000, 10_000, 10_000 })
+        {
+            await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 5_000);
+            await run.ExpectAsync(s_client, DecisionReason.Blocked, retryMs: expected, resetMs: expected);
+            run.Advance(expected);
+        }
+    });
+
+    [Fact]
+    public Task GraceAllowsExtraPermitsUntilTheFirstBlock() => RunAsync("conformance-grace", async run =>
+    {
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 1, resetMs: 10_000);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 10_000);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed);                                       // the grace permit
+        await run.ExpectAsync(s_client, DecisionReason.Blocked, retryMs: 20_000, resetMs: 20_000);
+        run.Advance(20_000);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 1, resetMs: 10_000);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 10_000);
+        await run.ExpectAsync(s_client, DecisionReason.Blocked, retryMs: 20_000, resetMs: 20_000);   // no grace with a block on record
+    });
+
+    [Fact]
+    public Task CooldownSpacesRequestsWithoutCountingABlock() => RunAsync("conformance-cooldown", async run =>
+    {
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 4, resetMs: 10_000);
+        run.Advance(400);
+        await run.ExpectAsync(s_client, DecisionReason.Cooldown, retryMs: 600);
+        run.Advance(600);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 3, resetMs: 9_000);
+        Assert.Equal(0, (await run.InspectAsync(s_client)).BlockCount);
+    });
+
+    [Fact]
+    public Task UnusedPermitsCarryOverUpToTheirCap() => RunAsync("conformance-carry", async run =>
+    {
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 2, resetMs: 10_000);
+        run.Advance(10_000);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 4, resetMs: 10_000);   // 3 + 2 carried - 1
+        run.Advance(10_000);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 4, resetMs: 10_000);   // 4 unused, carried capped at 2
+        ClientState state = await run.InspectAsync(s_client);
+        Assert.Equal(4, state.Remaining);
+    });
+
+    [Fact]
+    public Task ARelativeBlockRestartsWithEveryRequest() => RunAsync("conformance-relative", async run =>
+    {
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 10_000);
+        await run.ExpectAsync(s_client, DecisionReason.Blocked, retryMs: 5_000, resetMs: 5_000);
+        run.Advance(4_000);
+        await run.ExpectAsync(s_client, DecisionReason.Blocked, retryMs: 5_000, resetMs: 5_000);   // restarted
+        run.Advance(5_000);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 10_000);
+    });
+
+    [Fact]
+    public Task OperatorsUnblockAndBlacklist() => RunAsync("conformance-block", async run =>
+    {
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 1, resetMs: 10_000);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 10_000);
+        await run.ExpectAsync(s_client, DecisionReason.Blocked, retryMs: 30_000, resetMs: 30_000);
+        Assert.True(await run.UnblockAsync(s_client));
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 1, resetMs: 10_000);   // a fresh window
+        Assert.Equal(1, (await run.InspectAsync(s_client)).BlockCount);                         // the count stays
+        Assert.True(await run.BlacklistAsync(s_other));
+        await run.ExpectForbiddenAsync(s_other, DecisionReason.Blacklisted);
+    });
+
+    private async Task RunAsync(string name, Func<Run, Task> scenario)
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        Assert.True(ConformancePolicies.All.TryGetValue(name, out FloodgatePolicy? policy), $"no conformance policy '{name}'");
+        using var reference = new FloodgateLimiter(policy, new FloodgateLimiterOptions { Capacity = 64, TimeProvider = time });
+        await using IConformanceLimiter limiter = await CreateAsync(name, time);
+        await scenario(new Run(name, limiter, reference, time));
+    }
+
+    /// <summary>One scenario's run: every step on the limiter under test and on the reference engine, compared.</summary>
+    private sealed class Run(string name, IConformanceLimiter limiter, FloodgateLimiter reference, FakeTimeProvider time)
+    {
+        private int _step;
+
+        public void Advance(long milliseconds) => time.Advance(TimeSpan.FromMilliseconds(milliseconds));
+
+        public async Task<Decision> ExpectAsync(IPAddress client, DecisionReason reason, int? remaining = null, long? retryMs = null, long? resetMs = null)
+        {
+            Decision actual = await CheckAsync(client);
+            string where = $"{name}, step {_step}: {actual}";
+            Assert.True(reason == actual.Reason, $"{where}: expected {reason}");
+            Assert.True(remaining is null || remaining == actual.Remaining, $"{where}: expected remaining {remaining}");
+            Assert.True(retryMs is null || TimeSpan.FromMilliseconds(retryMs.Value) == actual.RetryAfter, $"{where}: expected Retry-After {retryMs} ms");
+            Assert.True(resetMs is null || TimeSpan.FromMilliseconds(resetMs.Value) == actual.ResetAfter, $"{where}: expected reset {resetMs} ms");
+            if (reason == DecisionReason.Allowed && retryMs is null)
+            {
+                Assert.Equal(TimeSpan.Zero, actual.RetryAfter);
+            }
+
+            return actual;
+        }
+
+        public async Task ExpectForbiddenAsync(IPAddress client, DecisionReason reason)
+        {
+            Decision actual = await CheckAsync(client);
+            Assert.True(reason == actual.Reason, $"{name}, step {_step}: {actual}: expected {reason}");
+            Assert.Equal(TimeSpan.MaxValue, actual.RetryAfter);
+        }
+
+        public async Task<ClientState> InspectAsync(IPAddress client)
+        {
+            ClientState expected = reference.Inspect(client);
+            ClientState actual = await limiter.InspectAsync(client);
+            Assert.True(expected == actual, $"{name}, after step {_step}: Inspect differs from the engine's:{Environment.NewLine}engine {expected}{Environment.NewLine}tested {actual}");
+            return actual;
+        }
+
+        public async Task<bool> UnblockAsync(IPAddress client)
+        {
+            bool expected = reference.Unblock(client);
+            bool actual = await limiter.UnblockAsync(client);
+            Assert.Equal(expected, actual);
+            return actual;
+        }
+
+        public async Task<bool> BlacklistAsync(IPAddress client)
+        {
+            bool expected = reference.Blacklist(client);
+            bool actual = await limiter.BlacklistAsync(client);
+            Assert.Equal(expected, actual);
+            return actual;
+        }
+
+        private async Task<Decision> CheckAsync(IPAddress client)
+        {
+            _step++;
+            Decision expected = reference.Check(client);
+            Decision actual = await limiter.CheckAsync(client);
+            Assert.True(
+                expected.Reason == actual.Reason && expected.Remaining == actual.Remaining && expected.Limit == actual.Limit &&
+                expected.RetryAfter == actual.RetryAfter && expected.ResetAfter == actual.ResetAfter,
+                $"{name}, step {_step}: the engine decided {expected} (remaining {expected.Remaining}, reset {expected.ResetAfter}); the limiter under test {actual} (remaining {actual.Remaining}, reset {actual.ResetAfter})");
+            return actual;
+        }
+    }
+}
