@@ -39,9 +39,8 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
             {
                 // A generated policy: its limiter runs the checker compiled for it (with a shared store, the local
                 // table holds a share of the limit, so it is a runtime policy there).
-                string policyName = name;
                 registry.TryGetPolicy(name, out FloodgatePolicy? policy);
-                AddPolicy(name, policy!, options => registry.CreateLimiter(policyName, options));
+                AddPolicy(name, policy!, options => registry.CreateLimiter(name, options));
             }
 
             void AddPolicy(string name, FloodgatePolicy policy, Func<FloodgateLimiterOptions, FloodgateLimiter> create)
@@ -64,7 +63,6 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
                 FloodgateLimiter limiter = store is null ? create(limiterOptions) : new FloodgateLimiter(store.LocalPolicy(policy), limiterOptions);
                 _limiters.Add(name, limiter);
                 _policies.Add(name, policy);
-                string policyName = name;
                 if (store is not null)
                 {
                     // The store's lists are the truth for shared entries: ones restored from a checkpoint may have been removed since.
@@ -79,11 +77,11 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
                     // The shared store decides; the in-process limiter is its local table, and its events are the store's.
                     IFloodgateRemoteLimiter remote = store.Create(name, policy, limiter);
                     _remote.Add(name, remote);
-                    remote.ClientStateChanged += (_, e) => LogStateChange(logger, policyName, e);
+                    remote.ClientStateChanged += (_, e) => LogStateChange(logger, name, e);
                 }
                 else
                 {
-                    limiter.ClientStateChanged += (_, e) => LogStateChange(logger, policyName, e);
+                    limiter.ClientStateChanged += (_, e) => LogStateChange(logger, name, e);
                 }
             }
 

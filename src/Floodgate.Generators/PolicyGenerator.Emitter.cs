@@ -72,10 +72,7 @@ public sealed partial class PolicyGenerator
         sb.AppendLine("    /// <returns>The registry.</returns>");
         sb.AppendLine("    public static global::Floodgate.FloodgatePolicyRegistry AddFloodgatePolicies(this global::Floodgate.FloodgatePolicyRegistry registry)");
         sb.AppendLine("    {");
-        foreach ((PolicyTypeSpec type, PolicySpec policy) in ordered)
-        {
-            sb.Append("        registry.Add<").Append(type.FullName).Append('.').Append(policy.TypeName).AppendLine(">();");
-        }
+        AppendEach(sb, ordered, "        registry.Add<");
 
         sb.AppendLine("        return registry;");
         sb.AppendLine("    }");
@@ -88,16 +85,22 @@ public sealed partial class PolicyGenerator
             sb.AppendLine("#pragma warning restore CA2255");
             sb.AppendLine("    internal static void RegisterFloodgatePolicies()");
             sb.AppendLine("    {");
-            foreach ((PolicyTypeSpec type, PolicySpec policy) in ordered)
-            {
-                sb.Append("        global::Floodgate.FloodgatePolicyRegistry.AddGenerated<").Append(type.FullName).Append('.').Append(policy.TypeName).AppendLine(">();");
-            }
+            AppendEach(sb, ordered, "        global::Floodgate.FloodgatePolicyRegistry.AddGenerated<");
 
             sb.AppendLine("    }");
         }
 
         sb.AppendLine("}");
         return sb.ToString();
+    }
+
+    /// <summary>One call per policy, generic over the policy's generated type: <c>{call}Type>();</c>.</summary>
+    private static void AppendEach(StringBuilder sb, List<(PolicyTypeSpec Type, PolicySpec Policy)> policies, string call)
+    {
+        foreach ((PolicyTypeSpec type, PolicySpec policy) in policies)
+        {
+            sb.Append(call).Append(type.FullName).Append('.').Append(policy.TypeName).AppendLine(">();");
+        }
     }
 
     private static void EmitPolicy(StringBuilder sb, string indent, PolicySpec p)

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.IO.Compression;
 using System.Net;
-using System.Net.Sockets;
 using System.Xml.Linq;
 using Floodgate.Tests.Shared;
 
@@ -34,16 +33,7 @@ public sealed class PackageTests : IDisposable
         }
 
         // The test packages were restored into the global cache under their one-off version: remove them.
-        string home = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
-            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-        foreach (string id in s_packages)
-        {
-            string cached = Path.Combine(home, id.ToLowerInvariant(), _version);
-            if (Directory.Exists(cached))
-            {
-                Directory.Delete(cached, recursive: true);
-            }
-        }
+        DotnetCli.RemoveFromGlobalCache(_version, s_packages);
     }
 
     [Fact]
@@ -65,20 +55,13 @@ public sealed class PackageTests : IDisposable
         // A fresh app outside the solution (so no Directory.Build.props of ours applies), the package added by name.
         string app = Path.Combine(_work, "app");
         DotnetCli.Run(["new", "web", "-o", app, "--no-restore"], _work);
-        File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
-            <?xml version="1.0" encoding="utf-8"?>
-            <configuration>
-              <packageSources>
-                <add key="floodgate-test" value="{feed}" />
-              </packageSources>
-            </configuration>
-            """);
+        DotnetCli.WriteLocalFeedConfig(app, feed);
         DotnetCli.Run(["add", "package", "Floodgate.AspNetCore", "--version", _version], app);
         File.WriteAllText(Path.Combine(app, "Program.cs"), Repository.QuickStart.Code);
         string built = DotnetCli.Run(["build", "-c", "Release"], app);
         Assert.DoesNotContain("warning", built.Split('\n').Where(l => l.Contains("Program.cs", StringComparison.Ordinal)), StringComparer.Ordinal);
 
-        int port = FreePort();
+        int port = SampleProcess.FreePort();
         var start = new ProcessStartInfo("dotnet", [Path.Combine(app, "bin", "Release", "net10.0", "app.dll")])
         {
             WorkingDirectory = app,
@@ -93,8 +76,8 @@ public sealed class PackageTests : IDisposable
         _app.BeginOutputReadLine();
         _app.BeginErrorReadLine();
 
-        using HttpClient client = ClientFrom(IPAddress.Parse("127.0.0.2"), port);
-        using HttpClient probe = ClientFrom(IPAddress.Loopback, port);
+        using HttpClient client = SampleProcess.ClientFrom(IPAddress.Parse("127.0.0.2"), port);
+        using HttpClient probe = SampleProcess.ClientFrom(IPAddress.Loopback, port);
         await Eventually.WaitAsync(async () =>
         {
             try
@@ -146,32 +129,5 @@ public sealed class PackageTests : IDisposable
             Assert.Equal(_version, dependency.Attribute("version")?.Value);
             Assert.DoesNotContain("Analyzers", dependency.Attribute("exclude")?.Value ?? string.Empty, StringComparison.OrdinalIgnoreCase);
         }
-    }
-
-    private static HttpClient ClientFrom(IPAddress source, int port) => new(new SocketsHttpHandler
-    {
-        ConnectCallback = async (_, token) =>
-        {
-            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            try
-            {
-                socket.Bind(new IPEndPoint(source, 0));
-                await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), token);
-                return new NetworkStream(socket, ownsSocket: true);
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        },
-    })
-    { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

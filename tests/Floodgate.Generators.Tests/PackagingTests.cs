@@ -19,37 +19,21 @@ public sealed class PackagingTests : IDisposable
         }
 
         // The test package was restored into the global cache under its one-off version: remove it.
-        string home = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
-            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-        string cached = Path.Combine(home, "floodgate.fast", _version);
-        if (Directory.Exists(cached))
-        {
-            Directory.Delete(cached, recursive: true);
-        }
+        DotnetCli.RemoveFromGlobalCache(_version, "Floodgate.Fast");
     }
 
     [Fact]
     public void AConsumerOfThePackageGetsTheGeneratorAndItsDiagnostics()
     {
-        // bin/<Configuration>/<framework>/ of this project -> the repository root; pack what was built.
-        var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        string configuration = output.Parent!.Name;
-        string repository = output.Parent!.Parent!.Parent!.Parent!.Parent!.FullName;
+        // Pack what was built.
         string feed = Path.Combine(_work, "feed");
         Directory.CreateDirectory(_work);
-        DotnetCli.Run(["pack", Path.Combine(repository, "src", "Floodgate.Fast", "Floodgate.Fast.csproj"), "-c", configuration, "--no-build",
+        DotnetCli.Run(["pack", Path.Combine(Repository.Root, "src", "Floodgate.Fast", "Floodgate.Fast.csproj"), "-c", Repository.Configuration, "--no-build",
             "-o", feed, $"-p:PackageVersion={_version}"], _work, expectSuccess: true);
 
         string consumer = Path.Combine(_work, "consumer");
         Directory.CreateDirectory(consumer);
-        File.WriteAllText(Path.Combine(consumer, "nuget.config"), $"""
-            <?xml version="1.0" encoding="utf-8"?>
-            <configuration>
-              <packageSources>
-                <add key="floodgate-test" value="{feed}" />
-              </packageSources>
-            </configuration>
-            """);
+        DotnetCli.WriteLocalFeedConfig(consumer, feed);
         File.WriteAllText(Path.Combine(consumer, "Consumer.csproj"), $"""
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>

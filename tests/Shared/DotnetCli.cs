@@ -26,4 +26,30 @@ internal static class DotnetCli
         Assert.True((process.ExitCode == 0) == expectSuccess, $"dotnet {string.Join(' ', arguments)} exited {process.ExitCode}:{Environment.NewLine}{all}");
         return all;
     }
+
+    /// <summary>Writes a <c>nuget.config</c> into <paramref name="directory"/> that adds <paramref name="feed"/> to the machine's sources.</summary>
+    public static void WriteLocalFeedConfig(string directory, string feed) =>
+        File.WriteAllText(Path.Combine(directory, "nuget.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <packageSources>
+                <add key="floodgate-test" value="{feed}" />
+              </packageSources>
+            </configuration>
+            """);
+
+    /// <summary>Removes packages restored into the global cache under a test's one-off <paramref name="version"/>.</summary>
+    public static void RemoveFromGlobalCache(string version, params string[] ids)
+    {
+        string home = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
+            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        foreach (string id in ids)
+        {
+            string cached = Path.Combine(home, id.ToLowerInvariant(), version);
+            if (Directory.Exists(cached))
+            {
+                Directory.Delete(cached, recursive: true);
+            }
+        }
+    }
 }

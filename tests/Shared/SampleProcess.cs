@@ -124,7 +124,10 @@ internal sealed class SampleProcess : IDisposable
     /// <summary>A client whose connections come from 127.0.0.<paramref name="host"/>.</summary>
     public HttpClient ClientFrom(int host) => ClientFrom(IPAddress.Parse($"127.0.0.{host}"));
 
-    public HttpClient ClientFrom(IPAddress source)
+    public HttpClient ClientFrom(IPAddress source) => ClientFrom(source, Port);
+
+    /// <summary>A client whose connections to 127.0.0.1:<paramref name="port"/> come from <paramref name="source"/>, another loopback address.</summary>
+    public static HttpClient ClientFrom(IPAddress source, int port)
     {
         var handler = new SocketsHttpHandler
         {
@@ -134,7 +137,7 @@ internal sealed class SampleProcess : IDisposable
                 try
                 {
                     socket.Bind(new IPEndPoint(source, 0));
-                    await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, Port), cancellationToken);
+                    await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cancellationToken);
                     return new NetworkStream(socket, ownsSocket: true);
                 }
                 catch
@@ -144,7 +147,7 @@ internal sealed class SampleProcess : IDisposable
                 }
             },
         };
-        return new HttpClient(handler) { BaseAddress = new Uri($"http://127.0.0.1:{Port}"), Timeout = TimeSpan.FromSeconds(10) };
+        return new HttpClient(handler) { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
     }
 
     public void Dispose()
@@ -163,7 +166,7 @@ internal sealed class SampleProcess : IDisposable
         }
     }
 
-    private static int FreePort()
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

@@ -34,7 +34,7 @@ public static class FloodgateConfiguration
         ArgumentNullException.ThrowIfNull(configuration);
         return configuration switch
         {
-            DurationSection or DurationView => configuration,
+            DurationView => configuration,
             IConfigurationSection section => new DurationSection(section),
             _ => new DurationView(configuration),
         };
@@ -45,43 +45,36 @@ public static class FloodgateConfiguration
             ? duration.ToString("c", System.Globalization.CultureInfo.InvariantCulture)
             : value;
 
-    private sealed class DurationView(IConfiguration inner) : IConfiguration
+    /// <summary>Reads through to <see cref="Inner"/>, rewriting short-form durations; a section's view adds its key and value.</summary>
+    private class DurationView(IConfiguration inner) : IConfiguration
     {
+        protected IConfiguration Inner { get; } = inner;
+
         public string? this[string key]
         {
-            get => Normalize(ConfigurationPath.GetSectionKey(key), inner[key]);
-            set => inner[key] = value;
+            get => Normalize(ConfigurationPath.GetSectionKey(key), Inner[key]);
+            set => Inner[key] = value;
         }
 
-        public IEnumerable<IConfigurationSection> GetChildren() => inner.GetChildren().Select(child => (IConfigurationSection)new DurationSection(child));
+        public IEnumerable<IConfigurationSection> GetChildren() => Inner.GetChildren().Select(child => (IConfigurationSection)new DurationSection(child));
 
-        public IChangeToken GetReloadToken() => inner.GetReloadToken();
+        public IChangeToken GetReloadToken() => Inner.GetReloadToken();
 
-        public IConfigurationSection GetSection(string key) => new DurationSection(inner.GetSection(key));
+        public IConfigurationSection GetSection(string key) => new DurationSection(Inner.GetSection(key));
     }
 
-    private sealed class DurationSection(IConfigurationSection inner) : IConfigurationSection
+    private sealed class DurationSection(IConfigurationSection section) : DurationView(section), IConfigurationSection
     {
-        public string Key => inner.Key;
+        private IConfigurationSection Section => (IConfigurationSection)Inner;
 
-        public string Path => inner.Path;
+        public string Key => Section.Key;
+
+        public string Path => Section.Path;
 
         public string? Value
         {
-            get => Normalize(inner.Key, inner.Value);
-            set => inner.Value = value;
+            get => Normalize(Section.Key, Section.Value);
+            set => Section.Value = value;
         }
-
-        public string? this[string key]
-        {
-            get => Normalize(ConfigurationPath.GetSectionKey(key), inner[key]);
-            set => inner[key] = value;
-        }
-
-        public IEnumerable<IConfigurationSection> GetChildren() => inner.GetChildren().Select(child => (IConfigurationSection)new DurationSection(child));
-
-        public IChangeToken GetReloadToken() => inner.GetReloadToken();
-
-        public IConfigurationSection GetSection(string key) => new DurationSection(inner.GetSection(key));
     }
 }
