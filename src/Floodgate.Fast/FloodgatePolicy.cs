@@ -120,6 +120,20 @@ public sealed class FloodgatePolicy
     /// </summary>
     public int MaxClientsPerPrefix { get; set; } = DefaultMaxClientsPerPrefix;
 
+    /// <summary>
+    /// Gets or sets the shape of the limit: how <see cref="PermitLimit"/> is spread over <see cref="Window"/>.
+    /// <value>The default value is <see cref="FloodgateAlgorithm.FixedWindow"/>.</value>
+    /// </summary>
+    public FloodgateAlgorithm Algorithm { get; set; }
+
+    /// <summary>
+    /// Gets or sets how many requests a <see cref="FloodgateAlgorithm.TokenBucket"/> admits at one instant (the bucket's
+    /// size); the sustained rate stays <see cref="PermitLimit"/> per <see cref="Window"/>. 1 is strict smoothing: one
+    /// request per <c>Window / PermitLimit</c>. Only for the token bucket.
+    /// <value>The default value is <see langword="null"/>: <see cref="PermitLimit"/>.</value>
+    /// </summary>
+    public int? Burst { get; set; }
+
     /// <summary>Returns a copy of this policy.</summary>
     /// <returns>A new policy with the same settings.</returns>
     public FloodgatePolicy Clone() => (FloodgatePolicy)MemberwiseClone();
@@ -178,6 +192,8 @@ public sealed class FloodgatePolicy
             Fail("PermitLimit + GracePermits + AccumulateLimit", total, $"must not exceed {MaxTotalPermits}");
         }
 
+        ValidateShape(Fail);
+
         if (MaxClientsPerPrefix is < 0 or > Internal.PolicyLimits.MaxClientsPerPrefix)
         {
             Fail(nameof(MaxClientsPerPrefix), MaxClientsPerPrefix, $"must be between 0 (off) and {Internal.PolicyLimits.MaxClientsPerPrefix}");
@@ -213,6 +229,53 @@ public sealed class FloodgatePolicy
             {
                 string range = allowZero ? "0 or more" : "greater than 0";
                 Fail(setting, value, $"must be {range} and at most 10 years{(allowForever ? ", or Forever" : string.Empty)}");
+            }
+        }
+    }
+
+    /// <summary>The knobs a shape does not have, and the bounds of the token bucket's arithmetic (<c>Internal.ShapeMath</c>).</summary>
+    private void ValidateShape(Action<string, object?, string> fail)
+    {
+        if (!Enum.IsDefined(Algorithm))
+        {
+            fail(nameof(Algorithm), (int)Algorithm, "must be FixedWindow, SlidingWindow or TokenBucket");
+            return;
+        }
+
+        if (Algorithm != FloodgateAlgorithm.TokenBucket && Burst is not null)
+        {
+            fail(nameof(Burst), Burst, $"applies only to Algorithm TokenBucket (this policy is {Algorithm}); remove it");
+        }
+
+        if (Algorithm != FloodgateAlgorithm.FixedWindow && AccumulateRequests)
+        {
+            fail(nameof(AccumulateRequests), AccumulateRequests, $"applies only to Algorithm FixedWindow: a {Algorithm} has no windows to carry permits between; remove it");
+        }
+
+        if (Algorithm != FloodgateAlgorithm.FixedWindow && AccumulateLimit is not null)
+        {
+            fail(nameof(AccumulateLimit), AccumulateLimit, $"applies only to Algorithm FixedWindow; remove it");
+        }
+
+        if (Algorithm == FloodgateAlgorithm.TokenBucket && Burst is { } burst)
+        {
+            if (burst < 1 || burst > MaxTotalPermits)
+            {
+                fail(nameof(Burst), burst, $"must be between 1 and {MaxTotalPermits}, or null for PermitLimit");
+            }
+        }
+
+        bool burstValid = Burst is null or (>= 1 and <= MaxTotalPermits);
+        if (Algorithm != FloodgateAlgorithm.FixedWindow && PermitLimit > 0 && burstValid && GracePermits >= 0 &&
+            Window >= TimeSpan.FromMilliseconds(1) && Window <= MaxFiniteDuration)
+        {
+            int permits = Algorithm == FloodgateAlgorithm.TokenBucket ? Burst ?? PermitLimit : PermitLimit;
+            string setting = Algorithm == FloodgateAlgorithm.TokenBucket ? "(Burst + GracePermits + 1) × Window" : "(PermitLimit + GracePermits + 1) × Window";
+            long windowMs = Internal.PolicyMath.ToMilliseconds(Window);
+            if (!Internal.ShapeMath.UnitsFit((long)permits + GracePermits + 1, windowMs, PermitLimit))
+            {
+                fail(setting, $"({permits} + {GracePermits} + 1) × {windowMs} ms",
+                    $"must stay below {Internal.ShapeMath.MaxUnits} (a {Algorithm} is counted in exact integers, in process and in Redis's Lua); use a shorter Window with a proportionally smaller PermitLimit");
             }
         }
     }

@@ -64,4 +64,10 @@ public sealed class FloodgatePolicyAttribute : Attribute
 
     /// <summary>Gets or sets <see cref="FloodgatePolicy.MaxClientsPerPrefix"/>. <value>The default value is <see cref="FloodgatePolicy.DefaultMaxClientsPerPrefix"/>; 0 turns it off.</value></summary>
     public int MaxClientsPerPrefix { get; set; } = FloodgatePolicy.DefaultMaxClientsPerPrefix;
+
+    /// <summary>Gets or sets <see cref="FloodgatePolicy.Algorithm"/>.</summary>
+    public FloodgateAlgorithm Algorithm { get; set; }
+
+    /// <summary>Gets or sets <see cref="FloodgatePolicy.Burst"/> (token bucket only); -1 (the default) for PermitLimit.</summary>
+    public int Burst { get; set; } = -1;
 }

@@ -57,4 +57,10 @@ public interface IFloodgatePolicyDefinition
 
     /// <summary>Gets <see cref="FloodgatePolicy.MaxClientsPerPrefix"/> (0: off). Defaults to <see cref="FloodgatePolicy.DefaultMaxClientsPerPrefix"/>.</summary>
     static virtual int MaxClientsPerPrefix => FloodgatePolicy.DefaultMaxClientsPerPrefix;
+
+    /// <summary>Gets <see cref="FloodgatePolicy.Algorithm"/>. Defaults to <see cref="FloodgateAlgorithm.FixedWindow"/>.</summary>
+    static virtual FloodgateAlgorithm Algorithm => FloodgateAlgorithm.FixedWindow;
+
+    /// <summary>Gets <see cref="FloodgatePolicy.Burst"/>, or -1 for PermitLimit (the default).</summary>
+    static virtual int Burst => -1;
 }

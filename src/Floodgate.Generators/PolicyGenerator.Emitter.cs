@@ -130,6 +130,16 @@ public sealed partial class PolicyGenerator
         Line("double", "BlockMultiplier", p.BlockMultiplier.ToString("R", CultureInfo.InvariantCulture));
         Line("long", "MaxBlockDurationMilliseconds", Long(p.MaxBlockMs));
         Line("int", "MaxClientsPerPrefix", Long(p.MaxClientsPerPrefix));
+        if (p.Algorithm != 0)
+        {
+            string[] algorithms = ["FixedWindow", "SlidingWindow", "TokenBucket"];
+            Line("global::Floodgate.FloodgateAlgorithm", "Algorithm", "global::Floodgate.FloodgateAlgorithm." + algorithms[p.Algorithm]);
+        }
+
+        if (p.Burst != -1)
+        {
+            Line("int", "Burst", Long(p.Burst));
+        }
         sb.Append(indent).AppendLine("}");
     }
 

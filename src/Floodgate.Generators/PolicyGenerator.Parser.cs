@@ -191,6 +191,38 @@ public sealed partial class PolicyGenerator
             Contradiction($"MaxClientsPerPrefix must be between 0 (off) and {MaxClientsPerPrefixLimit}; got {maxClientsPerPrefix}");
         }
 
+        // The shapes (FloodgateAlgorithm: 0 FixedWindow, 1 SlidingWindow, 2 TokenBucket) and the knobs each does not have.
+        string[] algorithms = ["FixedWindow", "SlidingWindow", "TokenBucket"];
+        int algorithm = Int("Algorithm", 0);
+        int burst = Int("Burst", -1);
+        if (algorithm < 0 || algorithm >= algorithms.Length)
+        {
+            Contradiction($"Algorithm must be FixedWindow, SlidingWindow or TokenBucket; got {algorithm}");
+        }
+        else
+        {
+            string shape = algorithms[algorithm];
+            if (burst != -1 && algorithm != 2)
+            {
+                Contradiction($"Burst applies only to Algorithm TokenBucket (this policy is {shape}); remove it");
+            }
+            else if (burst != -1 && (burst < 1 || burst > MaxTotalPermits))
+            {
+                Contradiction($"Burst must be between 1 and {MaxTotalPermits}, or -1 for PermitLimit; got {burst}");
+            }
+
+            if (accumulate && algorithm != 0)
+            {
+                Contradiction($"AccumulateRequests applies only to Algorithm FixedWindow: a {shape} has no windows to carry permits between");
+            }
+
+            long permits = algorithm == 2 && burst > 0 ? burst : permitLimit;
+            if (algorithm != 0 && permitLimit > 0 && window > 0 && grace >= 0 && !ShapeMath.UnitsFit(permits + grace + 1, window, permitLimit))
+            {
+                Contradiction($"({(algorithm == 2 ? "Burst" : "PermitLimit")} + GracePermits + 1) × Window in ms must stay below {ShapeMath.MaxUnits} (a {shape} is counted in exact integers); use a shorter Window with a proportionally smaller PermitLimit");
+            }
+        }
+
         long total = (long)permitLimit + Math.Max(0, grace) + (accumulate ? (accumulateLimit < 0 ? permitLimit : accumulateLimit) : 0);
         if (total > MaxTotalPermits)
         {
@@ -200,7 +232,7 @@ public sealed partial class PolicyGenerator
         return diagnostics.Count > errors ? null : new PolicySpec(
             name, ToTypeName(name), permitLimit, window, blockDuration, Bool("RelativeBlock", false), blockLimit, blockExceed,
             Bool("BlockExceedReset", true), maxWindow, accumulate, accumulateLimit, cooldown, grace, multiplier, maxBlock,
-            maxClientsPerPrefix, LocationInfo.From(location));
+            maxClientsPerPrefix, algorithm, burst, LocationInfo.From(location));
     }
 
     private static string Keyword(TypeDeclarationSyntax type) => type switch

@@ -1,3 +1,4 @@
+using Floodgate.Internal;
 using System.Net;
 using Floodgate.Redis.Internal;
 using StackExchange.Redis;
@@ -313,11 +314,30 @@ public sealed partial class FloodgateRedisLimiter
         bool tracked = ws != 0 || bu != 0 || oc != 0 || blacklisted || f[10] != 0;
         bool blocked = !blacklisted && bu > now;
         bool blockEnded = bu > ws && bu <= now;
-        bool active = ws != 0 && now - ws < _p.WindowMs && !blockEnded;
-        int carry = _p.AccumulateCap > 0 && ws != 0 && !(_p.MaxWindowMs >= 0 && now - ws >= _p.MaxWindowMs)
-            ? Math.Clamp(_p.PermitLimit + _p.AccumulateCap - c, 0, _p.AccumulateCap)
-            : 0;
-        int remaining = active ? Math.Max(0, _p.PermitLimit + _p.AccumulateCap - c) : _p.PermitLimit + carry;
+        bool active;
+        int counted, remaining;
+        long resetAfter;
+        if (_p.Algorithm == FloodgateAlgorithm.TokenBucket)
+        {
+            ShapeMath.DescribeBucket(ws, c, now, _p.PermitLimit, _p.WindowMs, (long)_p.Burst * _p.WindowMs, out counted, out remaining, out resetAfter);
+            active = counted > 0;
+        }
+        else if (_p.Algorithm == FloodgateAlgorithm.SlidingWindow)
+        {
+            ShapeMath.DescribeSliding(blockEnded ? 0 : ws, c, blockEnded ? 0 : cy, now, _p.PermitLimit, _p.WindowMs, out counted, out remaining, out resetAfter);
+            active = resetAfter > 0;
+        }
+        else
+        {
+            active = ws != 0 && now - ws < _p.WindowMs && !blockEnded;
+            int carry = _p.AccumulateCap > 0 && ws != 0 && !(_p.MaxWindowMs >= 0 && now - ws >= _p.MaxWindowMs)
+                ? Math.Clamp(_p.PermitLimit + _p.AccumulateCap - c, 0, _p.AccumulateCap)
+                : 0;
+            remaining = active ? Math.Max(0, _p.PermitLimit + _p.AccumulateCap - c) : _p.PermitLimit + carry;
+            counted = active ? Math.Max(0, c - (_p.AccumulateCap - cy)) : 0;
+            resetAfter = active ? Math.Max(0, ws + _p.WindowMs - now) : 0;
+        }
+
         int count = (int)oc;
         if (count != 0 && !blacklisted && bu <= now &&
             ((_p.BlockExceedReset && punished) || (_p.MaxWindowMs >= 0 && now - Math.Max(qf, bu) >= _p.MaxWindowMs)))
@@ -330,9 +350,9 @@ public sealed partial class FloodgateRedisLimiter
             Client = key,
             IsTracked = tracked,
             IsWindowActive = active,
-            Count = active ? Math.Max(0, c - (_p.AccumulateCap - cy)) : 0,
+            Count = counted,
             Remaining = blocked || blacklisted ? 0 : remaining,
-            ResetAfter = active ? TimeSpan.FromMilliseconds(Math.Max(0, ws + _p.WindowMs - now)) : TimeSpan.Zero,
+            ResetAfter = TimeSpan.FromMilliseconds(resetAfter),
             IsBlocked = blocked,
             IsPunished = punished && (blocked || blacklisted),
             IsBlacklisted = blacklisted,

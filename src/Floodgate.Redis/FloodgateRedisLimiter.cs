@@ -261,6 +261,11 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
             local.AccumulateLimit = (int)Math.Floor(accumulate * share);
         }
 
+        if (policy.Burst is int burst)
+        {
+            local.Burst = Math.Max(1, (int)Math.Floor(burst * share));
+        }
+
         local.GracePermits = (int)Math.Floor(policy.GracePermits * share);
         return local;
     }

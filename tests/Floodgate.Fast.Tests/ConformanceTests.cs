@@ -25,6 +25,15 @@ public sealed partial class GeneratedConformanceTests : PolicyConformanceTests
     [FloodgatePolicy("conformance-cooldown", PermitLimit = 5, Window = "10s", Cooldown = "1s")]
     [FloodgatePolicy("conformance-carry", PermitLimit = 3, Window = "10s", AccumulateRequests = true, AccumulateLimit = 2)]
     [FloodgatePolicy("conformance-relative", PermitLimit = 1, Window = "10s", BlockDuration = "5s", RelativeBlock = true)]
+    [FloodgatePolicy("conformance-bucket", Algorithm = FloodgateAlgorithm.TokenBucket, PermitLimit = 4, Window = "8s", Burst = 2)]
+    [FloodgatePolicy("conformance-bucket-strict", Algorithm = FloodgateAlgorithm.TokenBucket, PermitLimit = 3, Window = "1s", Burst = 1)]
+    [FloodgatePolicy("conformance-bucket-block", Algorithm = FloodgateAlgorithm.TokenBucket, PermitLimit = 2, Window = "10s", BlockDuration = "30s", BlockLimit = 1, BlockExceedDuration = "forever")]
+    [FloodgatePolicy("conformance-bucket-grace", Algorithm = FloodgateAlgorithm.TokenBucket, PermitLimit = 2, Window = "10s", GracePermits = 1, BlockDuration = "20s")]
+    [FloodgatePolicy("conformance-bucket-cooldown", Algorithm = FloodgateAlgorithm.TokenBucket, PermitLimit = 5, Window = "10s", Cooldown = "1s")]
+    [FloodgatePolicy("conformance-sliding", Algorithm = FloodgateAlgorithm.SlidingWindow, PermitLimit = 4, Window = "10s")]
+    [FloodgatePolicy("conformance-sliding-block", Algorithm = FloodgateAlgorithm.SlidingWindow, PermitLimit = 2, Window = "10s", BlockDuration = "30s", BlockLimit = 1, BlockExceedDuration = "forever")]
+    [FloodgatePolicy("conformance-sliding-grace", Algorithm = FloodgateAlgorithm.SlidingWindow, PermitLimit = 2, Window = "10s", GracePermits = 1, BlockDuration = "20s")]
+    [FloodgatePolicy("conformance-sliding-cooldown", Algorithm = FloodgateAlgorithm.SlidingWindow, PermitLimit = 5, Window = "10s", Cooldown = "1s")]
     internal static partial class Declared;
 
     private static readonly FloodgatePolicyRegistry s_registry = new FloodgatePolicyRegistry().AddFloodgatePolicies();

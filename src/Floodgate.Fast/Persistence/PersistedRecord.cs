@@ -41,7 +41,7 @@ internal struct PersistedEntry
     public long QuietFromUtc;
     public long LastAllowedUtc;
     public int Carry;
-    public int Reserved;
+    public int Previous;        // SlidingWindow: the count of the window before WindowStart (0 in checkpoints written before it)
 }
 
 /// <summary>Hashing and equality of persisted keys for FASTER's index.</summary>

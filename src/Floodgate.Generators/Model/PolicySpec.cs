@@ -19,4 +19,6 @@ internal sealed record PolicySpec(
     double BlockMultiplier,
     long MaxBlockMs,
     int MaxClientsPerPrefix,
+    int Algorithm,
+    int Burst,
     LocationInfo? Location);

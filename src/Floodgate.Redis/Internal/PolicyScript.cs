@@ -21,6 +21,8 @@ internal sealed class PolicyScript
         Text = s_template
             .Replace("@LENGTHS", lengths, StringComparison.Ordinal)
             .Replace("@KEEP", Number(PolicyMath.ToMilliseconds(foreverRetention)), StringComparison.Ordinal)
+            .Replace("@ALG", Number((int)p.Algorithm), StringComparison.Ordinal)
+            .Replace("@BURST", Number((long)p.Burst * p.WindowMs), StringComparison.Ordinal)
             .Replace("@RESET", Flag(p.BlockExceedReset), StringComparison.Ordinal)
             .Replace("@ADAPT", Flag(p.AdaptiveBlocks), StringComparison.Ordinal)
             .Replace("@REL", Flag(p.RelativeBlock), StringComparison.Ordinal)

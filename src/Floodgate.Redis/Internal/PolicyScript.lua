@@ -5,11 +5,18 @@
 -- State:   one string value, struct-packed (FMT) so a check is one GET and one SET:
 --          ws window start, c counter (starts at ACC - carry), bc block counted in this window, cy carry,
 --          bu block end, p punished, x blacklisted, oc block count, qf quiet from, la last allowed (times in ms)
+--          The shapes (ALG) read the first four fields their own way (Floodgate.Internal.ShapeMath, the same steps):
+--          ALG 0 fixed window: as above.
+--          ALG 1 sliding window: ws window start on the client's grid, c its count, bc block counted in it,
+--                cy the previous (adjacent) window's count.
+--          ALG 2 token bucket (GCRA): ws the theoretical arrival time in whole ms, c its fraction in 1/P ms,
+--                bc a violation counted since the bucket was last full; cy unused.
 -- Reply:   check: {reason, remaining, retry ms (-1 never), reset ms (-1 never), event, block count, event ms};
 --          an allowed check may stop after reset
 --          event: 0 none, 1 blocked, 2 punished, 3 blacklisted. Reasons as Floodgate.DecisionReason.
 local P, W, BD, REL, BL, BX, RESET, MW, ACC, CD, GR, ADAPT = @P, @W, @BD, @REL, @BL, @BX, @RESET, @MW, @ACC, @CD, @GR, @ADAPT
 local KEEP = @KEEP
+local ALG, BURST = @ALG, @BURST
 local key, op = KEYS[1], ARGV[1]
 local now
 if ARGV[2] ~= '' then
@@ -29,7 +36,7 @@ if op == 'i' then
 end
 
 -- The common case first, before any closure is made: an allowed request inside a running window (no cooldown).
-if op == 'c' and CD == 0 and x ~= 1 and bu <= now and bu <= ws and ws ~= 0 and now - ws < W and c < P + ACC then
+if op == 'c' and ALG == 0 and CD == 0 and x ~= 1 and bu <= now and bu <= ws and ws ~= 0 and now - ws < W and c < P + ACC then
   c = c + 1
   -- the TTL set when the window started still covers it
   redis.call('SET', key, struct.pack(FMT, ws, c, bc, cy, bu, p, x, oc, qf, la), 'KEEPTTL')
@@ -52,12 +59,27 @@ local function blocklength(n)
   return BD
 end
 
+-- Exact integer division for values below 2^53 (a double's a / b may round across an integer).
+local function divmod(a, b)
+  local q = math.floor(a / b)
+  local r = a - q * b
+  if r < 0 then q, r = q - 1, r + b elseif r >= b then q, r = q + 1, r - b end
+  return q, r
+end
+
+local function ceildiv(a, b)
+  if a <= 0 then return 0 end
+  local q, r = divmod(a, b)
+  if r > 0 then q = q + 1 end
+  return q
+end
+
 -- Writes the state with a TTL that keeps exactly what a later decision depends on.
 local function save()
   local keepFor = MW >= 0 and MW or KEEP
   local until_ = 0
   if ws ~= 0 then
-    until_ = ws + W
+    if ALG == 2 then until_ = ws + 1 elseif ALG == 1 then until_ = ws + 2 * W else until_ = ws + W end
     if ACC > 0 then until_ = math.max(until_, ws + keepFor) end
   end
   until_ = math.max(until_, bu)
@@ -108,8 +130,109 @@ end
 if CD > 0 and la ~= 0 and now - la < CD then
   local retry = la + CD - now
   local reset = retry
-  if ws ~= 0 and now - ws < W then reset = ws + W - now end
+  if ALG == 2 then
+    if ws ~= 0 then reset = math.max(retry, ceildiv(math.max(0, (ws - now) * P + c), P)) end
+  elseif ALG == 1 then
+    if ws ~= 0 and now - ws < 2 * W then reset = math.max(retry, 2 * W - (now - ws)) end
+  elseif ws ~= 0 and now - ws < W then
+    reset = ws + W - now
+  end
   return {3, 0, retry, reset, 0, 0, 0}
+end
+
+-- A violation: at most one per window (per episode on the token bucket). The block count rises, and the client is
+-- blocked, punished or blacklisted; with no block it is refused until retryAt and offends until quietAt.
+local function violation(quietAt, retryAt, resetAt)
+  local count = math.min(effective() + 1, 4095)
+  local punish = BL >= 0 and count > BL
+  local length = blocklength(count)
+  if punish then length = BX end
+  oc = count
+  if length < 0 then qf = now elseif length == 0 then qf = quietAt else qf = now + length end
+  bc = 1
+  -- A block or blacklisting replaces a token bucket's debt: the client comes back with a full bucket.
+  if length ~= 0 and ALG == 2 then ws, c = 0, 0 end
+  if length < 0 then
+    x, p = 1, 0
+    save()
+    return {5, 0, -1, -1, 3, count, -1}
+  elseif length > 0 then
+    bu = now + length
+    p = punish and 1 or 0
+    save()
+    if punish then return {4, 0, length, length, 2, count, length} end
+    return {4, 0, length, length, 1, count, length}
+  end
+  save()
+  local retry = math.max(1, retryAt - now)
+  return {2, 0, retry, math.max(retry, resetAt - now), 1, count, retry}
+end
+
+if ALG == 2 then
+  -- Token bucket (GCRA), in units of 1/P ms: one permit is W units.
+  local excess = 0
+  if ws ~= 0 then excess = math.max(0, (ws - now) * P + c) end
+  local nextx = excess + W
+  local capacity = BURST
+  if GR > 0 and nextx > capacity and effective() == 0 then capacity = capacity + GR * W end
+  if nextx <= capacity then
+    if excess == 0 then bc = 0 end   -- a full bucket ends the episode
+    local whole, fraction = divmod(nextx, P)
+    ws, c = now + whole, fraction
+    if CD > 0 then la = now end
+    save()
+    local remaining = 0
+    if nextx < BURST then remaining = divmod(BURST - nextx, W) end
+    return {0, remaining, 0, ceildiv(nextx, P), 0, 0, 0}
+  end
+  local retry = math.max(1, ceildiv(excess + W - capacity, P))
+  local reset = math.max(retry, ceildiv(excess, P))
+  if bc == 1 then return {2, 0, retry, reset, 0, 0, 0} end
+  return violation(now + retry, now + retry, now + reset)
+end
+
+if ALG == 1 then
+  -- Sliding window: this window's count plus the previous one's, weighted by the part still inside the interval.
+  if ws == 0 or now - ws >= W or bu > ws then
+    if ws ~= 0 and bu <= ws and now - ws >= W then
+      local k = divmod(now - ws, W)
+      if k == 1 then cy = c else cy = 0 end
+      ws = ws + k * W
+    else
+      ws, cy = now, 0
+    end
+    c, bc = 0, 0
+  end
+  local e = math.max(0, now - ws)
+  local weighted = 0
+  if e < W then weighted = cy * (W - e) end
+  local allowance = P
+  if GR > 0 and c * W + weighted >= allowance * W and effective() == 0 then allowance = allowance + GR end
+  if c * W + weighted < allowance * W then
+    c = c + 1
+    if CD > 0 then la = now end
+    save()
+    local left = P * W - c * W - weighted
+    local remaining = 0
+    if left > 0 then remaining = ceildiv(left, W) end
+    return {0, remaining, 0, 2 * W - e, 0, 0, 0}
+  end
+  -- The next permit: the previous window's weight falls every ms; past this window's end, its count becomes the previous one.
+  local retry = -1
+  if c < allowance and cy > 0 then
+    local at = W - ceildiv((allowance - c) * W, cy) + 1
+    if at < W then retry = math.max(1, at - e) end
+  end
+  if retry < 0 then
+    retry = W - e
+    if c >= allowance then retry = retry + math.max(0, W - ceildiv(allowance * W, c) + 1) end
+    retry = math.max(1, retry)
+  end
+  local reset = 0
+  if c > 0 then reset = 2 * W - e elseif cy > 0 then reset = W - e end
+  reset = math.max(retry, reset)
+  if bc == 1 then return {2, 0, retry, reset, 0, 0, 0} end
+  return violation(ws + W, now + retry, now + reset)
 end
 
 -- A new window starts with this request when there is none, when it has run its length, or when a block that
@@ -143,27 +266,4 @@ if c < allowance then
 end
 
 if bc == 1 then return {2, 0, windowEnd - now, windowEnd - now, 0, 0, 0} end
-
--- A violation: at most one block per window. The block count rises, and the client is blocked, punished or blacklisted.
-local count = math.min(effective() + 1, 4095)
-local punish = BL >= 0 and count > BL
-local length = blocklength(count)
-if punish then length = BX end
-oc = count
-if length < 0 then qf = now elseif length == 0 then qf = windowEnd else qf = now + length end
-if length < 0 then
-  x, p, bc = 1, 0, 1
-  save()
-  return {5, 0, -1, -1, 3, count, -1}
-elseif length > 0 then
-  bu = now + length
-  p = punish and 1 or 0
-  bc = 1
-  save()
-  if punish then return {4, 0, length, length, 2, count, length} end
-  return {4, 0, length, length, 1, count, length}
-end
-bc = 1
-save()
-local left = math.max(0, windowEnd - now)
-return {2, 0, left, left, 1, count, left}
+return violation(windowEnd, windowEnd, windowEnd)

@@ -150,6 +150,184 @@ public abstract class PolicyConformanceTests
         await run.ExpectForbiddenAsync(s_other, DecisionReason.Blacklisted);
     });
 
+    // ---- Token bucket ----
+
+    [Fact]
+    public Task ABucketAdmitsItsBurstThenOnePermitPerInterval() => RunAsync("conformance-bucket", async run =>
+    {
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 1, resetMs: 2_000);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 4_000);
+        await run.ExpectAsync(s_client, DecisionReason.RateLimited, retryMs: 2_000, resetMs: 4_000);   // the next permit in 2 s, not a window
+        Assert.Equal(1, (await run.InspectAsync(s_client)).BlockCount);
+        run.Advance(500);
+        await run.ExpectAsync(s_client, DecisionReason.RateLimited, retryMs: 1_500, resetMs: 3_500);
+        run.Advance(1_500);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 4_000);
+        ClientState state = await run.InspectAsync(s_client);
+        Assert.Equal(2, state.Count);
+        Assert.Equal(TimeSpan.FromSeconds(4), state.ResetAfter);
+        await run.ExpectAsync(s_client, DecisionReason.RateLimited, retryMs: 2_000, resetMs: 4_000);   // the same episode: no second violation
+        Assert.Equal(1, (await run.InspectAsync(s_client)).BlockCount);
+        run.Advance(4_000);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 1, resetMs: 2_000);          // full again
+        await run.ExpectAsync(s_other, DecisionReason.Allowed, remaining: 1, resetMs: 2_000);           // per client
+    });
+
+    [Fact]
+    public Task ABucketOfOneSpacesRequestsToTheMillisecond() => RunAsync("conformance-bucket-strict", async run =>
+    {
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 334);
+        await run.ExpectAsync(s_client, DecisionReason.RateLimited, retryMs: 334, resetMs: 334);
+        run.Advance(333);
+        await run.ExpectAsync(s_client, DecisionReason.RateLimited, retryMs: 1, resetMs: 1);   // a third of a ms short: never "retry after 0"
+        run.Advance(1);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 334);
+        run.Advance(333);
+        await run.ExpectAsync(s_client, DecisionReason.RateLimited, retryMs: 1, resetMs: 1);   // the fraction carried: 667⅓ ms
+        run.Advance(1);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0);
+        for (int i = 0; i < 30; i++)
+        {
+            run.Advance(333);
+            await run.CheckAndCompareAsync(s_client);   // three permits a second, exactly, over ten seconds
+        }
+    });
+
+    [Fact]
+    public Task ABucketViolationBlocksAndEscalates() => RunAsync("conformance-bucket-block", async run =>
+    {
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 1, resetMs: 5_000);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 10_000);
+        await run.ExpectAsync(s_client, DecisionReason.Blocked, retryMs: 30_000, resetMs: 30_000);
+        Assert.True((await run.InspectAsync(s_client)).IsBlocked);
+        run.Advance(30_000);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 1, resetMs: 5_000);   // back with a full bucket
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 10_000);
+        await run.ExpectForbiddenAsync(s_client, DecisionReason.Blacklisted);                     // block 2 passes BlockLimit 1
+        Assert.True((await run.InspectAsync(s_client)).IsBlacklisted);
+    });
+
+    [Fact]
+    public Task ABucketGivesGraceUntilTheFirstBlock() => RunAsync("conformance-bucket-grace", async run =>
+    {
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 1, resetMs: 5_000);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 10_000);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 15_000);   // the grace permit
+        await run.ExpectAsync(s_client, DecisionReason.Blocked, retryMs: 20_000, resetMs: 20_000);
+        run.Advance(20_000);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 1, resetMs: 5_000);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 10_000);
+        await run.ExpectAsync(s_client, DecisionReason.Blocked, retryMs: 20_000, resetMs: 20_000); // no grace with a block on record
+    });
+
+    [Fact]
+    public Task ABucketHonoursCooldown() => RunAsync("conformance-bucket-cooldown", async run =>
+    {
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 4, resetMs: 2_000);
+        run.Advance(400);
+        await run.ExpectAsync(s_client, DecisionReason.Cooldown, retryMs: 600, resetMs: 1_600);
+        run.Advance(600);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 3, resetMs: 3_000);   // half a permit refilled: 3.5 left, shown as 3
+        Assert.Equal(0, (await run.InspectAsync(s_client)).BlockCount);
+    });
+
+    [Fact]
+    public Task AnOperatorUnblockRefillsTheBucket() => RunAsync("conformance-bucket-block", async run =>
+    {
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 1, resetMs: 5_000);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 10_000);
+        await run.ExpectAsync(s_client, DecisionReason.Blocked, retryMs: 30_000, resetMs: 30_000);
+        Assert.True(await run.UnblockAsync(s_client));
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 1, resetMs: 5_000);
+        Assert.Equal(1, (await run.InspectAsync(s_client)).BlockCount);
+    });
+
+    // ---- Sliding window ----
+
+    [Fact]
+    public Task ASlidingWindowWeighsThePreviousWindow() => RunAsync("conformance-sliding", async run =>
+    {
+        for (int left = 3; left >= 0; left--)
+        {
+            await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: left, resetMs: 20_000);
+        }
+
+        // The next permit: 1 ms into the next window, when 4 × (W - e) / W drops below 4.
+        await run.ExpectAsync(s_client, DecisionReason.RateLimited, retryMs: 10_001, resetMs: 20_000);
+        run.Advance(10_000);
+        await run.ExpectAsync(s_client, DecisionReason.RateLimited, retryMs: 1, resetMs: 10_000);
+        run.Advance(1);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 19_999);
+        await run.ExpectAsync(s_client, DecisionReason.RateLimited, retryMs: 2_500, resetMs: 19_999);   // a violation of the new window
+        Assert.Equal(2, (await run.InspectAsync(s_client)).BlockCount);
+        run.Advance(2_500);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 17_499);
+        ClientState state = await run.InspectAsync(s_client);
+        Assert.Equal(2, state.Count);
+        Assert.Equal(TimeSpan.FromMilliseconds(17_499), state.ResetAfter);
+        run.Advance(30_000);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 3, resetMs: 17_499);         // windows later: nothing weighs
+        run.Advance(10_000);
+        await run.InspectAsync(s_client);                                                               // rolled forward in the view
+    });
+
+    [Fact]
+    public Task ASlidingWindowViolationBlocksAndEscalates() => RunAsync("conformance-sliding-block", async run =>
+    {
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 1, resetMs: 20_000);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 20_000);
+        await run.ExpectAsync(s_client, DecisionReason.Blocked, retryMs: 30_000, resetMs: 30_000);
+        run.Advance(30_000);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 1, resetMs: 20_000);   // a fresh window after the block
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 20_000);
+        await run.ExpectForbiddenAsync(s_client, DecisionReason.Blacklisted);
+        Assert.True((await run.InspectAsync(s_client)).IsBlacklisted);
+    });
+
+    [Fact]
+    public Task ASlidingWindowGivesGraceUntilTheFirstBlock() => RunAsync("conformance-sliding-grace", async run =>
+    {
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 1, resetMs: 20_000);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 20_000);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 20_000);   // the grace permit
+        await run.ExpectAsync(s_client, DecisionReason.Blocked, retryMs: 20_000, resetMs: 20_000);
+        run.Advance(20_000);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 1, resetMs: 20_000);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 20_000);
+        await run.ExpectAsync(s_client, DecisionReason.Blocked, retryMs: 20_000, resetMs: 20_000);
+    });
+
+    [Fact]
+    public Task ASlidingWindowHonoursCooldown() => RunAsync("conformance-sliding-cooldown", async run =>
+    {
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 4, resetMs: 20_000);
+        run.Advance(400);
+        await run.ExpectAsync(s_client, DecisionReason.Cooldown, retryMs: 600, resetMs: 19_600);
+        run.Advance(600);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 3, resetMs: 19_000);
+    });
+
+    [Fact]
+    public Task RandomTrafficDecidesAlikeOnEveryShape()
+    {
+        // Every step compared with the engine: random gaps, several clients, across every shape's catalog policies.
+        return Task.WhenAll(new[] { "conformance-bucket", "conformance-bucket-strict", "conformance-bucket-grace", "conformance-sliding", "conformance-sliding-grace", "conformance-limit" }
+            .Select(name => RunAsync(name, async run =>
+            {
+                var random = new Random(name.Length * 7919);
+                IPAddress[] clients = [s_client, s_other, IPAddress.Parse("192.0.2.77")];
+                for (int i = 0; i < 300; i++)
+                {
+                    run.Advance(random.Next(4) == 0 ? random.Next(0, 6_000) : random.Next(0, 400));
+                    await run.CheckAndCompareAsync(clients[random.Next(clients.Length)]);
+                    if (i % 50 == 0)
+                    {
+                        await run.InspectAsync(clients[random.Next(clients.Length)]);
+                    }
+                }
+            })));
+    }
+
     private async Task RunAsync(string name, Func<Run, Task> scenario)
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
@@ -212,6 +390,8 @@ public abstract class PolicyConformanceTests
             Assert.Equal(expected, actual);
             return actual;
         }
+
+        public Task<Decision> CheckAndCompareAsync(IPAddress client) => CheckAsync(client);
 
         private async Task<Decision> CheckAsync(IPAddress client)
         {

@@ -29,9 +29,11 @@ internal sealed partial class LimiterEngine<TParams>
 
     /// <summary>
     /// Records a violation: the block count rises (after forgetting and resets), and the client is blocked,
-    /// punished or blacklisted. The triggering request is denied with that block's decision.
+    /// punished or blacklisted. The triggering request is denied with that block's decision; with no block, it is
+    /// refused until <paramref name="retryAt"/> (the shape's next permit), and the client counts as offending until
+    /// <paramref name="quietAt"/> (a window's end; the token bucket's next permit).
     /// </summary>
-    private Decision Violation(ref ColdEntry cold, in IpKey key, long windowEnd)
+    private Decision Violation(ref ColdEntry cold, in IpKey key, long quietAt, long retryAt, long resetAt)
     {
         long stamp = Clock.StampMs();   // the block's start, stored: read from the provider
         long block = Volatile.Read(ref cold.Block);
@@ -44,7 +46,7 @@ internal sealed partial class LimiterEngine<TParams>
             count = Math.Min(EffectiveBlockCount(offenses, block, stamp) + 1, OffenseWord.MaxCount);
             punish = _p.BlockLimit >= 0 && count > _p.BlockLimit;
             length = punish ? _p.BlockExceedMs : BlockLength(count);
-            long quietFrom = length < 0 ? stamp : (length == 0 ? windowEnd : stamp + length);
+            long quietFrom = length < 0 ? stamp : (length == 0 ? quietAt : stamp + length);
 
             // CAS with the generation in the word: fails if the slot was handed to another client meanwhile.
             long seen = Interlocked.CompareExchange(ref cold.Offenses, OffenseWord.Make(quietFrom, count, offenses), offenses);
@@ -55,7 +57,7 @@ internal sealed partial class LimiterEngine<TParams>
 
             if (OffenseWord.Generation(seen) != OffenseWord.Generation(offenses) || attempt >= MaxCasAttempts)
             {
-                return Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, windowEnd - stamp, windowEnd - stamp);
+                return Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, Math.Max(1, retryAt - stamp), Math.Max(1, resetAt - stamp));
             }
 
             offenses = seen;
@@ -78,7 +80,7 @@ internal sealed partial class LimiterEngine<TParams>
 
                 if (BlockWord.Generation(seen) != BlockWord.Generation(block) || attempt >= MaxCasAttempts)
                 {
-                    return Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, windowEnd - stamp, windowEnd - stamp);
+                    return Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, Math.Max(1, retryAt - stamp), Math.Max(1, resetAt - stamp));
                 }
 
                 if (BlockWord.IsBlacklisted(seen))
@@ -106,11 +108,11 @@ internal sealed partial class LimiterEngine<TParams>
         }
 
         Metrics.Increment(MetricIndex.BlocksStarted);
-        long untilWindowEnd = Math.Max(1, windowEnd - stamp);   // a denial is never "retry after 0"; the window ends within a millisecond
+        long untilRetry = Math.Max(1, retryAt - stamp);   // a denial is never "retry after 0"; the next permit comes within a millisecond
         if (length == 0)
         {
-            Raise(FloodgateEventKind.Blocked, in key, count, untilWindowEnd, stamp);
-            return Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, untilWindowEnd, untilWindowEnd);
+            Raise(FloodgateEventKind.Blocked, in key, count, untilRetry, stamp);
+            return Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, untilRetry, Math.Max(untilRetry, resetAt - stamp));
         }
 
         Raise(FloodgateEventKind.Blocked, in key, count, length, stamp);

@@ -82,6 +82,11 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Decision Evaluate(int slot, in IpKey key, long now)
     {
+        if (_p.Algorithm == FloodgateAlgorithm.TokenBucket)
+        {
+            return EvaluateBucket(slot, in key, now);
+        }
+
         ref HotEntry hot = ref Table.Hot(slot);
         long w = Volatile.Read(ref hot.Window);
         if (_p.CooldownMs > 0 || WindowWord.HasBlockState(w))
@@ -100,12 +105,13 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
                 break;   // roll: rare, on the full path
             }
 
-            if (counter < _p.PermitLimit + _p.AccumulateCap)
+            int previous = PreviousCount(slot, start);
+            if (Admits(counter, previous, now - start, _p.PermitLimit + _p.AccumulateCap))
             {
                 // CAS: +1 on the low bits; counter < PermitLimit + AccumulateCap <= MaxCounter, so it cannot carry into B.
                 if (Interlocked.CompareExchange(ref hot.Window, w + 1, w) == w)
                 {
-                    return Allowed(_p.PermitLimit + _p.AccumulateCap - counter - 1, start + _p.WindowMs - now);
+                    return AllowedInWindow(counter + 1, previous, start, now);
                 }
 
                 w = Volatile.Read(ref hot.Window);
@@ -119,8 +125,7 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
 
             if (WindowWord.BlockCounted(w) && _p.GracePermits == 0)
             {
-                long resetAfter = start + _p.WindowMs - now;
-                return Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, resetAfter, resetAfter);
+                return DeniedInWindow(counter, previous, start, now, _p.PermitLimit + _p.AccumulateCap);
             }
 
             break;
@@ -160,7 +165,9 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
             cooldownRestore = last;
         }
 
-        Decision decision = CountInWindow(slot, ref hot, ref cold, in key, w, now);
+        Decision decision = _p.Algorithm == FloodgateAlgorithm.TokenBucket
+            ? CountInBucket(slot, ref hot, ref cold, in key, w, now)
+            : CountInWindow(slot, ref hot, ref cold, in key, w, now);
         if (!decision.IsAllowed && cooldownRestore >= 0)
         {
             // Hand back the cooldown period this denied request reserved; if another request moved it, keep theirs.
@@ -206,6 +213,18 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
                     networkCounted = true;
                 }
 
+                if (_p.Algorithm == FloodgateAlgorithm.SlidingWindow)
+                {
+                    // Roll without counting, then count in the new window on the next attempt: the previous window's
+                    // weight may refuse even its first request.
+                    if (Interlocked.CompareExchange(ref hot.Window, WindowWord.Make(SlidingRoll(ref cold, start, counter, until, now), 0), w) == w)
+                    {
+                        ReassertBlockState(slot, w, now);
+                    }
+
+                    continue;
+                }
+
                 int carry = _p.AccumulateCap > 0 && start != 0 ? CarryFrom(counter, start, now) : 0;
                 int first = _p.AccumulateCap - carry + 1;
 
@@ -227,18 +246,19 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
 
             long windowEnd = start + _p.WindowMs;
             int allowance = _p.PermitLimit + _p.AccumulateCap;
-            if (_p.GracePermits > 0 && counter >= allowance &&
+            int previous = PreviousCount(slot, start);
+            if (_p.GracePermits > 0 && !Admits(counter, previous, now - start, allowance) &&
                 EffectiveBlockCount(Volatile.Read(ref cold.Offenses), Volatile.Read(ref cold.Block), now) == 0)
             {
                 allowance += _p.GracePermits;
             }
 
-            if (counter < allowance)
+            if (Admits(counter, previous, now - start, allowance))
             {
                 // CAS: +1 on the low bits; counter < allowance <= WindowWord.MaxCounter, so it cannot carry into B.
                 if (Interlocked.CompareExchange(ref hot.Window, w + 1, w) == w)
                 {
-                    return Allowed(Math.Max(0, _p.PermitLimit + _p.AccumulateCap - counter - 1), windowEnd - now);
+                    return AllowedInWindow(counter + 1, previous, start, now);
                 }
 
                 continue;
@@ -252,7 +272,7 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
                     return denied;
                 }
 
-                return Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, windowEnd - now, windowEnd - now);
+                return DeniedInWindow(counter, previous, start, now, allowance);
             }
 
             // The check path's clock may lag the provider by a few ms (never lead it): before a violation is recorded
@@ -269,7 +289,8 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
             // the same CAS when the violation may block, so from now on checks consult the block state.
             if (Interlocked.CompareExchange(ref hot.Window, WindowWord.WithBlockCounted(w, ViolationsBlock), w) == w)
             {
-                return Violation(ref cold, in key, windowEnd);
+                RefusalTimes(counter, previous, start, precise, allowance, out long retryMs, out long resetMs);
+                return Violation(ref cold, in key, windowEnd, precise + retryMs, precise + resetMs);
             }
         }
 
@@ -304,7 +325,12 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
     private Decision DenyCooldown(long w, long retryAfterMs, long now)
     {
         long start = WindowWord.Start(w);
-        long resetAfter = start != 0 && now - start < _p.WindowMs ? start + _p.WindowMs - now : retryAfterMs;
+        long resetAfter = _p.Algorithm switch
+        {
+            FloodgateAlgorithm.FixedWindow => start != 0 && now - start < _p.WindowMs ? start + _p.WindowMs - now : retryAfterMs,
+            FloodgateAlgorithm.TokenBucket => Math.Max(retryAfterMs, ShapeMath.BucketResetMs(ShapeMath.Excess(start, WindowWord.Counter(w), now, _p.PermitLimit), _p.PermitLimit)),
+            _ => Math.Max(retryAfterMs, start != 0 && now - start < 2 * _p.WindowMs ? (2 * _p.WindowMs) - (now - start) : 0),
+        };
         return Decision.Denied(DecisionReason.Cooldown, _p.PermitLimit, retryAfterMs, resetAfter);
     }
 

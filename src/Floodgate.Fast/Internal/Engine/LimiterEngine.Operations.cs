@@ -8,7 +8,7 @@ internal sealed partial class LimiterEngine<TParams>
         int slot = Find(in key);
         ClientState state = slot >= 0
             ? Describe(slot, key, Clock.StampMs())
-            : new ClientState { Client = key, Remaining = _p.PermitLimit };
+            : new ClientState { Client = key, Remaining = _p.Algorithm == FloodgateAlgorithm.TokenBucket ? _p.Burst : _p.PermitLimit };
         return state with { IsAllowlisted = Allowlist.Contains(in key), IsDenylisted = Denylist.Contains(in key) };
     }
 
@@ -286,7 +286,15 @@ internal sealed partial class LimiterEngine<TParams>
     /// After a block is lifted the client's next request starts a new window, and checks stop consulting the
     /// block state (H cleared). A check racing with this write fails its CAS and re-reads.
     /// </summary>
-    private void StartFreshWindow(int slot) => Volatile.Write(ref Table.Hot(slot).Window, 0);
+    private void StartFreshWindow(int slot)
+    {
+        if (_p.Algorithm == FloodgateAlgorithm.SlidingWindow)
+        {
+            Volatile.Write(ref Table.Cold(slot).Previous, 0);   // the fresh window has no previous one
+        }
+
+        Volatile.Write(ref Table.Hot(slot).Window, 0);
+    }
 
     private ClientState Describe(int slot, IpKey key, long now)
     {
@@ -302,20 +310,38 @@ internal sealed partial class LimiterEngine<TParams>
         bool blacklisted = BlockWord.IsBlacklisted(block);
         bool blocked = !blacklisted && until > now;
         bool blockEnded = WindowWord.HasBlockState(w) && until > start && until <= now;
-        bool active = start != 0 && now - start < _p.WindowMs && !blockEnded;
-
-        int remaining = active
-            ? Math.Max(0, _p.PermitLimit + _p.AccumulateCap - counter)
-            : _p.PermitLimit + (_p.AccumulateCap > 0 && start != 0 ? CarryFrom(counter, start, now) : 0);
+        bool active;
+        int count, remaining;
+        long resetAfter;
+        if (_p.Algorithm == FloodgateAlgorithm.TokenBucket)
+        {
+            ShapeMath.DescribeBucket(start, counter, now, _p.PermitLimit, _p.WindowMs, BucketCapacity, out count, out remaining, out resetAfter);
+            active = count > 0;
+        }
+        else if (_p.Algorithm == FloodgateAlgorithm.SlidingWindow)
+        {
+            int previous = blockEnded || start == 0 ? 0 : PreviousCount(slot, start);
+            ShapeMath.DescribeSliding(blockEnded ? 0 : start, counter, previous, now, _p.PermitLimit, _p.WindowMs, out count, out remaining, out resetAfter);
+            active = resetAfter > 0;
+        }
+        else
+        {
+            active = start != 0 && now - start < _p.WindowMs && !blockEnded;
+            count = active ? Math.Max(0, counter - (_p.AccumulateCap - carry)) : 0;
+            remaining = active
+                ? Math.Max(0, _p.PermitLimit + _p.AccumulateCap - counter)
+                : _p.PermitLimit + (_p.AccumulateCap > 0 && start != 0 ? CarryFrom(counter, start, now) : 0);
+            resetAfter = active ? Math.Max(0, start + _p.WindowMs - now) : 0;
+        }
 
         return new ClientState
         {
             Client = key,
             IsTracked = true,
             IsWindowActive = active,
-            Count = active ? Math.Max(0, counter - (_p.AccumulateCap - carry)) : 0,
+            Count = count,
             Remaining = blocked || blacklisted ? 0 : remaining,
-            ResetAfter = active ? TimeSpan.FromMilliseconds(Math.Max(0, start + _p.WindowMs - now)) : TimeSpan.Zero,
+            ResetAfter = TimeSpan.FromMilliseconds(resetAfter),
             IsBlocked = blocked,
             IsPunished = BlockWord.IsPunished(block) && (blocked || blacklisted),
             IsBlacklisted = blacklisted,

@@ -48,7 +48,7 @@ internal sealed partial class LimiterEngine<TParams>
         long block = Volatile.Read(ref cold.Block);
         long offenses = Volatile.Read(ref cold.Offenses);
         long start = WindowWord.Start(w);
-        bool windowOver = start == 0 || nowMs - start >= _p.WindowMs;
+        bool windowOver = StateOver(w, nowMs);
         if (windowOver && !BlockWord.Protects(block, nowMs) && CanForget(slot, w, nowMs))
         {
             return false;   // nothing a decision depends on
@@ -65,7 +65,8 @@ internal sealed partial class LimiterEngine<TParams>
             OffenseCount = OffenseWord.Count(offenses),
             QuietFromUtc = ToUtcTicks(OffenseWord.QuietFromMs(offenses), nowMs, utcNowTicks),
             LastAllowedUtc = ToUtcTicks(Volatile.Read(ref cold.LastAllowed), nowMs, utcNowTicks),
-            Carry = Volatile.Read(ref cold.Carry),
+            Carry = _p.AccumulateCap > 0 ? Volatile.Read(ref cold.Carry) : 0,
+            Previous = start == 0 ? 0 : PreviousCount(slot, start),
         };
 
         // Skip a slot that was given to another client while we read it.
@@ -88,10 +89,12 @@ internal sealed partial class LimiterEngine<TParams>
         // block may not outlast the policy's longest; nothing may lie in the future that should lie in the past.
         long until = FromUtcTicks(entry.BlockUntilUtc, nowMs, utcNowTicks);
         until = until <= 0 ? 0 : Math.Min(until, nowMs + LongestBlockMs());
-        long start = Math.Min(FromUtcTicks(entry.WindowStartUtc, nowMs, utcNowTicks), nowMs);
+        // A token bucket's TAT lies ahead of now by at most the bucket's size; a window's start never does.
+        long latest = _p.Algorithm == FloodgateAlgorithm.TokenBucket ? nowMs + (BucketCapacity / _p.PermitLimit) + 1 : nowMs;
+        long start = Math.Min(FromUtcTicks(entry.WindowStartUtc, nowMs, utcNowTicks), latest);
         long quietFrom = Math.Min(FromUtcTicks(entry.QuietFromUtc, nowMs, utcNowTicks), Math.Max(nowMs, until));
         long lastAllowed = Math.Min(FromUtcTicks(entry.LastAllowedUtc, nowMs, utcNowTicks), nowMs);
-        int counter = Math.Clamp(entry.Counter, 0, WindowWord.MaxCounter);
+        int counter = Math.Clamp(entry.Counter, 0, _p.Algorithm == FloodgateAlgorithm.TokenBucket ? _p.PermitLimit - 1 : WindowWord.MaxCounter);
 
         ref ColdEntry cold = ref Table.Cold(slot);
         long fresh = Volatile.Read(ref cold.Block);
@@ -99,6 +102,9 @@ internal sealed partial class LimiterEngine<TParams>
         Volatile.Write(ref cold.Block, BlockWord.Make(until, BlockWord.Generation(fresh), punished, blacklisted));
         Volatile.Write(ref cold.Offenses, OffenseWord.Make(Math.Max(0, quietFrom), Math.Clamp(entry.OffenseCount, 0, OffenseWord.MaxCount), Volatile.Read(ref cold.Offenses)));
         Volatile.Write(ref cold.LastAllowed, Math.Max(0, lastAllowed));
+        Volatile.Write(ref cold.Previous, _p.Algorithm == FloodgateAlgorithm.SlidingWindow && start > _p.WindowMs && entry.Previous > 0
+            ? WindowWord.Make(start - _p.WindowMs, Math.Clamp(entry.Previous, 0, WindowWord.MaxCounter))
+            : 0);
         Volatile.Write(ref cold.Carry, Math.Clamp(entry.Carry, 0, _p.AccumulateCap));
 
         long w = start > 0 ? WindowWord.Make(start, counter) : 0;

@@ -183,7 +183,7 @@ internal sealed partial class LimiterEngine<TParams>
 
             cold.KeyHigh = key.High;
             cold.KeyLow = key.Low;
-            cold.Carry = 0;
+            cold.Previous = 0;   // and Carry, which it overlaps
             Volatile.Write(ref cold.LastAllowed, 0);
             int counted = admitBelow >= 0 && ResidentsFirst
                 ? Math.Min(Math.Max(initialCount, Homeless.Estimate(hash, now / _p.WindowMs)), _p.PermitLimit)
@@ -301,7 +301,7 @@ internal sealed partial class LimiterEngine<TParams>
             }
 
             long start = WindowWord.Start(w);
-            bool over = start == 0 || now - start >= _p.WindowMs;
+            bool over = StateOver(w, now);
             if (over && CanForget(slot, w, now))
             {
                 victimTag = tag;
@@ -327,12 +327,35 @@ internal sealed partial class LimiterEngine<TParams>
     }
 
     /// <summary>A window starting now with <paramref name="counted"/> requests the homeless sketch counted, its block already counted (B).</summary>
+    /// <remarks>On the token bucket: a bucket holding that many requests' debt.</remarks>
     private long CarriedWindow(int counted) =>
-        WindowWord.WithBlockCounted(WindowWord.Make(Clock.StampMs(), _p.AccumulateCap + counted), blockState: false);
+        _p.Algorithm == FloodgateAlgorithm.TokenBucket
+            ? BucketWord(Clock.StampMs(), Math.Min((long)counted * _p.WindowMs, BucketCapacity), FlagBits & ~(1L << 24))
+            : WindowWord.WithBlockCounted(WindowWord.Make(Clock.StampMs(), _p.AccumulateCap + counted), blockState: false);
 
-    /// <summary>The requests a client has counted in its current window (its counter less the permits carried in).</summary>
+    /// <summary>
+    /// The requests a client has counted in its current window (its counter less the permits carried in); on the token
+    /// bucket, the requests' worth of debt in its bucket.
+    /// </summary>
     private int CountedInWindow(long w, ref ColdEntry cold) =>
-        Math.Max(0, WindowWord.Counter(w) - _p.AccumulateCap + (_p.AccumulateCap > 0 ? Volatile.Read(ref cold.Carry) : 0));
+        _p.Algorithm == FloodgateAlgorithm.TokenBucket
+            ? (int)Math.Min(int.MaxValue, (ShapeMath.Excess(WindowWord.Start(w), WindowWord.Counter(w), Clock.NowMs(), _p.PermitLimit) + _p.WindowMs - 1) / _p.WindowMs)
+            : Math.Max(0, WindowWord.Counter(w) - _p.AccumulateCap + (_p.AccumulateCap > 0 ? Volatile.Read(ref cold.Carry) : 0));
+
+    /// <summary>
+    /// True when the window word no longer affects a decision: the fixed window has run out, both windows of the sliding
+    /// estimate have, or the bucket is full.
+    /// </summary>
+    private bool StateOver(long w, long now)
+    {
+        long start = WindowWord.Start(w);
+        return start == 0 || _p.Algorithm switch
+        {
+            FloodgateAlgorithm.TokenBucket => ShapeMath.Excess(start, WindowWord.Counter(w), now, _p.PermitLimit) == 0,
+            FloodgateAlgorithm.SlidingWindow => now - start >= 2 * _p.WindowMs,
+            _ => now - start >= _p.WindowMs,
+        };
+    }
 
     private bool InCooldown(ref ColdEntry cold, long now)
     {
@@ -353,9 +376,9 @@ internal sealed partial class LimiterEngine<TParams>
     {
         long w = Volatile.Read(ref hot.Window);
         long start = WindowWord.Start(w);
-        if (start == 0 || now - start >= _p.WindowMs)
+        if (StateOver(w, now) || (_p.Algorithm == FloodgateAlgorithm.SlidingWindow && now - start >= _p.WindowMs))
         {
-            return;
+            return;   // (a sliding window's previous count is not carried: the sketch counts one window)
         }
 
         int count = CountedInWindow(w, ref cold);

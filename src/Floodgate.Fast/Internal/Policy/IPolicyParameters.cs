@@ -39,4 +39,9 @@ internal interface IPolicyParameters
 
     /// <summary>Clients of one network prefix that may start a window per window; 0: no prefix limit.</summary>
     int MaxClientsPerPrefix { get; }
+
+    FloodgateAlgorithm Algorithm { get; }
+
+    /// <summary>The token bucket's size (Burst, or PermitLimit when unset); PermitLimit for the other shapes.</summary>
+    int Burst { get; }
 }

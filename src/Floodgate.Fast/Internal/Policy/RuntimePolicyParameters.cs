@@ -18,6 +18,8 @@ internal readonly struct RuntimePolicyParameters : IPolicyParameters
         GracePermits = policy.GracePermits;
         AdaptiveBlocks = policy.BlockMultiplier > 1.0;
         MaxClientsPerPrefix = policy.MaxClientsPerPrefix;
+        Algorithm = policy.Algorithm;
+        Burst = policy.Burst ?? policy.PermitLimit;
     }
 
     public int PermitLimit { get; }
@@ -45,4 +47,8 @@ internal readonly struct RuntimePolicyParameters : IPolicyParameters
     public bool AdaptiveBlocks { get; }
 
     public int MaxClientsPerPrefix { get; }
+
+    public FloodgateAlgorithm Algorithm { get; }
+
+    public int Burst { get; }
 }

@@ -33,6 +33,10 @@ internal readonly struct StaticPolicyParameters<TPolicy> : IPolicyParameters
 
     public int MaxClientsPerPrefix => TPolicy.MaxClientsPerPrefix;
 
+    public FloodgateAlgorithm Algorithm => TPolicy.Algorithm;
+
+    public int Burst => TPolicy.Burst < 0 ? TPolicy.PermitLimit : TPolicy.Burst;
+
     /// <summary>Builds the equivalent runtime policy, used for validation and for <see cref="FloodgateLimiter.Policy"/>.</summary>
     public static FloodgatePolicy ToPolicy() => new()
     {
@@ -51,5 +55,7 @@ internal readonly struct StaticPolicyParameters<TPolicy> : IPolicyParameters
         BlockMultiplier = TPolicy.BlockMultiplier,
         MaxBlockDuration = TPolicy.MaxBlockDurationMilliseconds < 0 ? null : TimeSpan.FromMilliseconds(TPolicy.MaxBlockDurationMilliseconds),
         MaxClientsPerPrefix = TPolicy.MaxClientsPerPrefix,
+        Algorithm = TPolicy.Algorithm,
+        Burst = TPolicy.Burst < 0 ? null : TPolicy.Burst,
     };
 }

@@ -13,8 +13,10 @@ namespace Floodgate.Internal;
 ///  16       8    Block        BlockWord: block end | generation | punished | blacklisted   (CAS)
 ///  24       8    Offenses     OffenseWord: quiet-from time | block count | generation      (CAS)
 ///  32       8    LastAllowed  ms timestamp of the last allowed request, for Cooldown        (CAS)
-///  40       4    Carry        permits carried into the current window (display only)
+///  40       4    Carry        FixedWindow: permits carried into the current window (display only)
 ///  44       4    (unused)
+///  40       8    Previous     SlidingWindow, in place of Carry: the previous window as a WindowWord (start | count),
+///                             raised only (CAS to a later start or a higher count), written before the roll that ends it
 /// </code>
 /// The generation in Block and Offenses changes whenever the slot is given to another client, so a stale
 /// CAS from a check of the previous client fails instead of writing into the new one.
@@ -30,4 +32,5 @@ internal struct ColdEntry
     [FieldOffset(24)] public long Offenses;
     [FieldOffset(32)] public long LastAllowed;
     [FieldOffset(40)] public int Carry;
+    [FieldOffset(40)] public long Previous;
 }
