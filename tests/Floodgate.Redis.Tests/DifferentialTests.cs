@@ -68,6 +68,19 @@ public sealed class DifferentialTests(RedisFixture redis) : IClassFixture<RedisF
             policy.MaxBlockDuration = block * 4;
         }
 
+        // Every shape, with every knob it has.
+        policy.Algorithm = (FloodgateAlgorithm)random.Next(3);
+        if (policy.Algorithm != FloodgateAlgorithm.FixedWindow)
+        {
+            policy.AccumulateRequests = false;
+            policy.AccumulateLimit = null;
+        }
+
+        if (policy.Algorithm == FloodgateAlgorithm.TokenBucket && random.Next(2) == 0)
+        {
+            policy.Burst = random.Next(1, 7);
+        }
+
         return policy;
     }
 
@@ -114,7 +127,7 @@ public sealed class DifferentialTests(RedisFixture redis) : IClassFixture<RedisF
     }
 
     internal static string Describe(FloodgatePolicy p) =>
-        $"[limit {p.PermitLimit}/{p.Window.TotalMilliseconds}ms block {p.BlockDuration.TotalMilliseconds}ms rel {p.RelativeBlock} " +
+        $"[{p.Algorithm} burst {p.Burst?.ToString() ?? "-"} limit {p.PermitLimit}/{p.Window.TotalMilliseconds}ms block {p.BlockDuration.TotalMilliseconds}ms rel {p.RelativeBlock} " +
         $"blockLimit {p.BlockLimit?.ToString() ?? "-"} exceed {(p.BlockExceedDuration == FloodgatePolicy.Forever ? "forever" : p.BlockExceedDuration.TotalMilliseconds + "ms")} " +
         $"reset {p.BlockExceedReset} maxWindow {(p.MaxWindowDuration == FloodgatePolicy.Forever ? "forever" : p.MaxWindowDuration.TotalMilliseconds + "ms")} " +
         $"acc {p.AccumulateRequests}/{p.AccumulateLimit?.ToString() ?? "-"} cooldown {p.Cooldown.TotalMilliseconds}ms grace {p.GracePermits} mult {p.BlockMultiplier}]";
