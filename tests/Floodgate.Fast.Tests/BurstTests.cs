@@ -1,9 +1,10 @@
 namespace Floodgate.Tests;
 
 /// <summary>
-/// How the fixed window admits a burst, measured against an exact sliding log of the allowed requests: the shape's
-/// known weakness (up to 2 × PermitLimit - 1 within one window's length, across a window boundary) and its bound. The
-/// reference model is the one the smoother shapes of issue 25 will be measured against.
+/// How each shape admits a burst, measured against an exact sliding log of the allowed requests: the fixed window's
+/// known weakness (up to 2 × PermitLimit - 1 within a millisecond, across a window boundary), the sliding window's bound
+/// (PermitLimit + PermitLimit × L / W in any interval of length L ≤ W) and the token bucket's (Burst at one instant,
+/// Burst + rate × L, plus one, in any interval of length L). docs/policies.md states them.
 /// </summary>
 public sealed class BurstTests
 {
@@ -55,6 +56,144 @@ public sealed class BurstTests
         Assert.InRange(log.MostInAnyInterval(window), limit, 2 * limit);
         Assert.InRange(log.MostInAnyInterval(window / 1_000), 1, 2 * limit);
         Assert.True(log.Allowed > 0 && log.Allowed < 20_000);
+    }
+
+    [Theory]
+    [InlineData(1, 3, 1)]
+    [InlineData(2, 10, 10)]
+    [InlineData(3, 50, 20)]
+    [InlineData(4, 7, 30)]
+    public void ATokenBucketAdmitsItsBurstAtOnceAndItsRateAfterwards(int seed, int limit, int burst)
+    {
+        var window = TimeSpan.FromSeconds(10);
+        using var h = new Harness(new FloodgatePolicy { Algorithm = FloodgateAlgorithm.TokenBucket, PermitLimit = limit, Burst = burst, Window = window, MaxClientsPerPrefix = 0 });
+        var log = new SlidingLog(h.Time);
+
+        // The whole burst at one instant, and not one more.
+        for (int i = 0; i < burst + 5; i++)
+        {
+            log.Record(h.Check(Client));
+        }
+
+        Assert.Equal(burst, log.Allowed);
+
+        // Then Poisson traffic at three times the rate, for 200 windows.
+        var random = new Random(seed);
+        double meanGapMs = window.TotalMilliseconds / (limit * 3.0);
+        DateTimeOffset start = h.Time.GetUtcNow();
+        for (int i = 0; i < 200 * limit * 3; i++)
+        {
+            h.Advance(TimeSpan.FromMilliseconds(Math.Round(-meanGapMs * Math.Log(1 - random.NextDouble()))));
+            log.Record(h.Check(Client));
+        }
+
+        Assert.Equal(burst, log.MostInAnyInterval(TimeSpan.Zero));
+        foreach (TimeSpan length in new[] { window / 100, window / 7, window / 2, window, window * 3 })
+        {
+            int bound = burst + (int)Math.Floor(length.TotalMilliseconds * limit / window.TotalMilliseconds) + 1;
+            Assert.InRange(log.MostInAnyInterval(length), 1, bound);
+        }
+
+        // The sustained rate: everything the rate allowed over the run (the burst aside), less what Poisson gaps left unused.
+        double elapsedWindows = (h.Time.GetUtcNow() - start) / window;
+        double sustained = (log.Allowed - burst) / elapsedWindows;
+        // (A small bucket cannot save the permits that Poisson gaps leave, so it runs below the rate.)
+        Assert.InRange(sustained, limit * (burst >= 10 ? 0.9 : 0.7), limit + ((double)burst / elapsedWindows) + 0.01);
+    }
+
+    [Fact]
+    public void ATokenBucketOfOneSpacesRequestsEvenly()
+    {
+        // 5 per second with Burst 1: one request per 200 ms, never two closer, however they are sent.
+        using var h = new Harness(new FloodgatePolicy { Algorithm = FloodgateAlgorithm.TokenBucket, PermitLimit = 5, Burst = 1, Window = TimeSpan.FromSeconds(1), MaxClientsPerPrefix = 0 });
+        var log = new SlidingLog(h.Time);
+        for (int i = 0; i < 10_000; i++)
+        {
+            h.Advance(TimeSpan.FromMilliseconds(7));
+            log.Record(h.Check(Client));
+        }
+
+        Assert.Equal(1, log.MostInAnyInterval(TimeSpan.FromMilliseconds(199)));
+        Assert.InRange(log.Allowed, 340, 351);   // 70 s at 5 a second, each permit claimed at the first 7 ms tick after it
+    }
+
+    [Fact]
+    public void ASlidingWindowHasNoDoubleBurstAtTheBoundary()
+    {
+        // The fixed window's adversary: one request opens the window, the rest of the budget at its very end, the next at once.
+        const int limit = 10;
+        var window = TimeSpan.FromSeconds(10);
+        using var h = new Harness(new FloodgatePolicy { Algorithm = FloodgateAlgorithm.SlidingWindow, PermitLimit = limit, Window = window, MaxClientsPerPrefix = 0 });
+        var log = new SlidingLog(h.Time);
+        log.Record(h.Check(Client));
+        h.Advance(TimeSpan.FromMilliseconds(9_999));
+        for (int i = 0; i < limit; i++)
+        {
+            log.Record(h.Check(Client));
+        }
+
+        h.Advance(TimeSpan.FromMilliseconds(1));
+        for (int i = 0; i < limit + 5; i++)
+        {
+            log.Record(h.Check(Client));
+        }
+
+        Assert.Equal(limit, log.Allowed);                                    // nothing more at the boundary
+        Assert.Equal(limit - 1, log.MostInAnyInterval(TimeSpan.FromMilliseconds(1)));   // the fixed window: 2 × limit - 1
+
+        // The worst case: the previous window's requests all at its end are weighed as if spread over it, so the next
+        // window admits them again as their weight falls: up to 2 × PermitLimit - 1 over one window's length, never at once.
+        for (int i = 0; i < 10_000; i++)
+        {
+            h.Advance(TimeSpan.FromMilliseconds(1));
+            log.Record(h.Check(Client));
+        }
+
+        Assert.InRange(log.MostInAnyInterval(window), limit, (2 * limit) - 1);
+        foreach (TimeSpan length in new[] { TimeSpan.Zero, window / 100, window / 10, window / 2, window })
+        {
+            Assert.InRange(log.MostInAnyInterval(length), 1, limit + (int)Math.Ceiling(length.TotalMilliseconds * limit / window.TotalMilliseconds));
+        }
+    }
+
+    [Theory]
+    [InlineData(1, 10, 0.10)]
+    [InlineData(2, 50, 0.05)]
+    [InlineData(3, 200, 0.05)]
+    [InlineData(4, 1000, 0.05)]
+    public void OnRandomTrafficASlidingWindowStaysCloseToAnExactLog(int seed, int limit, double tolerance)
+    {
+        // The same Poisson arrivals (at 1.5 times the rate) through the sliding window and through an exact sliding-log
+        // limiter (admit while fewer than PermitLimit were admitted in the last window's length): the totals agree
+        // within a few percent, and the sliding window stays within its bound in every interval.
+        var window = TimeSpan.FromSeconds(10);
+        using var h = new Harness(new FloodgatePolicy { Algorithm = FloodgateAlgorithm.SlidingWindow, PermitLimit = limit, Window = window, MaxClientsPerPrefix = 0 });
+        var log = new SlidingLog(h.Time);
+        var exact = new Queue<DateTimeOffset>();   // the exact log's admissions within the last window's length
+        int exactAllowed = 0;
+        var random = new Random(seed);
+        double meanGapMs = window.TotalMilliseconds / (limit * 1.5);
+        for (int i = 0; i < 300 * limit; i++)
+        {
+            h.Advance(TimeSpan.FromMilliseconds(Math.Round(-meanGapMs * Math.Log(1 - random.NextDouble()))));
+            DateTimeOffset now = h.Time.GetUtcNow();
+            log.Record(h.Check(Client));
+            while (exact.Count > 0 && now - exact.Peek() >= window)
+            {
+                exact.Dequeue();
+            }
+
+            if (exact.Count < limit)
+            {
+                exact.Enqueue(now);
+                exactAllowed++;
+            }
+        }
+
+        double error = Math.Abs(log.Allowed - (double)exactAllowed) / exactAllowed;
+        Assert.True(error < tolerance, $"sliding window admitted {log.Allowed}, the exact log {exactAllowed}: {error:P1} apart");
+        Assert.InRange(log.MostInAnyInterval(window), limit, (2 * limit) - 1);
+        Assert.InRange(log.MostInAnyInterval(window / 10), 1, limit + (int)Math.Ceiling(limit / 10.0));
     }
 
     /// <summary>The exact record of allowed requests, to measure any shape against.</summary>

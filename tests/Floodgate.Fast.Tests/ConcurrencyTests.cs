@@ -50,6 +50,69 @@ public sealed class ConcurrencyTests
     }
 
     [Fact]
+    public void ThreadsHammeringOneKeyOfATokenBucketGrantExactlyItsBurstAndItsRefill()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        using FloodgateLimiter limiter = Create(new() { Algorithm = FloodgateAlgorithm.TokenBucket, PermitLimit = 1000, Burst = 500, Window = TimeSpan.FromMinutes(1) }, time);
+        IpKey key = IpKey.FromIPv4(0xC0000202);
+
+        for (int round = 0; round < Rounds; round++)
+        {
+            var granted = new int[4];
+            RunTogether(4, t =>
+            {
+                for (int i = 0; i < 2_000; i++)
+                {
+                    if (limiter.Check(key).IsAllowed)
+                    {
+                        granted[t]++;
+                    }
+                }
+            });
+
+            Assert.Equal(500, granted.Sum());                          // the burst, then nothing at the same instant
+            Assert.Equal(round + 1, limiter.Inspect(key).BlockCount);  // one violation per episode, however many threads refused
+            time.Advance(TimeSpan.FromSeconds(30));                    // 30 s at 1000 a minute refills exactly 500
+        }
+    }
+
+    [Fact]
+    public void ThreadsHammeringOneKeyOfASlidingWindowGrantExactlyWhatTheEstimateAllows()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        using FloodgateLimiter limiter = Create(new() { Algorithm = FloodgateAlgorithm.SlidingWindow, PermitLimit = 1000, Window = TimeSpan.FromMinutes(1) }, time);
+        IpKey key = IpKey.FromIPv4(0xC0000203);
+
+        int Hammer()
+        {
+            var granted = new int[4];
+            RunTogether(4, t =>
+            {
+                for (int i = 0; i < 2_000; i++)
+                {
+                    if (limiter.Check(key).IsAllowed)
+                    {
+                        granted[t]++;
+                    }
+                }
+            });
+            return granted.Sum();
+        }
+
+        int previous = 1000;
+        Assert.Equal(previous, Hammer());
+        for (int round = 0; round < Rounds; round++)
+        {
+            // Half-way into each next window, the previous window's count weighs half: 1000 - previous / 2 more
+            // (500, 750, 625, ...), exactly, the estimate admitting while c + previous × 0.5 < 1000.
+            time.Advance(TimeSpan.FromSeconds(round == 0 ? 90 : 60));
+            int expected = 1000 - (previous / 2);
+            Assert.Equal(expected, Hammer());
+            previous = expected;
+        }
+    }
+
+    [Fact]
     public void TwoThreadsRacingOnANewKeyShareOneSlotAndOneLimit()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
