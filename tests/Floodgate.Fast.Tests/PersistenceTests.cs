@@ -87,6 +87,51 @@ public sealed class PersistenceTests : IDisposable
         Assert.Contains(_log.Entries, e => e.Id == 103 && e.Message.Contains("3 clients and 2 list entries", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData(FloodgateAlgorithm.FixedWindow)]
+    [InlineData(FloodgateAlgorithm.SlidingWindow)]
+    [InlineData(FloodgateAlgorithm.TokenBucket)]
+    public void EveryShapeGoesOnAfterARestartExactlyAsWithout(FloodgateAlgorithm algorithm)
+    {
+        // The same history into a limiter that restarts from its checkpoint and one that never stops: afterwards both
+        // show the same state and decide alike (the sliding window's previous count, the bucket's fraction of a ms).
+        FloodgatePolicy policy = new()
+        {
+            Algorithm = algorithm, PermitLimit = 7, Window = TimeSpan.FromSeconds(10), Burst = algorithm == FloodgateAlgorithm.TokenBucket ? 3 : null,
+            BlockDuration = TimeSpan.FromSeconds(4), MaxClientsPerPrefix = 0,
+        };
+        using var reference = new FloodgateLimiter(policy, new FloodgateLimiterOptions { Capacity = 1024, TimeProvider = _time });
+        IPAddress[] clients = [IPAddress.Parse("198.51.100.1"), IPAddress.Parse("198.51.100.2"), IPAddress.Parse("2001:db8::7")];
+        var random = new Random(7);
+        void Step(FloodgateLimiter limiter, int steps, bool compare)
+        {
+            for (int i = 0; i < steps; i++)
+            {
+                _time.Advance(TimeSpan.FromMilliseconds(random.Next(0, 900)));
+                IPAddress client = clients[random.Next(clients.Length)];
+                Decision expected = reference.Check(client);
+                Decision actual = limiter.Check(client);
+                if (compare)
+                {
+                    Assert.Equal(expected.ToString() + expected.ResetAfter, actual.ToString() + actual.ResetAfter);
+                }
+            }
+        }
+
+        using (FloodgateLimiter first = Open(policy: policy))
+        {
+            Step(first, 60, compare: true);
+        }
+
+        using FloodgateLimiter second = Open(policy: policy);
+        foreach (IPAddress client in clients)
+        {
+            Assert.Equal(reference.Inspect(client), second.Inspect(client));
+        }
+
+        Step(second, 200, compare: true);
+    }
+
     [Fact]
     public async Task OnDemandCheckpointIsRecoveredAfterACrash()
     {

@@ -60,6 +60,37 @@ public sealed class RateLimitingInteropTests : IDisposable
         Assert.Equal([MetadataName.ReasonPhrase.Name], forbidden.MetadataNames);
     }
 
+    [Theory]
+    [InlineData(FloodgateAlgorithm.TokenBucket, 2_000)]
+    [InlineData(FloodgateAlgorithm.SlidingWindow, 1_001)]
+    public void EveryShapeRefusesWithTheTimeUntilItsNextPermit(FloodgateAlgorithm algorithm, long retryMs)
+    {
+        // 4 per 8 s. TokenBucket, Burst 2: two at once, then one permit every 2 s. SlidingWindow: 4 in a window; 1 s into
+        // the next, the previous 4 weigh 3.5, so one more; the next when 1 + 4 × (8 - e) / 8 < 4, at e = 2.001 s.
+        using var limiter = new FloodgateLimiter(
+            new FloodgatePolicy { Algorithm = algorithm, PermitLimit = 4, Window = TimeSpan.FromSeconds(8), Burst = algorithm == FloodgateAlgorithm.TokenBucket ? 2 : null },
+            new FloodgateLimiterOptions { TimeProvider = _time, Capacity = 1024 });
+        using PartitionedRateLimiter<IPAddress> partitioned = limiter.ToPartitionedRateLimiter<IPAddress>(ip => ip);
+        int granted = 0;
+        RateLimitLease lease;
+        _time.Advance(TimeSpan.FromSeconds(3));
+        while ((lease = partitioned.AttemptAcquire(s_client)).IsAcquired)
+        {
+            granted++;
+            if (algorithm == FloodgateAlgorithm.SlidingWindow && granted == 4)
+            {
+                _time.Advance(TimeSpan.FromSeconds(9));   // 1 s into the next window
+            }
+        }
+
+        using (lease)
+        {
+            Assert.Equal(algorithm == FloodgateAlgorithm.TokenBucket ? 2 : 5, granted);
+            Assert.True(lease.TryGetMetadata(MetadataName.RetryAfter, out TimeSpan retryAfter));
+            Assert.Equal(TimeSpan.FromMilliseconds(retryMs), retryAfter);
+        }
+    }
+
     [Fact]
     public async Task AcquireAsyncAnswersAtOnceAndListsApply()
     {
