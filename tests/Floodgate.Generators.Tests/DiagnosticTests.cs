@@ -155,6 +155,11 @@ public sealed class DiagnosticTests
     [InlineData("BlockLimit = 5000", "BlockLimit must be between 0 and 4094")]
     [InlineData("MaxClientsPerPrefix = -1", "MaxClientsPerPrefix must be between 0 (off) and 16777215; got -1")]
     [InlineData("BlockDuration = \"4000d\"", "more than 10 years")]
+    [InlineData("Burst = 3", "Burst applies only to Algorithm TokenBucket (this policy is FixedWindow)")]
+    [InlineData("Algorithm = FloodgateAlgorithm.SlidingWindow, Burst = 3", "Burst applies only to Algorithm TokenBucket (this policy is SlidingWindow)")]
+    [InlineData("Algorithm = FloodgateAlgorithm.TokenBucket, Burst = 0", "Burst must be between 1 and")]
+    [InlineData("Algorithm = FloodgateAlgorithm.TokenBucket, AccumulateRequests = true", "AccumulateRequests applies only to Algorithm FixedWindow: a TokenBucket")]
+    [InlineData("Algorithm = (FloodgateAlgorithm)7", "Algorithm must be FixedWindow, SlidingWindow or TokenBucket; got 7")]
     public void ContradictorySettingsAreFlood006(string arguments, string expected)
     {
         Diagnostic d = Single("FLOOD006", $$"""
@@ -163,6 +168,17 @@ public sealed class DiagnosticTests
             public static partial class Policies;
             """);
         Assert.Contains(expected, d.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public void ABucketTooLargeForExactArithmeticIsFlood006()
+    {
+        Diagnostic d = Single("FLOOD006", """
+            using Floodgate;
+            [FloodgatePolicy("api", Algorithm = FloodgateAlgorithm.TokenBucket, PermitLimit = 5, Window = "3650d", MaxWindowDuration = "forever", Burst = 8000000)]
+            public static partial class Policies;
+            """);
+        Assert.Contains("(Burst + GracePermits + 1) × Window in ms must stay below 9007199237963776", d.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
     }
 
     [Fact]
