@@ -25,7 +25,6 @@ public class RedisBenchmarks
     private const int Checks = 2_048;
 
     private Process? _server;
-    private int _port;
     private ConnectionMultiplexer _connection = null!;
     private FloodgateRedisLimiter _floodgate = null!;
     private PartitionedRateLimiter<string> _peer = null!;
@@ -45,25 +44,7 @@ public class RedisBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _port = FreePort();
-        _server = Process.Start(new ProcessStartInfo("redis-server", $"--port {_port} --bind 127.0.0.1 --save \"\" --appendonly no")
-        {
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        }) ?? throw new InvalidOperationException("redis-server did not start: apt-get install redis-server");
-        string endpoint = $"127.0.0.1:{_port},allowAdmin=true";
-        for (int attempt = 0; ; attempt++)
-        {
-            try
-            {
-                _connection = ConnectionMultiplexer.Connect(endpoint + ",abortConnect=true");
-                break;
-            }
-            catch (RedisConnectionException) when (attempt < 50)
-            {
-                Thread.Sleep(100);
-            }
-        }
+        (_server, _connection) = LocalRedis.Start();
 
         _clients = Enumerable.Range(0, Clients).Select(i => new IPAddress(BitConverter.GetBytes(0x0A000000 + i))).ToArray();
         _keys = _clients.Select(c => c.ToString()).ToArray();
@@ -108,11 +89,7 @@ public class RedisBenchmarks
     {
         try
         {
-            string stats = _connection.GetServers()[0].InfoRaw("commandstats") ?? string.Empty;
-            string line = stats.Split('\n').FirstOrDefault(l => l.StartsWith("cmdstat_evalsha:", StringComparison.Ordinal))?.Trim() ?? "cmdstat_evalsha: none";
-            string report = string.Create(CultureInfo.InvariantCulture, $"{_method} Path={Path} Clients={Clients} Callers={Callers}: {line}");
-            Console.WriteLine("// redis-server cost: " + report);
-            File.AppendAllText(System.IO.Path.Combine(System.IO.Path.GetTempPath(), "floodgate-redis-server-cost.txt"), report + "\n");
+            LocalRedis.ReportCost(_connection, $"{_method} Path={Path} Clients={Clients} Callers={Callers}");
             _floodgate.DisposeAsync().AsTask().GetAwaiter().GetResult();
             _peer.Dispose();
             _connection.Dispose();
@@ -166,6 +143,42 @@ public class RedisBenchmarks
     }
 
     private int NextClient() => (int)((uint)Interlocked.Increment(ref _next) % (uint)Clients);
+}
+
+/// <summary>A redis-server of the benchmark's own, on a free loopback port, and the server's cost per script call.</summary>
+internal static class LocalRedis
+{
+    public static (Process Server, ConnectionMultiplexer Connection) Start()
+    {
+        int port = FreePort();
+        Process server = Process.Start(new ProcessStartInfo("redis-server", $"--port {port} --bind 127.0.0.1 --save \"\" --appendonly no")
+        {
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        }) ?? throw new InvalidOperationException("redis-server did not start: apt-get install redis-server");
+        string endpoint = $"127.0.0.1:{port},allowAdmin=true";
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return (server, ConnectionMultiplexer.Connect(endpoint + ",abortConnect=true"));
+            }
+            catch (RedisConnectionException) when (attempt < 50)
+            {
+                Thread.Sleep(100);
+            }
+        }
+    }
+
+    /// <summary>Prints usec_per_call of EVALSHA since the last CONFIG RESETSTAT, and appends it to $TMPDIR/floodgate-redis-server-cost.txt.</summary>
+    public static void ReportCost(ConnectionMultiplexer connection, string label)
+    {
+        string stats = connection.GetServers()[0].InfoRaw("commandstats") ?? string.Empty;
+        string line = stats.Split('\n').FirstOrDefault(l => l.StartsWith("cmdstat_evalsha:", StringComparison.Ordinal))?.Trim() ?? "cmdstat_evalsha: none";
+        string report = string.Create(CultureInfo.InvariantCulture, $"{label}: {line}");
+        Console.WriteLine("// redis-server cost: " + report);
+        File.AppendAllText(System.IO.Path.Combine(System.IO.Path.GetTempPath(), "floodgate-redis-server-cost.txt"), report + "\n");
+    }
 
     private static int FreePort()
     {

@@ -193,7 +193,8 @@ end
 
 if ALG == 1 then
   -- Sliding window: this window's count plus the previous one's, weighted by the part still inside the interval.
-  if ws == 0 or now - ws >= W or bu > ws then
+  local rolled = ws == 0 or now - ws >= W or bu > ws
+  if rolled then
     if ws ~= 0 and bu <= ws and now - ws >= W then
       local k = divmod(now - ws, W)
       if k == 1 then cy = c else cy = 0 end
@@ -211,7 +212,12 @@ if ALG == 1 then
   if c * W + weighted < allowance * W then
     c = c + 1
     if CD > 0 then la = now end
-    save()
+    if rolled or CD > 0 then
+      save()
+    else
+      -- the TTL set when the window rolled still covers it
+      redis.call('SET', key, struct.pack(FMT, ws, c, bc, cy, bu, p, x, oc, qf, la), 'KEEPTTL')
+    end
     local left = P * W - c * W - weighted
     local remaining = 0
     if left > 0 then remaining = ceildiv(left, W) end
