@@ -196,6 +196,36 @@ public sealed class BurstTests
         Assert.InRange(log.MostInAnyInterval(window / 10), 1, limit + (int)Math.Ceiling(limit / 10.0));
     }
 
+    /// <summary>The scenario of docs/shapes.md's table: 10 per 10 s; the counts there are these.</summary>
+    [Theory]
+    [InlineData(FloodgateAlgorithm.FixedWindow, 1, 9, 10, 1)]
+    [InlineData(FloodgateAlgorithm.SlidingWindow, 1, 9, 0, 10)]
+    [InlineData(FloodgateAlgorithm.TokenBucket, 1, 10, 0, 10)]
+    public void ShapeTable(FloodgateAlgorithm algorithm, int atZero, int atTheWindowsEnd, int atTheBoundary, int overTheNextTenSeconds)
+    {
+        using var h = new Harness(new FloodgatePolicy { Algorithm = algorithm, PermitLimit = 10, Window = TimeSpan.FromSeconds(10), MaxClientsPerPrefix = 0 });
+        int Admitted(int requests, TimeSpan gap)
+        {
+            int admitted = 0;
+            for (int i = 0; i < requests; i++)
+            {
+                h.Advance(gap);
+                admitted += h.Check(Client).IsAllowed ? 1 : 0;
+            }
+
+            return admitted;
+        }
+
+        int[] actual =
+        [
+            Admitted(1, TimeSpan.Zero),                                                   // one request at 0 s
+            Admitted(1, TimeSpan.FromMilliseconds(9_999)) + Admitted(9, TimeSpan.Zero),   // ten at 9.999 s
+            Admitted(1, TimeSpan.FromMilliseconds(1)) + Admitted(14, TimeSpan.Zero),      // fifteen at 10 s
+            Admitted(100, TimeSpan.FromMilliseconds(100)),                                // one every 100 ms until 20 s
+        ];
+        Assert.Equal([atZero, atTheWindowsEnd, atTheBoundary, overTheNextTenSeconds], actual);
+    }
+
     /// <summary>The exact record of allowed requests, to measure any shape against.</summary>
     private sealed class SlidingLog(Microsoft.Extensions.Time.Testing.FakeTimeProvider time)
     {

@@ -74,6 +74,9 @@ internal sealed class MonotonicClock
     /// <summary>Gets what <see cref="NowMs"/> reads (tests and diagnostics).</summary>
     public ClockSource Reading => _reading;
 
+    /// <summary>Gets a value indicating whether <see cref="NowMs"/> reads the provider, so that it is also a stamp.</summary>
+    public bool NowIsStamp => _reading == ClockSource.Provider;
+
     /// <summary>The current time for comparisons: never ahead of the provider, possibly a few ms behind.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public long NowMs()

@@ -19,6 +19,8 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
         : base(policy, options)
     {
         _p = parameters;
+        _inversePermitLimit = 1.0 / parameters.PermitLimit;
+        _inverseWindow = 1.0 / parameters.WindowMs;
     }
 
     /// <summary>True when a violation may start a block (so the window must point checks to the block state).</summary>

@@ -54,7 +54,11 @@ internal sealed partial class LimiterEngine<TParams>
 
         long elapsed = Math.Max(0, now - start);
         long weighted = ShapeMath.Weighted(previous, elapsed, _p.WindowMs);
-        return Allowed(ShapeMath.SlidingRemaining(counted, weighted, _p.PermitLimit, _p.WindowMs), ShapeMath.SlidingResetMs(counted, previous, elapsed, _p.WindowMs));
+
+        // ShapeMath.SlidingRemaining, with the division by reciprocal.
+        long left = ((long)_p.PermitLimit * _p.WindowMs) - (counted * _p.WindowMs) - weighted;
+        long remaining = left <= 0 ? 0 : ShapeMath.Divide(left - 1, _p.WindowMs, _inverseWindow, out _) + 1;
+        return Allowed((int)remaining, ShapeMath.SlidingResetMs(counted, previous, elapsed, _p.WindowMs));
     }
 
     /// <summary>A plain refusal in a window (no violation recorded by it).</summary>
@@ -131,10 +135,41 @@ internal sealed partial class LimiterEngine<TParams>
 
     private long BucketCapacity => (long)_p.Burst * _p.WindowMs;
 
+    // The reciprocals of PermitLimit and the window, for ShapeMath.Divide on the check path.
+    private readonly double _inversePermitLimit;
+    private readonly double _inverseWindow;
+
     /// <summary>The bucket word after admitting a request at <paramref name="at"/> that leaves <paramref name="excess"/> units of debt.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private long BucketWord(long at, long excess, long flags) =>
-        WindowWord.Make(at + (excess / _p.PermitLimit), (int)(excess % _p.PermitLimit)) | flags;
+    private long BucketWord(long at, long excess, long flags)
+    {
+        (long whole, long fraction) = Math.DivRem(excess, _p.PermitLimit);
+        return WindowWord.Make(at + whole, (int)fraction) | flags;
+    }
+
+    /// <summary>
+    /// CAS: admits a request at <paramref name="at"/> that leaves <paramref name="excess"/> units of debt, if the word is
+    /// still <paramref name="w"/>. One division gives the stored TAT and the reset (<see cref="ShapeMath.BucketResetMs"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryAdmitToBucket(ref HotEntry hot, long w, long at, long excess, long flags, out Decision allowed)
+    {
+        long whole = ShapeMath.Divide(excess, _p.PermitLimit, _inversePermitLimit, out long fraction);
+        if (Interlocked.CompareExchange(ref hot.Window, WindowWord.Make(at + whole, (int)fraction) | flags, w) == w)
+        {
+            // ShapeMath.BucketRemaining and BucketResetMs, with the divisions by reciprocal.
+            int remaining = excess >= BucketCapacity ? 0 : (int)ShapeMath.Divide(BucketCapacity - excess, _p.WindowMs, _inverseWindow, out _);
+            allowed = Allowed(remaining, whole + (fraction == 0 ? 0 : 1));
+            return true;
+        }
+
+        allowed = default;
+        return false;
+    }
+
+    /// <summary>The time to store a full bucket's TAT from: the provider's (the check path's clock may lag it).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private long StampForFullBucket(long now) => Clock.NowIsStamp ? now : Math.Max(now, Clock.StampMs());
 
     /// <summary>True when the bucket check must take the full path first: a new or long-idle client counts toward its network.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -150,22 +185,32 @@ internal sealed partial class LimiterEngine<TParams>
             return EvaluateWithState(slot, in key, w, now);
         }
 
-        // The hot path: the bucket has debt (a full bucket's TAT is stamped from the provider, on the full path).
+        // The hot path: no block state, no cooldown. A full bucket's TAT is stamped from the provider; a new or long-idle
+        // client takes the full path, to count toward its network.
         for (int attempt = 0; attempt < MaxCasAttempts; attempt++)
         {
             long tat = WindowWord.Start(w);
-            long excess = ShapeMath.Excess(tat, WindowWord.Counter(w), now, _p.PermitLimit);
+            int fraction = WindowWord.Counter(w);
+            long at = now;
+            long excess = ShapeMath.Excess(tat, fraction, at, _p.PermitLimit);
             if (excess == 0)
             {
-                break;
+                if (_p.MaxClientsPerPrefix > 0 && StartsAfresh(tat, now))
+                {
+                    break;
+                }
+
+                at = StampForFullBucket(now);
+                excess = ShapeMath.Excess(tat, fraction, at, _p.PermitLimit);
             }
 
             long next = excess + _p.WindowMs;
             if (next <= BucketCapacity)
             {
-                if (Interlocked.CompareExchange(ref hot.Window, BucketWord(now, next, w & FlagBits), w) == w)
+                // A request that finds the bucket full ends the episode (B).
+                if (TryAdmitToBucket(ref hot, w, at, next, excess == 0 ? 0 : w & FlagBits, out Decision allowed))
                 {
-                    return Allowed(ShapeMath.BucketRemaining(next, BucketCapacity, _p.WindowMs), ShapeMath.BucketResetMs(next, _p.PermitLimit));
+                    return allowed;
                 }
 
                 w = Volatile.Read(ref hot.Window);
@@ -206,7 +251,7 @@ internal sealed partial class LimiterEngine<TParams>
             if (excess == 0)
             {
                 // A full bucket: the TAT about to be stored starts from the provider's time (the check path's clock may lag).
-                at = Math.Max(now, Clock.StampMs());
+                at = StampForFullBucket(now);
                 excess = ShapeMath.Excess(tat, fraction, at, _p.PermitLimit);
                 if (_p.MaxClientsPerPrefix > 0 && !networkCounted && StartsAfresh(tat, at))
                 {
@@ -231,14 +276,14 @@ internal sealed partial class LimiterEngine<TParams>
             {
                 // A request that finds the bucket full ends the episode (B) and, past any block, the consulting of block state (H).
                 long flags = excess == 0 ? 0 : w & FlagBits;
-                if (Interlocked.CompareExchange(ref hot.Window, BucketWord(at, next, flags), w) == w)
+                if (TryAdmitToBucket(ref hot, w, at, next, flags, out Decision allowed))
                 {
                     if (flags == 0)
                     {
                         ReassertBlockState(slot, w, at);
                     }
 
-                    return Allowed(ShapeMath.BucketRemaining(next, BucketCapacity, _p.WindowMs), ShapeMath.BucketResetMs(next, _p.PermitLimit));
+                    return allowed;
                 }
 
                 continue;

@@ -17,12 +17,14 @@ internal static class PolicyMath
         ms < 0 ? FloodgatePolicy.Forever : TimeSpan.FromMilliseconds(ms);
 
     /// <summary>
-    /// The policy's shortest duration that a check compares the clock against: its window, and its cooldown,
-    /// blocks and punishment where it has them.
+    /// The policy's shortest duration that a check compares the clock against: its window (a token bucket's interval
+    /// between permits), and its cooldown, blocks and punishment where it has them.
     /// </summary>
     public static TimeSpan ShortestDuration(FloodgatePolicy policy)
     {
-        TimeSpan shortest = policy.Window;
+        TimeSpan shortest = policy.Algorithm == FloodgateAlgorithm.TokenBucket && policy.PermitLimit > 0
+            ? policy.Window / policy.PermitLimit
+            : policy.Window;
         foreach (TimeSpan duration in (ReadOnlySpan<TimeSpan>)[policy.Cooldown, policy.BlockDuration, policy.MaxBlockDuration ?? TimeSpan.Zero,
                      policy.BlockLimit is null || policy.BlockExceedDuration == FloodgatePolicy.Forever ? TimeSpan.Zero : policy.BlockExceedDuration])
         {

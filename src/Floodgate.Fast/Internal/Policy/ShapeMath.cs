@@ -125,5 +125,30 @@ internal static class ShapeMath
         resetMs = start == 0 ? 0 : SlidingResetMs(count, previous, elapsed, windowMs);
     }
 
+    /// <summary>
+    /// <c>x / divisor</c> and the remainder, for <c>0 &lt;= x &lt; 2^53</c>, by multiplying with the divisor's
+    /// reciprocal (<paramref name="inverse"/>, <c>1.0 / divisor</c>) and correcting the estimate: a division by a
+    /// runtime policy's number costs a multiply instead of a 64-bit divide on the check path.
+    /// </summary>
+    public static long Divide(long x, long divisor, double inverse, out long remainder)
+    {
+        long quotient = (long)(x * inverse);
+        long rest = x - (quotient * divisor);
+        while (rest < 0)
+        {
+            quotient--;
+            rest += divisor;
+        }
+
+        while (rest >= divisor)
+        {
+            quotient++;
+            rest -= divisor;
+        }
+
+        remainder = rest;
+        return quotient;
+    }
+
     private static long CeilDiv(long a, long b) => a <= 0 ? 0 : ((a - 1) / b) + 1;
 }
