@@ -265,6 +265,12 @@ public sealed class FloodgatePolicy
             }
         }
 
+        if (Algorithm == FloodgateAlgorithm.SlidingWindow && PermitLimit > 0 && GracePermits >= 0 &&
+            (long)PermitLimit + GracePermits > Internal.PolicyLimits.MaxSlidingPermits)
+        {
+            fail("PermitLimit + GracePermits", (long)PermitLimit + GracePermits, $"must not exceed {Internal.PolicyLimits.MaxSlidingPermits} on a SlidingWindow");
+        }
+
         bool burstValid = Burst is null or (>= 1 and <= MaxTotalPermits);
         if (Algorithm != FloodgateAlgorithm.FixedWindow && PermitLimit > 0 && burstValid && GracePermits >= 0 &&
             Window >= TimeSpan.FromMilliseconds(1) && Window <= MaxFiniteDuration)

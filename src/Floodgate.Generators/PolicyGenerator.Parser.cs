@@ -216,6 +216,11 @@ public sealed partial class PolicyGenerator
                 Contradiction($"AccumulateRequests applies only to Algorithm FixedWindow: a {shape} has no windows to carry permits between");
             }
 
+            if (algorithm == 1 && (long)permitLimit + Math.Max(0, grace) > PolicyLimits.MaxSlidingPermits)
+            {
+                Contradiction($"PermitLimit + GracePermits must not exceed {PolicyLimits.MaxSlidingPermits} on a SlidingWindow; got {(long)permitLimit + grace}");
+            }
+
             long permits = algorithm == 2 && burst > 0 ? burst : permitLimit;
             if (algorithm != 0 && permitLimit > 0 && window > 0 && grace >= 0 && !ShapeMath.UnitsFit(permits + grace + 1, window, permitLimit))
             {

@@ -10,6 +10,8 @@ public sealed class PolicyLimitsTests
     {
         Assert.Equal(OffenseWord.MaxCount - 1, PolicyLimits.MaxBlockLimit);       // a client must be able to pass the limit by one
         Assert.Equal(WindowWord.MaxCounter - 1, PolicyLimits.MaxTotalPermits);    // one counter value kept for "over"
+        Assert.Equal(WindowWord.SlidingCountMask - 1, PolicyLimits.MaxSlidingPermits);   // a sliding window's count, below its previous-count flag
+        Assert.Equal(WindowWord.SlidingCountMask + 1, WindowWord.PreviousBit);
         Assert.Equal(WindowSketch.MaxCount, PolicyLimits.MaxClientsPerPrefix);
         Assert.Equal(FloodgatePolicy.MaxFiniteDuration, TimeSpan.FromDays(3_650));
     }

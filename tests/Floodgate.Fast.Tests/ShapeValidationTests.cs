@@ -17,6 +17,15 @@ public sealed class ShapeValidationTests
     }
 
     [Fact]
+    public void ASlidingWindowCountsUpToTwentyTwoBits()
+    {
+        var policy = new FloodgatePolicy { Algorithm = FloodgateAlgorithm.SlidingWindow, PermitLimit = 4_194_300, GracePermits = 3, Window = TimeSpan.FromSeconds(1) };
+        Assert.Contains(policy.Validate("api"), e => e.Contains("api.PermitLimit + GracePermits must not exceed 4194302 on a SlidingWindow; got 4194303.", StringComparison.Ordinal));
+        policy.GracePermits = 2;
+        Assert.Empty(policy.Validate("api"));
+    }
+
+    [Fact]
     public void ABucketTooLargeForExactIntegersIsRefused()
     {
         var policy = new FloodgatePolicy

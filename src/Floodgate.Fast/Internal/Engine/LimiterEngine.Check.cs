@@ -101,13 +101,13 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
         for (int attempt = 0; attempt < MaxCasAttempts; attempt++)
         {
             long start = WindowWord.Start(w);
-            int counter = WindowWord.Counter(w);
+            int counter = CounterOf(w);
             if (start == 0 || now - start >= _p.WindowMs)
             {
                 break;   // roll: rare, on the full path
             }
 
-            int previous = PreviousCount(slot, start);
+            int previous = PreviousCount(slot, w);
             if (Admits(counter, previous, now - start, _p.PermitLimit + _p.AccumulateCap))
             {
                 // CAS: +1 on the low bits; counter < PermitLimit + AccumulateCap <= MaxCounter, so it cannot carry into B.
@@ -198,7 +198,7 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
             }
 
             long start = WindowWord.Start(w);
-            int counter = WindowWord.Counter(w);
+            int counter = CounterOf(w);
 
             // A new window starts with this request when there is none, when it has run its length, or when a
             // block that began during it has since ended (the client comes back from a block with a fresh window).
@@ -219,7 +219,7 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
                 {
                     // Roll without counting, then count in the new window on the next attempt: the previous window's
                     // weight may refuse even its first request.
-                    if (Interlocked.CompareExchange(ref hot.Window, WindowWord.Make(SlidingRoll(ref cold, start, counter, until, now), 0), w) == w)
+                    if (Interlocked.CompareExchange(ref hot.Window, SlidingRoll(ref cold, start, counter, until, now), w) == w)
                     {
                         ReassertBlockState(slot, w, now);
                     }
@@ -248,7 +248,7 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
 
             long windowEnd = start + _p.WindowMs;
             int allowance = _p.PermitLimit + _p.AccumulateCap;
-            int previous = PreviousCount(slot, start);
+            int previous = PreviousCount(slot, w);
             if (_p.GracePermits > 0 && !Admits(counter, previous, now - start, allowance) &&
                 EffectiveBlockCount(Volatile.Read(ref cold.Offenses), Volatile.Read(ref cold.Block), now) == 0)
             {

@@ -305,7 +305,7 @@ internal sealed partial class LimiterEngine<TParams>
         int carry = Volatile.Read(ref cold.Carry);
 
         long start = WindowWord.Start(w);
-        int counter = WindowWord.Counter(w);
+        int counter = CounterOf(w);
         long until = BlockWord.Until(block);
         bool blacklisted = BlockWord.IsBlacklisted(block);
         bool blocked = !blacklisted && until > now;
@@ -320,7 +320,7 @@ internal sealed partial class LimiterEngine<TParams>
         }
         else if (_p.Algorithm == FloodgateAlgorithm.SlidingWindow)
         {
-            int previous = blockEnded || start == 0 ? 0 : PreviousCount(slot, start);
+            int previous = blockEnded || start == 0 ? 0 : PreviousCount(slot, w);
             ShapeMath.DescribeSliding(blockEnded ? 0 : start, counter, previous, now, _p.PermitLimit, _p.WindowMs, out count, out remaining, out resetAfter);
             active = resetAfter > 0;
         }

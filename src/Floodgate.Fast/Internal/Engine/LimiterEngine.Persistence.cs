@@ -58,7 +58,7 @@ internal sealed partial class LimiterEngine<TParams>
         entry = new PersistedEntry
         {
             WindowStartUtc = ToUtcTicks(start, nowMs, utcNowTicks),
-            Counter = WindowWord.Counter(w),
+            Counter = CounterOf(w),
             BlockCounted = WindowWord.BlockCounted(w) ? 1 : 0,
             BlockUntilUtc = ToUtcTicks(BlockWord.Until(block), nowMs, utcNowTicks),
             BlockFlags = (BlockWord.IsBlacklisted(block) ? 1 : 0) | (BlockWord.IsPunished(block) ? 2 : 0),
@@ -66,7 +66,7 @@ internal sealed partial class LimiterEngine<TParams>
             QuietFromUtc = ToUtcTicks(OffenseWord.QuietFromMs(offenses), nowMs, utcNowTicks),
             LastAllowedUtc = ToUtcTicks(Volatile.Read(ref cold.LastAllowed), nowMs, utcNowTicks),
             Carry = _p.AccumulateCap > 0 ? Volatile.Read(ref cold.Carry) : 0,
-            Previous = start == 0 ? 0 : PreviousCount(slot, start),
+            Previous = start == 0 ? 0 : PreviousCount(slot, w),
         };
 
         // Skip a slot that was given to another client while we read it.
@@ -94,7 +94,13 @@ internal sealed partial class LimiterEngine<TParams>
         long start = Math.Min(FromUtcTicks(entry.WindowStartUtc, nowMs, utcNowTicks), latest);
         long quietFrom = Math.Min(FromUtcTicks(entry.QuietFromUtc, nowMs, utcNowTicks), Math.Max(nowMs, until));
         long lastAllowed = Math.Min(FromUtcTicks(entry.LastAllowedUtc, nowMs, utcNowTicks), nowMs);
-        int counter = Math.Clamp(entry.Counter, 0, _p.Algorithm == FloodgateAlgorithm.TokenBucket ? _p.PermitLimit - 1 : WindowWord.MaxCounter);
+        int counter = Math.Clamp(entry.Counter, 0, _p.Algorithm switch
+        {
+            FloodgateAlgorithm.TokenBucket => _p.PermitLimit - 1,
+            FloodgateAlgorithm.SlidingWindow => WindowWord.SlidingCountMask,
+            _ => WindowWord.MaxCounter,
+        });
+        bool previousRecorded = _p.Algorithm == FloodgateAlgorithm.SlidingWindow && start > _p.WindowMs && entry.Previous > 0;
 
         ref ColdEntry cold = ref Table.Cold(slot);
         long fresh = Volatile.Read(ref cold.Block);
@@ -102,12 +108,10 @@ internal sealed partial class LimiterEngine<TParams>
         Volatile.Write(ref cold.Block, BlockWord.Make(until, BlockWord.Generation(fresh), punished, blacklisted));
         Volatile.Write(ref cold.Offenses, OffenseWord.Make(Math.Max(0, quietFrom), Math.Clamp(entry.OffenseCount, 0, OffenseWord.MaxCount), Volatile.Read(ref cold.Offenses)));
         Volatile.Write(ref cold.LastAllowed, Math.Max(0, lastAllowed));
-        Volatile.Write(ref cold.Previous, _p.Algorithm == FloodgateAlgorithm.SlidingWindow && start > _p.WindowMs && entry.Previous > 0
-            ? WindowWord.Make(start - _p.WindowMs, Math.Clamp(entry.Previous, 0, WindowWord.MaxCounter))
-            : 0);
+        Volatile.Write(ref cold.Previous, previousRecorded ? WindowWord.Make(start - _p.WindowMs, Math.Clamp(entry.Previous, 0, WindowWord.SlidingCountMask)) : 0);
         Volatile.Write(ref cold.Carry, Math.Clamp(entry.Carry, 0, _p.AccumulateCap));
 
-        long w = start > 0 ? WindowWord.Make(start, counter) : 0;
+        long w = start > 0 ? WindowWord.Make(start, counter) | (previousRecorded ? WindowWord.PreviousBit : 0) : 0;
         if (entry.BlockCounted != 0 && start > 0)
         {
             w = WindowWord.WithBlockCounted(w, blockState);

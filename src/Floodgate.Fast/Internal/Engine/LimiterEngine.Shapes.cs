@@ -23,18 +23,26 @@ internal sealed partial class LimiterEngine<TParams>
 
     // ---- Sliding window (and the fixed window's side of the shared path) ----
 
-    /// <summary>The previous window's count when it is the one just before <paramref name="start"/>; 0 on the other shapes.</summary>
+    /// <summary>
+    /// The previous window's count when the window word <paramref name="w"/> says one is recorded and it is the window
+    /// just before this one; 0 on the other shapes. A client without one reads nothing more than its hot entry.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int PreviousCount(int slot, long start)
+    private int PreviousCount(int slot, long w)
     {
-        if (_p.Algorithm != FloodgateAlgorithm.SlidingWindow)
+        if (_p.Algorithm != FloodgateAlgorithm.SlidingWindow || (w & WindowWord.PreviousBit) == 0)
         {
             return 0;
         }
 
         long previous = Volatile.Read(ref Table.Cold(slot).Previous);
-        return previous != 0 && WindowWord.Start(previous) == start - _p.WindowMs ? WindowWord.Counter(previous) : 0;
+        return WindowWord.Start(previous) == WindowWord.Start(w) - _p.WindowMs ? WindowWord.Counter(previous) : 0;
     }
+
+    /// <summary>The requests counted in the window word: on a sliding window, without its previous-count flag.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int CounterOf(long w) =>
+        _p.Algorithm == FloodgateAlgorithm.SlidingWindow ? WindowWord.Counter(w) & WindowWord.SlidingCountMask : WindowWord.Counter(w);
 
     /// <summary>Whether one more request fits the window: the count alone, or with the previous window's weight.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -83,24 +91,26 @@ internal sealed partial class LimiterEngine<TParams>
     }
 
     /// <summary>
-    /// The start of the sliding window that follows the one at <paramref name="start"/>: the next on the client's grid,
-    /// its count recorded as the previous one when the two are adjacent; after a block that ended, or with no window,
-    /// a window starting now.
+    /// The window word of the sliding window that follows the one at <paramref name="start"/>, with nothing counted:
+    /// the next on the client's grid, the count just ended recorded as the previous one (and flagged) when the two are
+    /// adjacent; after a block that ended, or with no window, a window starting now.
     /// </summary>
     private long SlidingRoll(ref ColdEntry cold, long start, int counter, long blockUntil, long now)
     {
         if (start == 0 || blockUntil > start || now - start < _p.WindowMs)
         {
-            return Clock.StampMs();
+            return WindowWord.Make(Clock.StampMs(), 0);
         }
 
         long windows = (now - start) / _p.WindowMs;
+        long next = WindowWord.Make(start + (windows * _p.WindowMs), 0);
         if (windows == 1 && counter > 0)
         {
             RecordPrevious(ref cold, WindowWord.Make(start, counter));
+            next |= WindowWord.PreviousBit;
         }
 
-        return start + (windows * _p.WindowMs);
+        return next;
     }
 
     /// <summary>Raises the previous-window word to <paramref name="previous"/>: a later window, or the same with a higher count. A late writer never lowers it.</summary>

@@ -340,7 +340,7 @@ internal sealed partial class LimiterEngine<TParams>
     private int CountedInWindow(long w, ref ColdEntry cold) =>
         _p.Algorithm == FloodgateAlgorithm.TokenBucket
             ? (int)Math.Min(int.MaxValue, (ShapeMath.Excess(WindowWord.Start(w), WindowWord.Counter(w), Clock.NowMs(), _p.PermitLimit) + _p.WindowMs - 1) / _p.WindowMs)
-            : Math.Max(0, WindowWord.Counter(w) - _p.AccumulateCap + (_p.AccumulateCap > 0 ? Volatile.Read(ref cold.Carry) : 0));
+            : Math.Max(0, CounterOf(w) - _p.AccumulateCap + (_p.AccumulateCap > 0 ? Volatile.Read(ref cold.Carry) : 0));
 
     /// <summary>
     /// True when the window word no longer affects a decision: the fixed window has run out, both windows of the sliding

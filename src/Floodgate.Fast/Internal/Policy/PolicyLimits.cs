@@ -13,6 +13,9 @@ internal static class PolicyLimits
     /// <summary>The largest <c>PermitLimit + GracePermits + AccumulateLimit</c>: the window counter has 23 bits, one value kept for "over".</summary>
     public const int MaxTotalPermits = (1 << 23) - 2;
 
+    /// <summary>The largest <c>PermitLimit + GracePermits</c> of a sliding window: its count has 22 bits (the 23rd flags a previous count).</summary>
+    public const int MaxSlidingPermits = (1 << 22) - 2;
+
     /// <summary>The largest <c>BlockLimit</c>: the block count has 12 bits, and a client must be able to pass the limit by one.</summary>
     public const int MaxBlockLimit = (1 << 12) - 2;
 

@@ -45,10 +45,19 @@ internal static class SlotTag
 /// B: this window has already counted a block (at most one per window).
 /// The counter begins each window at <c>AccumulateCap - carry</c>, so a request is allowed while
 /// <c>counter &lt; AccumulateCap + PermitLimit (+ grace)</c>: the carry needs no bits of its own.
+/// On a sliding window the counter's top bit (22) says that the previous window's count is recorded in the cold entry
+/// (so a client without one reads nothing else), and the count has 22 bits. On a token bucket the word holds the
+/// theoretical arrival time: whole ms in the start field, the fraction of a ms (in 1/PermitLimit) in the counter.
 /// </summary>
 internal static class WindowWord
 {
     public const int MaxCounter = (1 << 23) - 1;
+
+    /// <summary>Sliding window: the previous window's count is recorded (bit 22 of the counter field).</summary>
+    public const long PreviousBit = 1L << 22;
+
+    /// <summary>Sliding window: the count's bits.</summary>
+    public const int SlidingCountMask = (1 << 22) - 1;
     private const long CountedBit = 1L << 23;
     private const long BlockStateBit = 1L << 24;
 
