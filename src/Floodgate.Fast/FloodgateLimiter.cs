@@ -147,13 +147,44 @@ public sealed partial class FloodgateLimiter : IDisposable
     /// </param>
     /// <returns>The decision.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public Decision Check(IPAddress? address) => _engine.Check(IpKey.CreateUnchecked(address, _ipv6PrefixLength));
+    public Decision Check(IPAddress? address) => _engine.Check(IpKey.CreateUnchecked(address, _ipv6PrefixLength), 1);
 
     /// <summary>Counts a request of a client given by its key. Never throws, never allocates.</summary>
     /// <param name="key">The client key, created with this limiter's IPv6 prefix length.</param>
     /// <returns>The decision.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public Decision Check(in IpKey key) => _engine.Check(in key);
+    public Decision Check(in IpKey key) => _engine.Check(in key, 1);
+
+    /// <summary>
+    /// Counts a request that costs <paramref name="cost"/> permits (an export that counts as five searches). It is
+    /// admitted only if all of them fit, and a refused request is not charged at all. Never allocates.
+    /// </summary>
+    /// <param name="address">The client address, or <see langword="null"/> for the unknown client.</param>
+    /// <param name="cost">The permits the request costs: 1 to <see cref="MaxCost"/>.</param>
+    /// <returns>The decision; its <see cref="Decision.Remaining"/> counts permits.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="cost"/> is below 1 or above <see cref="MaxCost"/>.</exception>
+    public Decision Check(IPAddress? address, int cost) => Check(IpKey.CreateUnchecked(address, _ipv6PrefixLength), cost);
+
+    /// <summary>Counts a request of a client given by its key that costs <paramref name="cost"/> permits; see <see cref="Check(IPAddress?, int)"/>.</summary>
+    /// <param name="key">The client key, created with this limiter's IPv6 prefix length.</param>
+    /// <param name="cost">The permits the request costs: 1 to <see cref="MaxCost"/>.</param>
+    /// <returns>The decision.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="cost"/> is below 1 or above <see cref="MaxCost"/>.</exception>
+    public Decision Check(in IpKey key, int cost)
+    {
+        if ((uint)(cost - 1) >= (uint)_engine.MaxCost)
+        {
+            ThrowCostOutOfRange(cost, _engine.MaxCost);
+        }
+
+        return _engine.Check(in key, cost);
+    }
+
+    /// <summary>
+    /// Gets the most permits one request may cost: the policy's <see cref="FloodgatePolicy.PermitLimit"/>, or a token
+    /// bucket's <see cref="FloodgatePolicy.Burst"/>. A costlier request could never be admitted.
+    /// </summary>
+    public int MaxCost => _engine.MaxCost;
 
     /// <summary>Describes what the limiter knows about a client, without counting a request.</summary>
     /// <param name="address">The client address, or <see langword="null"/> for the unknown client.</param>
@@ -283,4 +314,8 @@ public sealed partial class FloodgateLimiter : IDisposable
             throw new ArgumentException("Invalid Floodgate configuration: " + string.Join(" ", errors));
         }
     }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private static void ThrowCostOutOfRange(int cost, int maxCost) =>
+        throw new ArgumentOutOfRangeException(nameof(cost), cost, $"A request's cost must be between 1 and the policy's largest request, {maxCost} (its PermitLimit, or a token bucket's Burst).");
 }

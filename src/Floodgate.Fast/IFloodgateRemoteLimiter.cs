@@ -16,6 +16,13 @@ public interface IFloodgateRemoteLimiter : IAsyncDisposable
     /// <returns>The decision.</returns>
     ValueTask<Decision> CheckAsync(IPAddress? address, CancellationToken cancellationToken);
 
+    /// <summary>Counts a request costing <paramref name="cost"/> permits (all or none) and decides; as <see cref="CheckAsync(IPAddress?, CancellationToken)"/>.</summary>
+    /// <param name="address">The client address.</param>
+    /// <param name="cost">The permits the request costs.</param>
+    /// <param name="cancellationToken">Cancels waiting for the store.</param>
+    /// <returns>The decision.</returns>
+    ValueTask<Decision> CheckAsync(IPAddress? address, int cost, CancellationToken cancellationToken);
+
     /// <summary>Gets a client's shared state.</summary>
     /// <param name="address">The client address.</param>
     /// <returns>The state.</returns>

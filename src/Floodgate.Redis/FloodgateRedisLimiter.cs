@@ -168,19 +168,42 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the wait (the caller's request was aborted).</param>
     /// <returns>The decision.</returns>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    public ValueTask<Decision> CheckAsync(IPAddress? address, CancellationToken cancellationToken = default)
+#pragma warning disable RS0027 // The shipped overload keeps its optional token; the cost overload takes it explicitly (RS0026).
+    public ValueTask<Decision> CheckAsync(IPAddress? address, CancellationToken cancellationToken = default) =>
+        CheckAsync(address, 1, cancellationToken);
+#pragma warning restore RS0027
+
+    /// <summary>
+    /// Counts a request that costs <paramref name="cost"/> permits on Redis: all of them or none (see
+    /// <see cref="FloodgateLimiter.Check(IPAddress?, int)"/>); otherwise as <see cref="CheckAsync(IPAddress?, CancellationToken)"/>.
+    /// </summary>
+    /// <param name="address">The client's address; null is the shared "unknown" client.</param>
+    /// <param name="cost">The permits the request costs: 1 to the policy's largest request (its PermitLimit, or a token bucket's Burst).</param>
+    /// <param name="cancellationToken">Cancels the wait (the caller's request was aborted).</param>
+    /// <returns>The decision.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="cost"/> is out of range.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public ValueTask<Decision> CheckAsync(IPAddress? address, int cost, CancellationToken cancellationToken)
     {
+        if (cost < 1 || cost > MaxCost)
+        {
+            throw new ArgumentOutOfRangeException(nameof(cost), cost, $"A request's cost must be between 1 and the policy's largest request, {MaxCost} (its PermitLimit, or a token bucket's Burst).");
+        }
+
         IpKey key = _local.GetKey(address);
         return _local.TryListDecision(in key, out Decision listed)
             ? new ValueTask<Decision>(listed)
-            : CheckAsync(key, client: null, cancellationToken);
+            : CheckAsync(key, client: null, cancellationToken, cost);
     }
+
+    /// <summary>Gets the most permits one request may cost: the shared policy's PermitLimit, or a token bucket's Burst.</summary>
+    public int MaxCost => _p.Algorithm == FloodgateAlgorithm.TokenBucket ? _p.Burst : _p.PermitLimit;
 
     /// <summary>
     /// Known bans locally, then Redis (or the outage policy): <paramref name="key"/> in the local table, <paramref name="client"/>
     /// on Redis (null: the key's own text; an outbound budget passes its name, which is the same on every instance).
     /// </summary>
-    internal ValueTask<Decision> CheckAsync(IpKey key, string? client, CancellationToken cancellationToken)
+    internal ValueTask<Decision> CheckAsync(IpKey key, string? client, CancellationToken cancellationToken, int cost = 1)
     {
         if (_options.LocalBanTable && _local.TryGetBan(in key, out Decision banned))
         {
@@ -190,10 +213,10 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
 
         if (_breaker.IsOpen)
         {
-            return new ValueTask<Decision>(Outage(in key));
+            return new ValueTask<Decision>(Outage(in key, cost));
         }
 
-        return CheckOnRedisAsync(key, client, cancellationToken);
+        return CheckOnRedisAsync(key, client, cost, cancellationToken);
     }
 
     /// <summary>Blocks <paramref name="client"/> on Redis for at least <paramref name="duration"/> (a backoff) and locally at once; no block is counted.</summary>
@@ -276,17 +299,18 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
     /// <summary>Gets the shared version the local tables last agreed with; -1 before the first sync (tests).</summary>
     internal long SyncedVersion => Volatile.Read(ref _syncedVersion);
 
-    private async ValueTask<Decision> CheckOnRedisAsync(IpKey key, string? client, CancellationToken cancellationToken)
+    private async ValueTask<Decision> CheckOnRedisAsync(IpKey key, string? client, int cost, CancellationToken cancellationToken)
     {
         long started = _time.GetTimestamp();
         RedisResult reply;
         try
         {
-            reply = await EvaluateAsync(client is null ? KeyOf(in key) : KeyOf(client), s_check, cancellationToken).ConfigureAwait(false);
+            // A cost above 1 is the script's third argument.
+            reply = await EvaluateAsync(client is null ? KeyOf(in key) : KeyOf(client), s_check, cancellationToken, cost == 1 ? -1 : cost).ConfigureAwait(false);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is RedisException or TimeoutException or OperationCanceledException or InvalidOperationException)
         {
-            return Failed(in key, e);
+            return Failed(in key, e, cost);
         }
 
         _breaker.Success();
@@ -346,7 +370,7 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
             : Decision.Denied(reason, _p.PermitLimit, retry, reset);
     }
 
-    private Decision Failed(in IpKey key, Exception e)
+    private Decision Failed(in IpKey key, Exception e, int cost)
     {
         if (_breaker.Failure())
         {
@@ -359,18 +383,18 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
             RedisLog.CheckFailed(_logger, _name, e.Message, _options.OutagePolicy);
         }
 
-        return Outage(in key);
+        return Outage(in key, cost);
     }
 
     /// <summary>The decision while Redis is unavailable (known bans were already answered locally).</summary>
-    private Decision Outage(in IpKey key)
+    private Decision Outage(in IpKey key, int cost)
     {
         _metrics.Fallback(_options.OutagePolicy);
         return _options.OutagePolicy switch
         {
             RedisOutagePolicy.FailOpen => new Decision(DecisionReason.Allowed, _p.PermitLimit, _p.PermitLimit, 0, _p.WindowMs),
             RedisOutagePolicy.FailClosed => Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, 1000, 1000),
-            _ => _local.Check(in key),
+            _ => _local.Check(in key, Math.Min(cost, _local.MaxCost)),   // the local share may be smaller than the cost
         };
     }
 

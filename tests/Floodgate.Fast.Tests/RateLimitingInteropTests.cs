@@ -110,7 +110,7 @@ public sealed class RateLimitingInteropTests : IDisposable
     }
 
     [Fact]
-    public void PermitCountZeroAsksWithoutTakingAndMoreThanOneIsRefusedWithAReason()
+    public void PermitCountZeroAsksWithoutTakingAndMoreIsTheRequestsCost()
     {
         for (int i = 0; i < 5; i++)
         {
@@ -119,11 +119,14 @@ public sealed class RateLimitingInteropTests : IDisposable
 
         Assert.Equal(3, _limiter.Inspect(s_client).Remaining);   // nothing was taken
 
-        using RateLimitLease two = _partitioned.AttemptAcquire(s_client, 2);
-        Assert.False(two.IsAcquired);
-        Assert.True(two.TryGetMetadata(MetadataName.ReasonPhrase, out string? reason));
-        Assert.Equal("Floodgate grants one permit per acquisition (one request, one check); got a permit count of 2.", reason);
+        using RateLimitLease four = _partitioned.AttemptAcquire(s_client, 4);
+        Assert.False(four.IsAcquired);
+        Assert.True(four.TryGetMetadata(MetadataName.ReasonPhrase, out string? reason));
+        Assert.Equal("A permit count above the policy's largest request (3) can never be granted; got 4.", reason);
         Assert.Equal(3, _limiter.Inspect(s_client).Remaining);
+
+        Assert.True(_partitioned.AttemptAcquire(s_client, 2).IsAcquired);   // a cost of 2
+        Assert.Equal(1, _limiter.Inspect(s_client).Remaining);
 
         for (int i = 0; i < 4; i++)
         {

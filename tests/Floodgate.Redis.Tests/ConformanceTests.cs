@@ -36,7 +36,7 @@ internal sealed class RedisConformanceLimiter(FloodgateRedisLimiter limiter) : I
             LocalBanTable = false,
         }));
 
-    public ValueTask<Decision> CheckAsync(IPAddress client) => limiter.CheckAsync(client);
+    public ValueTask<Decision> CheckAsync(IPAddress client, int cost) => limiter.CheckAsync(client, cost, CancellationToken.None);
 
     public Task<ClientState> InspectAsync(IPAddress client) => limiter.InspectAsync(client);
 

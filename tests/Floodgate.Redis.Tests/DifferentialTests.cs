@@ -1,4 +1,5 @@
 using System.Net;
+using Floodgate.Tests.Shared;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Floodgate.Redis.Tests;
@@ -97,6 +98,11 @@ public sealed class DifferentialTests(RedisFixture redis) : IClassFixture<RedisF
             LocalBanTable = localBanTable,
         };
         await using var shared = new FloodgateRedisLimiter("diff-" + Guid.NewGuid().ToString("N"), policy, options);
+
+        // The ban sync at start reads Redis in the background; had it run between a check and the local table's answer,
+        // it could put an older shared block over a newer local one (a cache, corrected by the next check that reaches
+        // Redis; but the comparison here is exact). Let it finish first.
+        await Eventually.WaitAsync(() => shared.SyncedVersion != -1, "the ban sync at start");
         IPAddress[] clients = [IPAddress.Parse("10.0.0.1"), IPAddress.Parse("10.0.0.2"), IPAddress.Parse("2001:db8::1")];
         long windowMs = (long)policy.Window.TotalMilliseconds;
         var seen = new HashSet<DecisionReason>();

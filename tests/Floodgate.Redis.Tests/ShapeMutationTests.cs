@@ -19,13 +19,13 @@ public sealed class ShapeMutationTests(RedisFixture redis) : IClassFixture<Redis
         // The previous count kept across a gap of more than one window.
         { "conformance-sliding", "if k == 1 then cy = c else cy = 0 end", "cy = c" },
         // The sliding next permit rounded the other way.
-        { "conformance-sliding", "local at = W - ceildiv((allowance - c) * W, cy) + 1", "local at = W - ceildiv((allowance - c) * W, cy)" },
+        { "conformance-sliding", "local at = W - ceildiv((fits - c) * W, cy) + 1", "local at = W - ceildiv((fits - c) * W, cy)" },
         // One emission interval a unit short.
-        { "conformance-bucket", "local nextx = excess + W", "local nextx = excess + W - 1" },
+        { "conformance-bucket", "local nextx = excess + COST * W", "local nextx = excess + COST * W - 1" },
         // The fraction of a ms dropped.
         { "conformance-bucket-strict", "ws, c = now + whole, fraction", "ws, c = now + whole, 0" },
         // Retry-After a whole interval late.
-        { "conformance-bucket", "local retry = math.max(1, ceildiv(excess + W - capacity, P))", "local retry = math.max(1, ceildiv(excess + W + W - capacity, P))" },
+        { "conformance-bucket", "local retry = math.max(1, ceildiv(excess + COST * W - capacity, P))", "local retry = math.max(1, ceildiv(excess + COST * W + W - capacity, P))" },
         // The episode never ends.
         { "conformance-bucket-block", "if excess == 0 then bc = 0 end", "" },
     };

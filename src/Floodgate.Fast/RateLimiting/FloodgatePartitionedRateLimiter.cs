@@ -40,12 +40,13 @@ internal sealed class FloodgatePartitionedRateLimiter<TResource> : PartitionedRa
 
     protected override RateLimitLease AttemptAcquireCore(TResource resource, int permitCount)
     {
-        if (permitCount != 1)
+        if (permitCount == 0 || permitCount > _limiter.MaxCost)
         {
             return permitCount == 0 ? Probe(resource) : Unsupported(permitCount);
         }
 
-        Decision decision = _limiter.Check(_address(resource));
+        // A count above 1 is the request's cost: all the permits or none.
+        Decision decision = _limiter.Check(_address(resource), permitCount);
         if (decision.IsAllowed)
         {
             Interlocked.Increment(ref _successful);
@@ -95,7 +96,7 @@ internal sealed class FloodgatePartitionedRateLimiter<TResource> : PartitionedRa
     private RateLimitLease Unsupported(int permitCount)
     {
         Interlocked.Increment(ref _failed);
-        return new RejectedLease(null, $"Floodgate grants one permit per acquisition (one request, one check); got a permit count of {permitCount}.", forbidden: false);
+        return new RejectedLease(null, $"A permit count above the policy's largest request ({_limiter.MaxCost}) can never be granted; got {permitCount}.", forbidden: false);
     }
 
     private sealed class AcquiredLease : RateLimitLease

@@ -2,6 +2,7 @@
 -- KEYS[1]  the client's state, "<prefix><policy>:{<client>}" (one key: any hash slot, no cross-slot access)
 -- ARGV[1]  operation: c check, i inspect, u unblock, b blacklist, w unblacklist, f block for ARGV[3] ms (a backoff)
 -- ARGV[2]  test clock in ms, or "" for the server's TIME (only tests set it)
+-- ARGV[3]  c: the request's cost in permits (absent: 1), all or none; f: the backoff in ms
 -- State:   one string value, struct-packed (FMT) so a check is one GET and one SET:
 --          ws window start, c counter (starts at ACC - carry), bc block counted in this window, cy carry,
 --          bu block end, p punished, x blacklisted, oc block count, qf quiet from, la last allowed (times in ms)
@@ -18,6 +19,8 @@ local P, W, BD, REL, BL, BX, RESET, MW, ACC, CD, GR, ADAPT = @P, @W, @BD, @REL, 
 local KEEP = @KEEP
 local ALG, BURST = @ALG, @BURST
 local key, op = KEYS[1], ARGV[1]
+local COST = 1
+if op == 'c' and ARGV[3] then COST = tonumber(ARGV[3]) end
 local now
 if ARGV[2] ~= '' then
   now = tonumber(ARGV[2])
@@ -36,8 +39,8 @@ if op == 'i' then
 end
 
 -- The common case first, before any closure is made: an allowed request inside a running window (no cooldown).
-if op == 'c' and ALG == 0 and CD == 0 and x ~= 1 and bu <= now and bu <= ws and ws ~= 0 and now - ws < W and c < P + ACC then
-  c = c + 1
+if op == 'c' and ALG == 0 and CD == 0 and x ~= 1 and bu <= now and bu <= ws and ws ~= 0 and now - ws < W and c + COST <= P + ACC then
+  c = c + COST
   -- the TTL set when the window started still covers it
   redis.call('SET', key, struct.pack(FMT, ws, c, bc, cy, bu, p, x, oc, qf, la), 'KEEPTTL')
   return {0, P + ACC - c, 0, ws + W - now}
@@ -172,7 +175,7 @@ if ALG == 2 then
   -- Token bucket (GCRA), in units of 1/P ms: one permit is W units.
   local excess = 0
   if ws ~= 0 then excess = math.max(0, (ws - now) * P + c) end
-  local nextx = excess + W
+  local nextx = excess + COST * W
   local capacity = BURST
   if GR > 0 and nextx > capacity and effective() == 0 then capacity = capacity + GR * W end
   if nextx <= capacity then
@@ -185,7 +188,7 @@ if ALG == 2 then
     if nextx < BURST then remaining = divmod(BURST - nextx, W) end
     return {0, remaining, 0, ceildiv(nextx, P), 0, 0, 0}
   end
-  local retry = math.max(1, ceildiv(excess + W - capacity, P))
+  local retry = math.max(1, ceildiv(excess + COST * W - capacity, P))
   local reset = math.max(retry, ceildiv(excess, P))
   if bc == 1 then return {2, 0, retry, reset, 0, 0, 0} end
   return violation(now + retry, now + retry, now + reset)
@@ -207,10 +210,11 @@ if ALG == 1 then
   local e = math.max(0, now - ws)
   local weighted = 0
   if e < W then weighted = cy * (W - e) end
+  -- A request of COST permits fits when its last permit does: the first COST - 1 count as taken.
   local allowance = P
-  if GR > 0 and c * W + weighted >= allowance * W and effective() == 0 then allowance = allowance + GR end
-  if c * W + weighted < allowance * W then
-    c = c + 1
+  if GR > 0 and (c + COST - 1) * W + weighted >= allowance * W and effective() == 0 then allowance = allowance + GR end
+  if (c + COST - 1) * W + weighted < allowance * W then
+    c = c + COST
     if CD > 0 then la = now end
     if rolled or CD > 0 then
       save()
@@ -224,14 +228,15 @@ if ALG == 1 then
     return {0, remaining, 0, 2 * W - e, 0, 0, 0}
   end
   -- The next permit: the previous window's weight falls every ms; past this window's end, its count becomes the previous one.
+  local fits = allowance - COST + 1   -- the allowance for the request's first permit
   local retry = -1
-  if c < allowance and cy > 0 then
-    local at = W - ceildiv((allowance - c) * W, cy) + 1
+  if c < fits and cy > 0 then
+    local at = W - ceildiv((fits - c) * W, cy) + 1
     if at < W then retry = math.max(1, at - e) end
   end
   if retry < 0 then
     retry = W - e
-    if c >= allowance then retry = retry + math.max(0, W - ceildiv(allowance * W, c) + 1) end
+    if c >= fits then retry = retry + math.max(0, W - ceildiv(fits * W, c) + 1) end
     retry = math.max(1, retry)
   end
   local reset = 0
@@ -248,7 +253,7 @@ if ws == 0 or now - ws >= W or bu > ws then
   if ACC > 0 and ws ~= 0 and not (MW >= 0 and now - ws >= MW) then
     carry = math.min(math.max(P + ACC - c, 0), ACC)
   end
-  local first = ACC - carry + 1
+  local first = ACC - carry + COST
   ws, c, bc, cy = now, first, 0, carry
   if CD > 0 then la = now end
   save()
@@ -257,10 +262,10 @@ end
 
 local windowEnd = ws + W
 local allowance = P + ACC
-if GR > 0 and c >= allowance and effective() == 0 then allowance = allowance + GR end
-if c < allowance then
-  local remaining = math.max(0, P + ACC - c - 1)
-  c = c + 1
+if GR > 0 and c + COST > allowance and effective() == 0 then allowance = allowance + GR end
+if c + COST <= allowance then
+  local remaining = math.max(0, P + ACC - c - COST)
+  c = c + COST
   if CD > 0 then
     la = now
     save()

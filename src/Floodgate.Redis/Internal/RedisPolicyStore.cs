@@ -62,6 +62,8 @@ internal sealed class RedisPolicyStore : IFloodgateRemoteStore, IAsyncDisposable
 
         public ValueTask<Decision> CheckAsync(IPAddress? address, CancellationToken cancellationToken) => limiter.CheckAsync(address, cancellationToken);
 
+        public ValueTask<Decision> CheckAsync(IPAddress? address, int cost, CancellationToken cancellationToken) => limiter.CheckAsync(address, cost, cancellationToken);
+
         public Task<ClientState> InspectAsync(IPAddress? address) => limiter.InspectAsync(address);
 
         public Task<IReadOnlyList<ClientState>> GetBlockedClientsAsync(CancellationToken cancellationToken) => limiter.GetBlockedClientsAsync(cancellationToken);

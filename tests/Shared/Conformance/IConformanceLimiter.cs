@@ -5,7 +5,7 @@ namespace Floodgate.Tests.Shared.Conformance;
 /// <summary>A limiter as <see cref="PolicyConformanceTests"/> drives it: checks, <c>Inspect</c> and operator operations.</summary>
 public interface IConformanceLimiter : IAsyncDisposable
 {
-    ValueTask<Decision> CheckAsync(IPAddress client);
+    ValueTask<Decision> CheckAsync(IPAddress client, int cost);
 
     Task<ClientState> InspectAsync(IPAddress client);
 
@@ -17,7 +17,7 @@ public interface IConformanceLimiter : IAsyncDisposable
 /// <summary>An in-process <see cref="FloodgateLimiter"/> (runtime or generated) under the conformance suite.</summary>
 public sealed class InProcessConformanceLimiter(FloodgateLimiter limiter) : IConformanceLimiter
 {
-    public ValueTask<Decision> CheckAsync(IPAddress client) => ValueTask.FromResult(limiter.Check(client));
+    public ValueTask<Decision> CheckAsync(IPAddress client, int cost) => ValueTask.FromResult(limiter.Check(client, cost));
 
     public Task<ClientState> InspectAsync(IPAddress client) => Task.FromResult(limiter.Inspect(client));
 

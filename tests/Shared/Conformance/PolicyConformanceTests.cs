@@ -319,7 +319,8 @@ public abstract class PolicyConformanceTests
                 for (int i = 0; i < 300; i++)
                 {
                     run.Advance(random.Next(4) == 0 ? random.Next(0, 6_000) : random.Next(0, 400));
-                    await run.CheckAndCompareAsync(clients[random.Next(clients.Length)]);
+                    int cost = random.Next(3) == 0 ? random.Next(1, run.MaxCost + 1) : 1;
+                    await run.CheckAndCompareAsync(clients[random.Next(clients.Length)], cost);
                     if (i % 50 == 0)
                     {
                         await run.InspectAsync(clients[random.Next(clients.Length)]);
@@ -327,6 +328,37 @@ public abstract class PolicyConformanceTests
                 }
             })));
     }
+
+    // ---- Cost ----
+
+    [Fact]
+    public Task AFixedWindowChargesARequestsCostAllOrNone() => RunAsync("conformance-limit", async run =>
+    {
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 1, resetMs: 10_000, cost: 2);
+        await run.ExpectAsync(s_client, DecisionReason.RateLimited, retryMs: 10_000, resetMs: 10_000, cost: 2);   // 1 left: nothing charged
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 10_000);                   // the one left is still there
+        run.Advance(10_000);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 10_000, cost: 3);
+    });
+
+    [Fact]
+    public Task ABucketChargesARequestsCostAllOrNone() => RunAsync("conformance-bucket", async run =>
+    {
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 4_000, cost: 2);
+        run.Advance(2_000);
+        await run.ExpectAsync(s_client, DecisionReason.RateLimited, retryMs: 2_000, resetMs: 2_000, cost: 2);   // one permit back, two asked
+        Assert.Equal(1, (await run.InspectAsync(s_client)).Remaining);                                          // nothing charged
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 4_000);
+    });
+
+    [Fact]
+    public Task ASlidingWindowChargesARequestsCostAllOrNone() => RunAsync("conformance-sliding", async run =>
+    {
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 1, resetMs: 20_000, cost: 3);
+        await run.ExpectAsync(s_client, DecisionReason.RateLimited, retryMs: 10_001, resetMs: 20_000, cost: 2);   // 3 of 4 taken: two fit 1 ms into the next window
+        Assert.Equal(1, (await run.InspectAsync(s_client)).Remaining);
+        await run.ExpectAsync(s_client, DecisionReason.Allowed, remaining: 0, resetMs: 20_000);
+    });
 
     private async Task RunAsync(string name, Func<Run, Task> scenario)
     {
@@ -344,9 +376,12 @@ public abstract class PolicyConformanceTests
 
         public void Advance(long milliseconds) => time.Advance(TimeSpan.FromMilliseconds(milliseconds));
 
-        public async Task<Decision> ExpectAsync(IPAddress client, DecisionReason reason, int? remaining = null, long? retryMs = null, long? resetMs = null)
+        /// <summary>Gets the most one request may cost under the scenario's policy.</summary>
+        public int MaxCost => reference.MaxCost;
+
+        public async Task<Decision> ExpectAsync(IPAddress client, DecisionReason reason, int? remaining = null, long? retryMs = null, long? resetMs = null, int cost = 1)
         {
-            Decision actual = await CheckAsync(client);
+            Decision actual = await CheckAsync(client, cost);
             string where = $"{name}, step {_step}: {actual}";
             Assert.True(reason == actual.Reason, $"{where}: expected {reason}");
             Assert.True(remaining is null || remaining == actual.Remaining, $"{where}: expected remaining {remaining}");
@@ -362,7 +397,7 @@ public abstract class PolicyConformanceTests
 
         public async Task ExpectForbiddenAsync(IPAddress client, DecisionReason reason)
         {
-            Decision actual = await CheckAsync(client);
+            Decision actual = await CheckAsync(client, 1);
             Assert.True(reason == actual.Reason, $"{name}, step {_step}: {actual}: expected {reason}");
             Assert.Equal(TimeSpan.MaxValue, actual.RetryAfter);
         }
@@ -391,13 +426,13 @@ public abstract class PolicyConformanceTests
             return actual;
         }
 
-        public Task<Decision> CheckAndCompareAsync(IPAddress client) => CheckAsync(client);
+        public Task<Decision> CheckAndCompareAsync(IPAddress client, int cost = 1) => CheckAsync(client, cost);
 
-        private async Task<Decision> CheckAsync(IPAddress client)
+        private async Task<Decision> CheckAsync(IPAddress client, int cost)
         {
             _step++;
-            Decision expected = reference.Check(client);
-            Decision actual = await limiter.CheckAsync(client);
+            Decision expected = reference.Check(client, cost);
+            Decision actual = await limiter.CheckAsync(client, cost);
             Assert.True(
                 expected.Reason == actual.Reason && expected.Remaining == actual.Remaining && expected.Limit == actual.Limit &&
                 expected.RetryAfter == actual.RetryAfter && expected.ResetAfter == actual.ResetAfter,

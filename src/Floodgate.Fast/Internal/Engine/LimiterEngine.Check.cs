@@ -26,7 +26,9 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
     /// <summary>True when a violation may start a block (so the window must point checks to the block state).</summary>
     private bool ViolationsBlock => _p.BlockDurationMs > 0 || _p.BlockLimit >= 0;
 
-    public override Decision Check(in IpKey key)
+    public override int MaxCost => _p.Algorithm == FloodgateAlgorithm.TokenBucket ? _p.Burst : _p.PermitLimit;
+
+    public override Decision Check(in IpKey key, int cost)
     {
         long now = Clock.NowMs();
         Decision decision;
@@ -38,8 +40,8 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
         {
             ulong hash = EntryTable.Hash(in key);
             int slot = FindOrAdd(in key, hash, now);
-            decision = slot >= 0 ? Evaluate(slot, in key, now)
-                : slot == NoSlot ? CheckHomeless(in key, hash, now)
+            decision = slot >= 0 ? Evaluate(slot, in key, now, cost)
+                : slot == NoSlot ? CheckHomeless(in key, hash, now, cost)
                 : Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, 1000, 1000);
         }
 
@@ -82,18 +84,18 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
     /// The order of evaluation: blacklist → active block → cooldown → window roll → count → allowed or violation.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private Decision Evaluate(int slot, in IpKey key, long now)
+    private Decision Evaluate(int slot, in IpKey key, long now, int cost)
     {
         if (_p.Algorithm == FloodgateAlgorithm.TokenBucket)
         {
-            return EvaluateBucket(slot, in key, now);
+            return EvaluateBucket(slot, in key, now, cost);
         }
 
         ref HotEntry hot = ref Table.Hot(slot);
         long w = Volatile.Read(ref hot.Window);
         if (_p.CooldownMs > 0 || WindowWord.HasBlockState(w))
         {
-            return EvaluateWithState(slot, in key, w, now);
+            return EvaluateWithState(slot, in key, w, now, cost);
         }
 
         // The hot path: no block state, no cooldown. Count with one CAS on the window word, or reject a client
@@ -108,12 +110,12 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
             }
 
             int previous = PreviousCount(slot, w);
-            if (Admits(counter, previous, now - start, _p.PermitLimit + _p.AccumulateCap))
+            if (Admits(counter, previous, now - start, _p.PermitLimit + _p.AccumulateCap, cost))
             {
-                // CAS: +1 on the low bits; counter < PermitLimit + AccumulateCap <= MaxCounter, so it cannot carry into B.
-                if (Interlocked.CompareExchange(ref hot.Window, w + 1, w) == w)
+                // CAS: +cost on the low bits; counter + cost <= PermitLimit + AccumulateCap <= MaxCounter, so it cannot carry into B.
+                if (Interlocked.CompareExchange(ref hot.Window, w + cost, w) == w)
                 {
-                    return AllowedInWindow(counter + 1, previous, start, now);
+                    return AllowedInWindow(counter + cost, previous, start, now);
                 }
 
                 w = Volatile.Read(ref hot.Window);
@@ -127,18 +129,18 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
 
             if (WindowWord.BlockCounted(w) && _p.GracePermits == 0)
             {
-                return DeniedInWindow(counter, previous, start, now, _p.PermitLimit + _p.AccumulateCap);
+                return DeniedInWindow(counter, previous, start, now, _p.PermitLimit + _p.AccumulateCap, cost);
             }
 
             break;
         }
 
-        return EvaluateWithState(slot, in key, Volatile.Read(ref hot.Window), now);
+        return EvaluateWithState(slot, in key, Volatile.Read(ref hot.Window), now, cost);
     }
 
     /// <summary>Every step of the evaluation order, for clients with block state, a cooldown, a full or ended window.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private Decision EvaluateWithState(int slot, in IpKey key, long w, long now)
+    private Decision EvaluateWithState(int slot, in IpKey key, long w, long now, int cost)
     {
         ref HotEntry hot = ref Table.Hot(slot);
         ref ColdEntry cold = ref Table.Cold(slot);
@@ -168,8 +170,8 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
         }
 
         Decision decision = _p.Algorithm == FloodgateAlgorithm.TokenBucket
-            ? CountInBucket(slot, ref hot, ref cold, in key, w, now)
-            : CountInWindow(slot, ref hot, ref cold, in key, w, now);
+            ? CountInBucket(slot, ref hot, ref cold, in key, w, now, cost)
+            : CountInWindow(slot, ref hot, ref cold, in key, w, now, cost);
         if (!decision.IsAllowed && cooldownRestore >= 0)
         {
             // Hand back the cooldown period this denied request reserved; if another request moved it, keep theirs.
@@ -179,7 +181,7 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
         return decision;
     }
 
-    private Decision CountInWindow(int slot, ref HotEntry hot, ref ColdEntry cold, in IpKey key, long w, long now)
+    private Decision CountInWindow(int slot, ref HotEntry hot, ref ColdEntry cold, in IpKey key, long w, long now, int cost)
     {
         bool networkCounted = false;
         for (int attempt = 0; attempt < MaxCasAttempts; attempt++, w = Volatile.Read(ref hot.Window))
@@ -228,7 +230,7 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
                 }
 
                 int carry = _p.AccumulateCap > 0 && start != 0 ? CarryFrom(counter, start, now) : 0;
-                int first = _p.AccumulateCap - carry + 1;
+                int first = _p.AccumulateCap - carry + cost;   // cost <= PermitLimit: the first request of a window always fits
 
                 // CAS: racing requests of this client either roll the window here or count in the rolled one.
                 // The start is stamped from the provider, so the window can never end early. The new word has no
@@ -249,18 +251,18 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
             long windowEnd = start + _p.WindowMs;
             int allowance = _p.PermitLimit + _p.AccumulateCap;
             int previous = PreviousCount(slot, w);
-            if (_p.GracePermits > 0 && !Admits(counter, previous, now - start, allowance) &&
+            if (_p.GracePermits > 0 && !Admits(counter, previous, now - start, allowance, cost) &&
                 EffectiveBlockCount(Volatile.Read(ref cold.Offenses), Volatile.Read(ref cold.Block), now) == 0)
             {
                 allowance += _p.GracePermits;
             }
 
-            if (Admits(counter, previous, now - start, allowance))
+            if (Admits(counter, previous, now - start, allowance, cost))
             {
-                // CAS: +1 on the low bits; counter < allowance <= WindowWord.MaxCounter, so it cannot carry into B.
-                if (Interlocked.CompareExchange(ref hot.Window, w + 1, w) == w)
+                // CAS: +cost on the low bits; counter + cost <= allowance <= WindowWord.MaxCounter, so it cannot carry into B.
+                if (Interlocked.CompareExchange(ref hot.Window, w + cost, w) == w)
                 {
-                    return AllowedInWindow(counter + 1, previous, start, now);
+                    return AllowedInWindow(counter + cost, previous, start, now);
                 }
 
                 continue;
@@ -274,7 +276,7 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
                     return denied;
                 }
 
-                return DeniedInWindow(counter, previous, start, now, allowance);
+                return DeniedInWindow(counter, previous, start, now, allowance, cost);
             }
 
             // The check path's clock may lag the provider by a few ms (never lead it): before a violation is recorded
@@ -291,7 +293,7 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
             // the same CAS when the violation may block, so from now on checks consult the block state.
             if (Interlocked.CompareExchange(ref hot.Window, WindowWord.WithBlockCounted(w, ViolationsBlock), w) == w)
             {
-                RefusalTimes(counter, previous, start, precise, allowance, out long retryMs, out long resetMs);
+                RefusalTimes(counter, previous, start, precise, allowance, cost, out long retryMs, out long resetMs);
                 return Violation(ref cold, in key, windowEnd, precise + retryMs, precise + resetMs);
             }
         }
@@ -342,7 +344,7 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
     /// evictable client of its probe window, it takes that client's slot, its count going with it.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private Decision CheckHomeless(in IpKey key, ulong hash, long now)
+    private Decision CheckHomeless(in IpKey key, ulong hash, long now, int cost)
     {
         Metrics.Increment(MetricIndex.Overflow);
         long window = now / _p.WindowMs;
@@ -352,7 +354,7 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
             return refused;
         }
 
-        if (!Homeless.TryAcquire(hash, window, _p.PermitLimit, out int count))
+        if (!Homeless.TryAcquire(hash, window, _p.PermitLimit, out int count, cost))
         {
             return Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, resetAfter, resetAfter);
         }

@@ -44,12 +44,15 @@ internal sealed partial class LimiterEngine<TParams>
     private int CounterOf(long w) =>
         _p.Algorithm == FloodgateAlgorithm.SlidingWindow ? WindowWord.Counter(w) & WindowWord.SlidingCountMask : WindowWord.Counter(w);
 
-    /// <summary>Whether one more request fits the window: the count alone, or with the previous window's weight.</summary>
+    /// <summary>
+    /// Whether a request of <paramref name="cost"/> permits fits the window: the count alone, or with the previous window's
+    /// weight (its last permit must fit, so the first cost - 1 count as already taken).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool Admits(int counter, int previous, long elapsed, int allowance) =>
+    private bool Admits(int counter, int previous, long elapsed, int allowance, int cost) =>
         _p.Algorithm == FloodgateAlgorithm.SlidingWindow
-            ? ShapeMath.SlidingAdmits(counter, ShapeMath.Weighted(previous, Math.Max(0, elapsed), _p.WindowMs), allowance, _p.WindowMs)
-            : counter < allowance;
+            ? ShapeMath.SlidingAdmits(counter + cost - 1, ShapeMath.Weighted(previous, Math.Max(0, elapsed), _p.WindowMs), allowance, _p.WindowMs)
+            : counter + cost <= allowance;
 
     /// <summary>The allowed decision after counting: <paramref name="counted"/> is the counter including this request.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -70,14 +73,14 @@ internal sealed partial class LimiterEngine<TParams>
     }
 
     /// <summary>A plain refusal in a window (no violation recorded by it).</summary>
-    private Decision DeniedInWindow(int counter, int previous, long start, long now, int allowance)
+    private Decision DeniedInWindow(int counter, int previous, long start, long now, int allowance, int cost)
     {
-        RefusalTimes(counter, previous, start, now, allowance, out long retryMs, out long resetMs);
+        RefusalTimes(counter, previous, start, now, allowance, cost, out long retryMs, out long resetMs);
         return Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, retryMs, resetMs);
     }
 
-    /// <summary>When a refused client may come back (the next permit), and when its quota is whole again.</summary>
-    private void RefusalTimes(int counter, int previous, long start, long now, int allowance, out long retryMs, out long resetMs)
+    /// <summary>When a refused client may come back (when a request of <paramref name="cost"/> fits), and when its quota is whole again.</summary>
+    private void RefusalTimes(int counter, int previous, long start, long now, int allowance, int cost, out long retryMs, out long resetMs)
     {
         if (_p.Algorithm != FloodgateAlgorithm.SlidingWindow)
         {
@@ -86,7 +89,7 @@ internal sealed partial class LimiterEngine<TParams>
         }
 
         long elapsed = Math.Max(0, now - start);
-        retryMs = ShapeMath.SlidingRetryMs(counter, previous, elapsed, allowance, _p.WindowMs);
+        retryMs = ShapeMath.SlidingRetryMs(counter, previous, elapsed, allowance - cost + 1, _p.WindowMs);
         resetMs = Math.Max(retryMs, ShapeMath.SlidingResetMs(counter, previous, elapsed, _p.WindowMs));
     }
 
@@ -186,13 +189,13 @@ internal sealed partial class LimiterEngine<TParams>
     private bool StartsAfresh(long tat, long now) => tat == 0 || now - tat >= _p.WindowMs;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private Decision EvaluateBucket(int slot, in IpKey key, long now)
+    private Decision EvaluateBucket(int slot, in IpKey key, long now, int cost)
     {
         ref HotEntry hot = ref Table.Hot(slot);
         long w = Volatile.Read(ref hot.Window);
         if (_p.CooldownMs > 0 || WindowWord.HasBlockState(w))
         {
-            return EvaluateWithState(slot, in key, w, now);
+            return EvaluateWithState(slot, in key, w, now, cost);
         }
 
         // The hot path: no block state, no cooldown. A full bucket's TAT is stamped from the provider; a new or long-idle
@@ -214,7 +217,7 @@ internal sealed partial class LimiterEngine<TParams>
                 excess = ShapeMath.Excess(tat, fraction, at, _p.PermitLimit);
             }
 
-            long next = excess + _p.WindowMs;
+            long next = excess + (cost * _p.WindowMs);
             if (next <= BucketCapacity)
             {
                 // A request that finds the bucket full ends the episode (B).
@@ -234,17 +237,17 @@ internal sealed partial class LimiterEngine<TParams>
 
             if (WindowWord.BlockCounted(w) && _p.GracePermits == 0)
             {
-                return Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit,
-                    ShapeMath.BucketRetryMs(excess, BucketCapacity, _p.WindowMs, _p.PermitLimit), ShapeMath.BucketResetMs(excess, _p.PermitLimit));
+                long retryMs = ShapeMath.BucketRetryMs(excess, BucketCapacity, cost * _p.WindowMs, _p.PermitLimit);
+                return Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, retryMs, Math.Max(retryMs, ShapeMath.BucketResetMs(excess, _p.PermitLimit)));
             }
 
             break;
         }
 
-        return EvaluateWithState(slot, in key, Volatile.Read(ref hot.Window), now);
+        return EvaluateWithState(slot, in key, Volatile.Read(ref hot.Window), now, cost);
     }
 
-    private Decision CountInBucket(int slot, ref HotEntry hot, ref ColdEntry cold, in IpKey key, long w, long now)
+    private Decision CountInBucket(int slot, ref HotEntry hot, ref ColdEntry cold, in IpKey key, long w, long now, int cost)
     {
         bool networkCounted = false;
         for (int attempt = 0; attempt < MaxCasAttempts; attempt++, w = Volatile.Read(ref hot.Window))
@@ -275,7 +278,7 @@ internal sealed partial class LimiterEngine<TParams>
             }
 
             long capacity = BucketCapacity;
-            long next = excess + _p.WindowMs;
+            long next = excess + (cost * _p.WindowMs);
             if (_p.GracePermits > 0 && next > capacity &&
                 EffectiveBlockCount(Volatile.Read(ref cold.Offenses), Volatile.Read(ref cold.Block), at) == 0)
             {
@@ -299,7 +302,7 @@ internal sealed partial class LimiterEngine<TParams>
                 continue;
             }
 
-            long retryMs = ShapeMath.BucketRetryMs(excess, capacity, _p.WindowMs, _p.PermitLimit);
+            long retryMs = ShapeMath.BucketRetryMs(excess, capacity, cost * _p.WindowMs, _p.PermitLimit);
             long resetMs = Math.Max(retryMs, ShapeMath.BucketResetMs(excess, _p.PermitLimit));
             if (WindowWord.BlockCounted(w))
             {

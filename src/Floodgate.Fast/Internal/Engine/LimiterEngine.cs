@@ -86,7 +86,11 @@ internal abstract class LimiterEngine : IDisposable
     /// <summary>The adaptive block lengths (index n-1 for the n-th block), see <see cref="PolicyMath.BlockLengths"/>.</summary>
     protected long[] BlockLengths { get; }
 
-    public abstract Decision Check(in IpKey key);
+    /// <summary>Counts a request costing <paramref name="cost"/> permits (1 to <see cref="MaxCost"/>, checked by the caller).</summary>
+    public abstract Decision Check(in IpKey key, int cost);
+
+    /// <summary>Gets the most permits one request may cost: the most the shape can ever admit at once.</summary>
+    public abstract int MaxCost { get; }
 
     public abstract ClientState Inspect(in IpKey key);
 

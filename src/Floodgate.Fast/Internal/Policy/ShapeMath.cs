@@ -30,9 +30,12 @@ internal static class ShapeMath
     public static long Excess(long tatMs, long fraction, long now, int permitLimit) =>
         tatMs == 0 ? 0 : Math.Max(0, ((tatMs - now) * permitLimit) + fraction);
 
-    /// <summary>Ms until a request refused at <paramref name="excess"/> would be admitted: never 0.</summary>
-    public static long BucketRetryMs(long excess, long capacity, long windowMs, int permitLimit) =>
-        Math.Max(1, CeilDiv(excess + windowMs - capacity, permitLimit));
+    /// <summary>
+    /// Ms until a request of <paramref name="requestUnits"/> (its cost × W) refused at <paramref name="excess"/> would be
+    /// admitted: never 0.
+    /// </summary>
+    public static long BucketRetryMs(long excess, long capacity, long requestUnits, int permitLimit) =>
+        Math.Max(1, CeilDiv(excess + requestUnits - capacity, permitLimit));
 
     /// <summary>Ms until the bucket is full again (the quota is whole).</summary>
     public static long BucketResetMs(long excess, int permitLimit) => CeilDiv(excess, permitLimit);

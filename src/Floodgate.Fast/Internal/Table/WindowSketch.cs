@@ -78,7 +78,7 @@ internal sealed unsafe class WindowSketch
     /// So of the requests that read one estimate, at most one raises every cell holding it, and only that one is
     /// admitted: however many threads race, a key is admitted at most <paramref name="limit"/> times per window.
     /// </remarks>
-    public bool TryAcquire(ulong hash, long window, int limit, out int count)
+    public bool TryAcquire(ulong hash, long window, int limit, out int count, int amount = 1)
     {
         uint stamp = Stamp(window);
         Rows rows = RowsOf(hash);
@@ -88,17 +88,17 @@ internal sealed unsafe class WindowSketch
             uint s2 = Volatile.Read(ref Cell(2, rows.R2)), s3 = Volatile.Read(ref Cell(3, rows.R3));
             int n0 = CountIn(s0, stamp), n1 = CountIn(s1, stamp), n2 = CountIn(s2, stamp), n3 = CountIn(s3, stamp);
             int estimate = Math.Min(Math.Min(n0, n1), Math.Min(n2, n3));
-            if (estimate >= limit)
+            if (estimate + amount > limit)
             {
                 count = estimate;
                 return false;
             }
 
-            uint next = stamp | (uint)(estimate + 1);
+            uint next = stamp | (uint)(estimate + amount);
             if (Raise(ref Cell(0, rows.R0), s0, n0 == estimate, next) && Raise(ref Cell(1, rows.R1), s1, n1 == estimate, next) &&
                 Raise(ref Cell(2, rows.R2), s2, n2 == estimate, next) && Raise(ref Cell(3, rows.R3), s3, n3 == estimate, next))
             {
-                count = estimate + 1;
+                count = estimate + amount;
                 return true;
             }
         }
