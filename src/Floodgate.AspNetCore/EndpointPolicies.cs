@@ -13,9 +13,10 @@ internal sealed class EndpointPolicies
     private readonly string[] _statePrefixes;   // "\"api\";r=" per policy
     private readonly int _maxStateLength;       // the longest RateLimit value these policies can produce
 
-    public EndpointPolicies(List<(string Name, FloodgatePolicy Policy, FloodgateLimiter Limiter, IFloodgateRemoteLimiter? Remote)> policies)
+    public EndpointPolicies(List<(string Name, FloodgatePolicy Policy, FloodgateLimiter Limiter, IFloodgateRemoteLimiter? Remote, int Cost)> policies)
     {
         Names = policies.Select(p => p.Name).ToArray();
+        Costs = policies.Select(p => p.Cost).ToArray();
         Limiters = policies.Select(p => p.Limiter).ToArray();
         Remote = policies.Any(p => p.Remote is not null) ? policies.Select(p => p.Remote!).ToArray() : null;
         _statePrefixes = Names.Select(n => "\"" + n + "\";r=").ToArray();
@@ -29,6 +30,9 @@ internal sealed class EndpointPolicies
     public string[] Names { get; }
 
     public FloodgateLimiter[] Limiters { get; }
+
+    /// <summary>Gets what one request costs under each policy, in permits.</summary>
+    public int[] Costs { get; }
 
     /// <summary>Gets the shared limiters (Redis), one per policy, or null when the policies are decided in process.</summary>
     public IFloodgateRemoteLimiter[]? Remote { get; }

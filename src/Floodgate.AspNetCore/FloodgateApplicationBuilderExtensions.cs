@@ -30,6 +30,22 @@ public static class FloodgateApplicationBuilderExtensions
         return builder.WithMetadata(policyNames.Select(name => (object)new FloodgateAttribute(name)).ToArray());
     }
 
+    /// <summary>
+    /// Applies a Floodgate policy to the endpoints, each request costing <paramref name="cost"/> of its permits (all of
+    /// them or none); <c>RateLimit</c>'s remaining counts permits.
+    /// </summary>
+    /// <typeparam name="TBuilder">The endpoint builder.</typeparam>
+    /// <param name="builder">The endpoints.</param>
+    /// <param name="policy">The policy.</param>
+    /// <param name="cost">The permits one request costs: 1 to the policy's PermitLimit (a token bucket's Burst), checked at startup.</param>
+    /// <returns>The builder.</returns>
+    public static TBuilder RequireFloodgate<TBuilder>(this TBuilder builder, string policy, int cost = 1)
+        where TBuilder : IEndpointConventionBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return builder.WithMetadata(new FloodgateAttribute(policy) { Cost = cost });
+    }
+
     /// <summary>Exempts the endpoints from every per-client Floodgate policy, the default one included.</summary>
     /// <typeparam name="TBuilder">The endpoint builder.</typeparam>
     /// <param name="builder">The endpoints.</param>

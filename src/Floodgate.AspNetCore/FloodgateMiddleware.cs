@@ -38,6 +38,17 @@ internal sealed class FloodgateMiddleware
             throw new InvalidOperationException(
                 $"Floodgate: endpoints use policies that are not configured: {string.Join(", ", unknown)}. Configured: {string.Join(", ", service.Limiters.Keys)}.");
         }
+
+        // And every cost must be one the policy can ever admit.
+        var badCosts = endpoints.SelectMany(source => source.Endpoints)
+            .SelectMany(endpoint => endpoint.Metadata.GetOrderedMetadata<FloodgateAttribute>().Select(a => (endpoint.DisplayName, Use: a)))
+            .Where(use => use.Use.Cost < 1 || use.Use.Cost > service.Limiters[use.Use.PolicyName].MaxCost)
+            .Select(use => $"[Floodgate(\"{use.Use.PolicyName}\")] Cost on {use.DisplayName} must be between 1 and {service.Limiters[use.Use.PolicyName].MaxCost} (the policy's largest request); got {use.Use.Cost}")
+            .ToList();
+        if (badCosts.Count > 0)
+        {
+            throw new InvalidOperationException("Floodgate: " + string.Join("; ", badCosts) + ".");
+        }
     }
 
     public Task InvokeAsync(HttpContext context)
@@ -131,7 +142,8 @@ internal sealed class FloodgateMiddleware
         if (policies.Count == 1)
         {
             // The common case: one policy, headers from precomputed parts, one string allocated per request.
-            Decision decision = policies.Limiters[0].Check(address);
+            int cost = policies.Costs[0];
+            Decision decision = cost == 1 ? policies.Limiters[0].Check(address) : policies.Limiters[0].Check(address, cost);
             LogDecision(policies.Names[0], address, decision);
             WriteHeaders(context, policies, new ReadOnlySpan<Decision>(in decision), decision.IsAllowed);
             return decision.IsAllowed
@@ -150,7 +162,7 @@ internal sealed class FloodgateMiddleware
         Span<Decision> decisions = policies.Count <= 16 ? stackalloc Decision[policies.Count] : new Decision[policies.Count];
         for (int i = 0; i < decisions.Length; i++)
         {
-            decisions[i] = policies.Limiters[i].Check(address);
+            decisions[i] = policies.Costs[i] == 1 ? policies.Limiters[i].Check(address) : policies.Limiters[i].Check(address, policies.Costs[i]);
             LogDecision(policies.Names[i], address, decisions[i]);
             if (!decisions[i].IsAllowed)
             {
@@ -169,7 +181,7 @@ internal sealed class FloodgateMiddleware
         var decisions = new Decision[policies.Count];
         for (int i = 0; i < decisions.Length; i++)
         {
-            decisions[i] = await policies.Remote![i].CheckAsync(address, context.RequestAborted).ConfigureAwait(false);
+            decisions[i] = await policies.Remote![i].CheckAsync(address, policies.Costs[i], context.RequestAborted).ConfigureAwait(false);
             LogDecision(policies.Names[i], address, decisions[i]);
             if (!decisions[i].IsAllowed)
             {
@@ -214,13 +226,27 @@ internal sealed class FloodgateMiddleware
             return EndpointPolicies.None;
         }
 
-        var names = endpoint?.Metadata.GetOrderedMetadata<FloodgateAttribute>().Select(a => a.PolicyName).Distinct(StringComparer.Ordinal).ToList() ?? [];
-        if (names.Count == 0 && _service.Options.DefaultPolicy is { } fallback)
+        // A policy named twice on one endpoint applies once, at the cost of its last mention (the one nearest the endpoint).
+        var uses = new List<(string Name, int Cost)>();
+        foreach (FloodgateAttribute use in endpoint?.Metadata.GetOrderedMetadata<FloodgateAttribute>() ?? [])
         {
-            names.Add(fallback);
+            int at = uses.FindIndex(u => u.Name == use.PolicyName);
+            if (at >= 0)
+            {
+                uses[at] = (use.PolicyName, use.Cost);
+            }
+            else
+            {
+                uses.Add((use.PolicyName, use.Cost));
+            }
         }
 
-        return new EndpointPolicies(names.Where(_service.Limiters.ContainsKey)
-            .Select(n => (n, _service.Policies[n], _service.Limiters[n], _service.Remote.GetValueOrDefault(n))).ToList());
+        if (uses.Count == 0 && _service.Options.DefaultPolicy is { } fallback)
+        {
+            uses.Add((fallback, 1));
+        }
+
+        return new EndpointPolicies(uses.Where(u => _service.Limiters.ContainsKey(u.Name))
+            .Select(u => (u.Name, _service.Policies[u.Name], _service.Limiters[u.Name], _service.Remote.GetValueOrDefault(u.Name), u.Cost)).ToList());
     }
 }

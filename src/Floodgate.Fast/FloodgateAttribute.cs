@@ -15,4 +15,12 @@ public sealed class FloodgateAttribute : Attribute
 
     /// <summary>Gets the policy's name.</summary>
     public string PolicyName { get; }
+
+    /// <summary>
+    /// Gets or sets how many permits of the policy one request to the endpoint costs: all of them or none (an export
+    /// that counts as five searches). From 1 to the policy's <see cref="FloodgatePolicy.PermitLimit"/> (a token
+    /// bucket's <see cref="FloodgatePolicy.Burst"/>), checked at build time for a generated policy and at startup.
+    /// <value>The default value is 1.</value>
+    /// </summary>
+    public int Cost { get; set; } = 1;
 }

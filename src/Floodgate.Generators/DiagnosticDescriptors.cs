@@ -42,6 +42,11 @@ internal static class DiagnosticDescriptors
         "Floodgate policies '{0}' and '{1}' would both be generated as type '{2}': rename one",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+    public static readonly DiagnosticDescriptor BadCost = new(
+        "FLOOD008", "A cost the policy can never admit",
+        "Cost of [Floodgate(\"{0}\")] must be {1}; got {2}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
     public static DiagnosticDescriptor ById(string id) => id switch
     {
         "FLOOD001" => UnparsableDuration,
@@ -50,6 +55,7 @@ internal static class DiagnosticDescriptors
         "FLOOD004" => UnknownPolicy,
         "FLOOD005" => NotPartial,
         "FLOOD006" => Contradictory,
+        "FLOOD008" => BadCost,
         _ => TypeNameClash,
     };
 }

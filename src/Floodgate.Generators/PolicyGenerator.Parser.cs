@@ -60,7 +60,10 @@ public sealed partial class PolicyGenerator
     internal static EquatableArray<PolicyUsageSpec> ParseUsages(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken) =>
         new(context.Attributes
             .Where(a => a.ConstructorArguments.Length == 1 && a.ConstructorArguments[0].Value is string)
-            .Select(a => new PolicyUsageSpec((string)a.ConstructorArguments[0].Value!, LocationInfo.From(a.ApplicationSyntaxReference?.GetSyntax(cancellationToken).GetLocation()))));
+            .Select(a => new PolicyUsageSpec(
+                (string)a.ConstructorArguments[0].Value!,
+                a.NamedArguments.FirstOrDefault(n => n.Key == "Cost").Value.Value is int cost ? cost : 1,
+                LocationInfo.From(a.ApplicationSyntaxReference?.GetSyntax(cancellationToken).GetLocation()))));
 
     /// <summary>Converts a policy name to a type name: "login-v2" → "LoginV2".</summary>
     internal static string ToTypeName(string name)

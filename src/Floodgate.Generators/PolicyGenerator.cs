@@ -98,6 +98,17 @@ public sealed partial class PolicyGenerator : IIncrementalGenerator
         // that configures them all at run time gets no FLOOD004. It is a message, not an error: runtime policies and
         // generated ones mix freely, and the adapter refuses to start when an endpoint's policy is defined nowhere.
         var known = new HashSet<string>(byName.Keys.Concat(runtimeNames), System.StringComparer.Ordinal);
+        foreach (PolicyUsageSpec usage in usages)
+        {
+            // A cost the policy can never admit: below 1 anywhere; above the largest request of a policy declared here.
+            int maxCost = byName.TryGetValue(usage.Name, out PolicySpec? used) ? (used.Algorithm == 2 && used.Burst > 0 ? used.Burst : used.PermitLimit) : int.MaxValue;
+            if (usage.Cost < 1 || usage.Cost > maxCost)
+            {
+                string range = maxCost == int.MaxValue ? "at least 1" : $"between 1 and {maxCost} (the policy's largest request)";
+                spc.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.BadCost, usage.Location?.ToLocation(), usage.Name, range, usage.Cost.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            }
+        }
+
         foreach (PolicyUsageSpec usage in known.Count == 0 ? ImmutableArray<PolicyUsageSpec>.Empty : usages)
         {
             if (!known.Contains(usage.Name))

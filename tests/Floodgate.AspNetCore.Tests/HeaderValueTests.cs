@@ -42,7 +42,7 @@ public sealed class HeaderValueTests
         var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-12-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
         var policy = new FloodgatePolicy { PermitLimit = permitLimit, Window = TimeSpan.FromSeconds(windowSeconds), BlockDuration = TimeSpan.FromSeconds(30) };
         using var limiter = new FloodgateLimiter(policy, new FloodgateLimiterOptions { TimeProvider = time, Capacity = 1024 });
-        var policies = new EndpointPolicies([("api", policy, limiter, null)]);
+        var policies = new EndpointPolicies([("api", policy, limiter, null, 1)]);
         var random = new Random(permitLimit);
         var seen = new HashSet<(int, long)>();
         for (int i = 0; i < 5_000; i++)
@@ -70,7 +70,7 @@ public sealed class HeaderValueTests
         using var a = new FloodgateLimiter(minute, options);
         using var b = new FloodgateLimiter(hour, options);
         using var c = new FloodgateLimiter(day, options);
-        var policies = new EndpointPolicies([("per-minute", minute, a, null), ("hourly", hour, b, null), ("d", day, c, null)]);
+        var policies = new EndpointPolicies([("per-minute", minute, a, null, 1), ("hourly", hour, b, null, 1), ("d", day, c, null, 1)]);
         Assert.Equal("\"per-minute\";q=5;w=60, \"hourly\";q=1000;w=3600, \"d\";q=7;w=86400", policies.PolicyHeader);
         var address = System.Net.IPAddress.Parse("10.1.2.3");
         for (int i = 0; i < 40; i++)

@@ -181,6 +181,27 @@ public sealed class DiagnosticTests
         Assert.Contains("(Burst + GracePermits + 1) × Window in ms must stay below 9007199237963776", d.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
     }
 
+    [Theory]
+    [InlineData("[Floodgate(\"api\", Cost = 0)]", "Cost of [Floodgate(\"api\")] must be between 1 and 5 (the policy's largest request); got 0")]
+    [InlineData("[Floodgate(\"api\", Cost = 6)]", "Cost of [Floodgate(\"api\")] must be between 1 and 5 (the policy's largest request); got 6")]
+    [InlineData("[Floodgate(\"smooth\", Cost = 3)]", "Cost of [Floodgate(\"smooth\")] must be between 1 and 2 (the policy's largest request); got 3")]
+    [InlineData("[Floodgate(\"elsewhere\", Cost = -1)]", "Cost of [Floodgate(\"elsewhere\")] must be at least 1; got -1")]
+    public void ACostThePolicyCanNeverAdmitIsFlood008(string usage, string expected)
+    {
+        Diagnostic d = Single("FLOOD008", $$"""
+            using Floodgate;
+            [FloodgatePolicy("api", PermitLimit = 5, Window = "1m")]
+            [FloodgatePolicy("smooth", Algorithm = FloodgateAlgorithm.TokenBucket, PermitLimit = 5, Window = "1m", Burst = 2)]
+            public static partial class Policies;
+            public static class Endpoints
+            {
+                {{usage}}
+                public static string Export() => "export";
+            }
+            """);
+        Assert.Contains(expected, d.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
     [Fact]
     public void PolicyNamesMappingToOneTypeNameAreFlood007()
     {

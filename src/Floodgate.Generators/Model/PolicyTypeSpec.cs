@@ -19,4 +19,4 @@ internal sealed record PolicyTypeSpec(
 internal sealed record TypeDeclarationSpec(string Keyword, string Name);
 
 /// <summary>A [Floodgate("name")] usage on an endpoint.</summary>
-internal sealed record PolicyUsageSpec(string Name, LocationInfo? Location);
+internal sealed record PolicyUsageSpec(string Name, int Cost, LocationInfo? Location);
