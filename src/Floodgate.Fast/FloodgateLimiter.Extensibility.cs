@@ -41,6 +41,15 @@ public sealed partial class FloodgateLimiter
     public bool TryListDecision(in IpKey key, out Decision decision) => _engine.TryListDecision(in key, out decision);
 
     /// <summary>
+    /// The key this limiter counts a client under: its group when the policy sets <see cref="FloodgatePolicy.Ipv4PrefixLength"/>
+    /// or a shorter <see cref="FloodgatePolicy.Ipv6PrefixLength"/>, else the key itself (a shared store keys its state by it).
+    /// </summary>
+    /// <param name="key">The client's key (<see cref="GetKey"/>).</param>
+    /// <returns>The key the client is counted under.</returns>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public IpKey GroupOf(in IpKey key) => _engine.Grouped(in key);
+
+    /// <summary>
     /// Grants a pass (the proof-of-work challenge): lifts a block, not a blacklisting, and opens a fresh window,
     /// keeping the block count so that a repeat offender still escalates.
     /// </summary>

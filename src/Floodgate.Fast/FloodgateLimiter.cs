@@ -44,7 +44,7 @@ public sealed partial class FloodgateLimiter : IDisposable
     private FloodgateLimiter(LimiterEngine engine, FloodgateLimiterOptions options)
     {
         _engine = engine;
-        _ipv6PrefixLength = options.Ipv6PrefixLength;
+        _ipv6PrefixLength = engine.KeyIpv6PrefixLength;
         engine.EventSender = this;
         if (options.DataDirectory is { } directory)
         {

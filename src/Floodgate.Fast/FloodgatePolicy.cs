@@ -134,6 +134,20 @@ public sealed class FloodgatePolicy
     /// </summary>
     public int? Burst { get; set; }
 
+    /// <summary>
+    /// Gets or sets the prefix length IPv4 clients are counted by under this policy (8 to 32): 24 counts each /24 as one
+    /// client, so that one endpoint can carry a per-address policy and a per-network one at once. The allow and deny
+    /// lists still match each client's own address.
+    /// <value>The default value is <see langword="null"/>: 32, each address.</value>
+    /// </summary>
+    public int? Ipv4PrefixLength { get; set; }
+
+    /// <summary>
+    /// Gets or sets the prefix length IPv6 clients are counted by under this policy (32 to 128).
+    /// <value>The default value is <see langword="null"/>: the limiter's <see cref="FloodgateLimiterOptions.Ipv6PrefixLength"/> (in ASP.NET Core, <c>Floodgate:Ipv6PrefixLength</c>).</value>
+    /// </summary>
+    public int? Ipv6PrefixLength { get; set; }
+
     /// <summary>Returns a copy of this policy.</summary>
     /// <returns>A new policy with the same settings.</returns>
     public FloodgatePolicy Clone() => (FloodgatePolicy)MemberwiseClone();
@@ -193,6 +207,16 @@ public sealed class FloodgatePolicy
         }
 
         ValidateShape(Fail);
+
+        if (Ipv4PrefixLength is < 8 or > 32)
+        {
+            Fail(nameof(Ipv4PrefixLength), Ipv4PrefixLength, "must be between 8 and 32, or null for 32");
+        }
+
+        if (Ipv6PrefixLength is < 32 or > 128)
+        {
+            Fail(nameof(Ipv6PrefixLength), Ipv6PrefixLength, "must be between 32 and 128, or null for the limiter's Ipv6PrefixLength");
+        }
 
         if (MaxClientsPerPrefix is < 0 or > Internal.PolicyLimits.MaxClientsPerPrefix)
         {

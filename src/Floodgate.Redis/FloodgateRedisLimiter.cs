@@ -434,7 +434,8 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
         }
     }
 
-    private RedisKey KeyOf(in IpKey key) => KeyOf(key.ToString());
+    /// <summary>The client's Redis key: under its group when the policy counts clients by a prefix (see <see cref="FloodgateLimiter.GroupOf"/>).</summary>
+    private RedisKey KeyOf(in IpKey key) => KeyOf(_local.GroupOf(in key).ToString());
 
     private RedisKey KeyOf(string client) => _keyPrefix + client + "}";
 

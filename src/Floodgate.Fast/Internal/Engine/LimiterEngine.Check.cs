@@ -28,16 +28,18 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
 
     public override int MaxCost => _p.Algorithm == FloodgateAlgorithm.TokenBucket ? _p.Burst : _p.PermitLimit;
 
-    public override Decision Check(in IpKey key, int cost)
+    public override Decision Check(in IpKey client, int cost)
     {
         long now = Clock.NowMs();
         Decision decision;
-        if (TryListDecision(in key, out decision))
+        if (TryListDecision(in client, out decision))
         {
-            // Allowlisted or denylisted: decided before any per-client state.
+            // Allowlisted or denylisted, by the client's own address: decided before any per-client state.
         }
         else
         {
+            // Counted as its group under this policy (its /24, say), when the policy groups addresses.
+            IpKey key = Grouped(in client);
             ulong hash = EntryTable.Hash(in key);
             int slot = FindOrAdd(in key, hash, now);
             decision = slot >= 0 ? Evaluate(slot, in key, now, cost)

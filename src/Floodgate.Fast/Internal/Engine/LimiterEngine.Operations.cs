@@ -3,13 +3,14 @@ namespace Floodgate.Internal;
 /// <summary>Operator operations: inspect, list, unblock, blacklist. Not on the request path; they may allocate.</summary>
 internal sealed partial class LimiterEngine<TParams>
 {
-    public override ClientState Inspect(in IpKey key)
+    public override ClientState Inspect(in IpKey client)
     {
+        IpKey key = Grouped(in client);
         int slot = Find(in key);
         ClientState state = slot >= 0
             ? Describe(slot, key, Clock.StampMs())
             : new ClientState { Client = key, Remaining = _p.Algorithm == FloodgateAlgorithm.TokenBucket ? _p.Burst : _p.PermitLimit };
-        return state with { IsAllowlisted = Allowlist.Contains(in key), IsDenylisted = Denylist.Contains(in key) };
+        return state with { IsAllowlisted = Allowlist.Contains(in client), IsDenylisted = Denylist.Contains(in client) };
     }
 
     public override IReadOnlyList<ClientState> GetBlockedClients()
@@ -46,8 +47,9 @@ internal sealed partial class LimiterEngine<TParams>
     /// Ends a block (never a blacklisting) and starts a fresh window. An operator's unblock needs a block to lift; a
     /// challenge pass also opens a fresh window for a client that is only rate-limited, and clears its cooldown.
     /// </summary>
-    private bool LiftBlock(in IpKey key, bool pass)
+    private bool LiftBlock(in IpKey client, bool pass)
     {
+        IpKey key = Grouped(in client);
         NoteChange();
         int slot = Find(in key);
         if (slot < 0)
@@ -89,8 +91,9 @@ internal sealed partial class LimiterEngine<TParams>
         }
     }
 
-    public override bool Blacklist(in IpKey key)
+    public override bool Blacklist(in IpKey client)
     {
+        IpKey key = Grouped(in client);
         NoteChange();
         long now = Clock.NowMs();
         int slot = Contended;
@@ -138,8 +141,9 @@ internal sealed partial class LimiterEngine<TParams>
         return true;
     }
 
-    public override bool BlockFor(in IpKey key, long durationMs)
+    public override bool BlockFor(in IpKey client, long durationMs)
     {
+        IpKey key = Grouped(in client);
         NoteChange();
         long now = Clock.NowMs();
         int slot = FindOrClaim(in key, now);
@@ -175,8 +179,9 @@ internal sealed partial class LimiterEngine<TParams>
         return true;
     }
 
-    public override bool Unblacklist(in IpKey key)
+    public override bool Unblacklist(in IpKey client)
     {
+        IpKey key = Grouped(in client);
         NoteChange();
         int slot = Find(in key);
         if (slot < 0)
@@ -209,8 +214,9 @@ internal sealed partial class LimiterEngine<TParams>
         }
     }
 
-    public override bool MirrorBan(in IpKey key, long durationMs)
+    public override bool MirrorBan(in IpKey client, long durationMs)
     {
+        IpKey key = Grouped(in client);
         NoteChange();
         long now = Clock.NowMs();
         int slot = durationMs == 0 ? Find(in key) : FindOrClaim(in key, now);
@@ -245,9 +251,9 @@ internal sealed partial class LimiterEngine<TParams>
         return true;
     }
 
-    public override bool TryGetBan(in IpKey key, out Decision decision)
+    public override bool TryGetBan(in IpKey client, out Decision decision)
     {
-        int slot = Find(in key);
+        int slot = Find(Grouped(in client));
         if (slot >= 0)
         {
             long block = Volatile.Read(ref Table.Cold(slot).Block);

@@ -19,8 +19,9 @@ internal sealed partial class LimiterEngine<TParams>
         }
     }
 
-    public override bool TryExportClient(in IpKey key, long nowMs, long utcNowTicks, out PersistedEntry entry)
+    public override bool TryExportClient(in IpKey client, long nowMs, long utcNowTicks, out PersistedEntry entry)
     {
+        IpKey key = Grouped(in client);
         int slot = Find(in key);
         if (slot >= 0 && TryExportSlot(slot, nowMs, utcNowTicks, out PersistedKey found, out entry) && found.High == key.High && found.Low == key.Low)
         {

@@ -8,6 +8,9 @@ internal abstract class LimiterEngine : IDisposable
 {
     private readonly int _ipv4NetworkBits;
     private readonly int _ipv6NetworkBits;
+    private readonly bool _grouping;       // the policy counts clients by a shorter prefix than their keys have
+    private readonly ulong _ipv4GroupMask;  // over the key's low word: the mapped-IPv4 tag and the kept address bits
+    private readonly int _ipv6GroupBits;
     private bool _listsInUse;
     private long _changes;
 
@@ -19,10 +22,18 @@ internal abstract class LimiterEngine : IDisposable
         Networks = new WindowSketch(Table.Capacity);
         _ipv4NetworkBits = 96 + options.Ipv4NetworkPrefixLength;
         _ipv6NetworkBits = options.Ipv6NetworkPrefixLength;
+
+        // Keys are made at the finer of the limiter's and the policy's IPv6 prefix (lists match those); the policy's
+        // prefixes then group them for counting.
+        KeyIpv6PrefixLength = Math.Max(options.Ipv6PrefixLength, policy.Ipv6PrefixLength ?? 0);
+        int ipv4Bits = policy.Ipv4PrefixLength ?? 32;
+        _ipv4GroupMask = 0xFFFF_FFFF_0000_0000UL | (uint.MaxValue << (32 - ipv4Bits));
+        _ipv6GroupBits = policy.Ipv6PrefixLength ?? options.Ipv6PrefixLength;
+        _grouping = ipv4Bits < 32 || _ipv6GroupBits < KeyIpv6PrefixLength;
         ResidentsFirst = options.ResidentsFirst;
         Clock = new MonotonicClock(options.TimeProvider, options.CoarseClock, options.ClockSource, PolicyMath.ShortestDuration(policy), options.KernelTicks);
-        Allowlist = new AccessList(options.Ipv6PrefixLength);
-        Denylist = new AccessList(options.Ipv6PrefixLength);
+        Allowlist = new AccessList(KeyIpv6PrefixLength);
+        Denylist = new AccessList(KeyIpv6PrefixLength);
         Metrics = new FloodgateMetrics(options.Name, Table.Capacity, options.MeterFactory);
         BlockLengths = PolicyMath.BlockLengths(policy);
         Allowlist.Changed += UpdateListsInUse;
@@ -30,6 +41,24 @@ internal abstract class LimiterEngine : IDisposable
     }
 
     public event EventHandler<FloodgateEventArgs>? ClientStateChanged;
+
+    /// <summary>Gets the IPv6 prefix length client keys are made with: the limiter's, or the policy's when finer.</summary>
+    public int KeyIpv6PrefixLength { get; }
+
+    /// <summary>
+    /// The key a client is counted under by this policy: its group (an IPv4 /24, an IPv6 /48) when the policy sets a
+    /// shorter prefix than the key's, else the key itself. Lists are matched before, on the client's own key.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public IpKey Grouped(in IpKey key)
+    {
+        if (!_grouping || key.IsUnknown)
+        {
+            return key;
+        }
+
+        return key.IsIPv4 ? new IpKey(0, key.Low & _ipv4GroupMask) : key.Mask(_ipv6GroupBits);
+    }
 
     public FloodgatePolicy Policy { get; }
 
