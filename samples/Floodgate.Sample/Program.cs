@@ -40,10 +40,13 @@ app.UseFloodgate();
 app.UseAuthentication();
 app.UseAuthorization();
 
-app.MapGet("/", () => "Floodgate sample. Try: GET /items, GET /search, POST /login, GET /health.").DisableFloodgate();
+app.MapGet("/", () => "Floodgate sample. Try: GET /items, GET /search, GET /export, POST /login, GET /health.").DisableFloodgate();
 app.MapPost("/login", () => Results.Ok(new { message = "Wrong password (this is a demo)." })).RequireFloodgate("login");
 app.MapGet("/items", () => new[] { "apple", "pear", "plum" }).RequireFloodgate("api");
 app.MapGet("/search", [Floodgate("search")] (string? q) => new[] { $"results for '{q}'" });
+
+// A token bucket (30 a minute, 10 at once) where an export costs 5: two at once, then one every 10 seconds.
+app.MapGet("/export", () => "id,name\n1,apple\n").RequireFloodgate("exports", cost: 5);
 app.MapHealthChecks("/health").DisableFloodgate();
 app.MapFloodgateAdmin("/floodgate", "FloodgateAdmins");
 

@@ -110,6 +110,14 @@ public sealed class SampleTests
         using HttpResponseMessage refused = await client.GetAsync("/search?q=plum");
         Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
         Assert.Equal("\"search\";q=5;w=10", refused.Headers.GetValues("RateLimit-Policy").Single());
+
+        // "exports" is a token bucket from appsettings.json (30 a minute, 10 at once) and /export costs 5 of it.
+        using HttpClient exporter = sample.ClientFrom(3);
+        Assert.Equal(HttpStatusCode.OK, (await exporter.GetAsync("/export")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await exporter.GetAsync("/export")).StatusCode);
+        using HttpResponseMessage third = await exporter.GetAsync("/export");
+        Assert.Equal(HttpStatusCode.TooManyRequests, third.StatusCode);
+        Assert.InRange(third.Headers.RetryAfter?.Delta ?? TimeSpan.Zero, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10));   // five permits, one every 2 s
     }
 
     private static async Task<int> AllowedLoginsAsync(SampleProcess sample, int host, string? probeKey, bool twice = false)
