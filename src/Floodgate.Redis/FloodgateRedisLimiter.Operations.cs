@@ -127,7 +127,7 @@ public sealed partial class FloodgateRedisLimiter
         IpKey key = _local.GetKey(address);
         RedisResult reply = await EvaluateAsync(KeyOf(in key), operation, CancellationToken.None).ConfigureAwait(false);
         bool changed = (long)reply[0] == 1;
-        _local.MirrorBan(in key, localBan);
+        MirrorDecision(in key, localBan);
         if (changed)
         {
             Raise(kind, in key, (int)reply[1], -1);
@@ -180,10 +180,10 @@ public sealed partial class FloodgateRedisLimiter
         {
             case "u":
             case "w":
-                _local.MirrorBan(in key, 0);
+                MirrorDecision(in key, 0);
                 break;
             case "b":
-                _local.MirrorBan(in key, -1);
+                MirrorDecision(in key, -1);
                 break;
         }
     }
@@ -244,8 +244,15 @@ public sealed partial class FloodgateRedisLimiter
     }
 
     /// <summary>Re-reads every ban of the local table from Redis and makes the table agree; false when it could not.</summary>
+    /// <remarks>
+    /// A decision (a check's reply, an operator's message) may change a client's ban after the sync read Redis: the sync
+    /// leaves such a client alone (the decision is newer than what it read), and if one lands while it writes, it drops
+    /// the client's local ban, so that the next check asks Redis. Never an older shared block over a newer local one.
+    /// </remarks>
     internal async Task<bool> SyncBansAsync()
     {
+        var decided = new System.Collections.Concurrent.ConcurrentDictionary<IpKey, byte>();
+        Volatile.Write(ref _decidedDuringSync, decided);
         try
         {
             IReadOnlyList<ClientState> local = _local.GetBlockedClients();
@@ -258,8 +265,19 @@ public sealed partial class FloodgateRedisLimiter
                     batch.Add(local[j].Client);
                 }
 
-                foreach ((IpKey client, long[] fields) in await InspectManyAsync(batch).ConfigureAwait(false))
+                List<(IpKey Client, long[] Fields)> read = await InspectManyAsync(batch).ConfigureAwait(false);
+                if (AfterSyncReadForTests is { } afterRead)
                 {
+                    await afterRead().ConfigureAwait(false);
+                }
+
+                foreach ((IpKey client, long[] fields) in read)
+                {
+                    if (decided.ContainsKey(client))
+                    {
+                        continue;   // decided since the read: newer than what was read
+                    }
+
                     ClientState shared = Describe(client, fields);
                     long left = shared.IsBlocked ? (long)Math.Ceiling((shared.BlockExpiresAt!.Value - _time.GetUtcNow()).TotalMilliseconds) : 0;
                     long want = shared.IsBlacklisted ? -1 : left > 0 ? (_p.RelativeBlock ? Math.Min(left, RelativeBlockLocalMs) : left) : 0;
@@ -268,6 +286,10 @@ public sealed partial class FloodgateRedisLimiter
                         : want == 0;
                     corrected += agrees ? 0 : 1;
                     _local.MirrorBan(in client, want);   // also brings a held block's end to the shared one
+                    if (decided.ContainsKey(client))
+                    {
+                        _local.MirrorBan(in client, 0);  // a decision raced this write: let the next check ask Redis
+                    }
                 }
             }
 
@@ -285,6 +307,17 @@ public sealed partial class FloodgateRedisLimiter
             RedisLog.BanSyncFailed(_logger, _name, e.Message, (long)_options.BanSyncInterval.TotalMilliseconds);
             return false;
         }
+        finally
+        {
+            Interlocked.CompareExchange(ref _decidedDuringSync, null, decided);
+        }
+    }
+
+    /// <summary>A ban decided now (a check's reply, an operator's message) into the local table, noted for a running sync.</summary>
+    private void MirrorDecision(in IpKey key, long durationMs)
+    {
+        Volatile.Read(ref _decidedDuringSync)?.TryAdd(_local.GroupOf(in key), 0);
+        _local.MirrorBan(in key, durationMs);
     }
 
     /// <summary>Reads several clients' fields in one pipelined batch (each script touches its own key: cluster-safe).</summary>

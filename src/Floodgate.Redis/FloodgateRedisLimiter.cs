@@ -46,6 +46,9 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _banSync;
     private readonly Action<RedisChannel, RedisValue> _onMessage;
+
+    // The clients whose ban a decision changed while a ban sync runs (null when none runs): see SyncBansAsync.
+    private System.Collections.Concurrent.ConcurrentDictionary<IpKey, byte>? _decidedDuringSync;
     private readonly RedisKey _banVersionKey;
     private long _syncedVersion = -1;   // the ban version the local table last agreed with; -1: never synced
     private Task _probing = Task.CompletedTask;
@@ -226,7 +229,7 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
         long ms = Math.Max(1, (long)Math.Ceiling(duration.TotalMilliseconds));
         if (!(_local.TryGetBan(in key, out Decision held) && (held.Reason == DecisionReason.Blacklisted || held.RetryAfter >= duration)))
         {
-            _local.MirrorBan(in key, ms);
+            MirrorDecision(in key, ms);
         }
 
         if (_breaker.IsOpen)
@@ -296,6 +299,9 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
     /// <summary>Gets the local table (tests).</summary>
     internal FloodgateLimiter Local => _local;
 
+    /// <summary>Gets or sets what a ban sync runs between reading Redis and writing the local table (tests only: a decision racing the sync).</summary>
+    internal Func<Task>? AfterSyncReadForTests { get; set; }
+
     /// <summary>Gets the shared version the local tables last agreed with; -1 before the first sync (tests).</summary>
     internal long SyncedVersion => Volatile.Read(ref _syncedVersion);
 
@@ -352,11 +358,11 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
 
         if (reason == DecisionReason.Blacklisted)
         {
-            _local.MirrorBan(in key, -1);
+            MirrorDecision(in key, -1);
         }
         else if (reason == DecisionReason.Blocked && retry > 0)
         {
-            _local.MirrorBan(in key, _p.RelativeBlock ? Math.Min(retry, RelativeBlockLocalMs) : retry);
+            MirrorDecision(in key, _p.RelativeBlock ? Math.Min(retry, RelativeBlockLocalMs) : retry);
         }
 
         if (kind != 0)
