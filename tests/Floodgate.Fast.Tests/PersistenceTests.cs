@@ -133,6 +133,28 @@ public sealed class PersistenceTests : IDisposable
     }
 
     [Fact]
+    public void ASlidingWindowsPreviousCountSurvivesARestart()
+    {
+        var policy = new FloodgatePolicy { Algorithm = FloodgateAlgorithm.SlidingWindow, PermitLimit = 10, Window = TimeSpan.FromSeconds(10), MaxClientsPerPrefix = 0 };
+        ClientState before;
+        using (FloodgateLimiter first = Open(policy: policy))
+        {
+            for (int i = 0; i < 8; i++)
+            {
+                first.Check(s_counting);
+            }
+
+            _time.Advance(TimeSpan.FromSeconds(12));   // 2 s into the next window: the 8 still weigh 6.4
+            Assert.Equal(3, first.Check(s_counting).Remaining);   // 10 - 1 - 6.4, rounded up
+            before = first.Inspect(s_counting);
+        }
+
+        using FloodgateLimiter second = Open(policy: policy);
+        Assert.Equal(before, second.Inspect(s_counting));
+        Assert.Equal(2, second.Check(s_counting).Remaining);  // the previous window still weighs: 10 - 2 - 6.4
+    }
+
+    [Fact]
     public async Task OnDemandCheckpointIsRecoveredAfterACrash()
     {
         FloodgateLimiter first = Open();

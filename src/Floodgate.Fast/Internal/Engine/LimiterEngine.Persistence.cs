@@ -109,8 +109,12 @@ internal sealed partial class LimiterEngine<TParams>
         Volatile.Write(ref cold.Block, BlockWord.Make(until, BlockWord.Generation(fresh), punished, blacklisted));
         Volatile.Write(ref cold.Offenses, OffenseWord.Make(Math.Max(0, quietFrom), Math.Clamp(entry.OffenseCount, 0, OffenseWord.MaxCount), Volatile.Read(ref cold.Offenses)));
         Volatile.Write(ref cold.LastAllowed, Math.Max(0, lastAllowed));
+        // Previous and Carry share their bytes (ColdEntry): write the one this shape has, whole, and only it.
         Volatile.Write(ref cold.Previous, previousRecorded ? WindowWord.Make(start - _p.WindowMs, Math.Clamp(entry.Previous, 0, WindowWord.SlidingCountMask)) : 0);
-        Volatile.Write(ref cold.Carry, Math.Clamp(entry.Carry, 0, _p.AccumulateCap));
+        if (_p.AccumulateCap > 0)
+        {
+            Volatile.Write(ref cold.Carry, Math.Clamp(entry.Carry, 0, _p.AccumulateCap));
+        }
 
         long w = start > 0 ? WindowWord.Make(start, counter) | (previousRecorded ? WindowWord.PreviousBit : 0) : 0;
         if (entry.BlockCounted != 0 && start > 0)
