@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Linq;
 using Floodgate.Generators.Model;
+using Floodgate.Internal;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 
@@ -101,7 +102,9 @@ public sealed partial class PolicyGenerator : IIncrementalGenerator
         foreach (PolicyUsageSpec usage in usages)
         {
             // A cost the policy can never admit: below 1 anywhere; above the largest request of a policy declared here.
-            int maxCost = byName.TryGetValue(usage.Name, out PolicySpec? used) ? (used.Algorithm == 2 && used.Burst > 0 ? used.Burst : used.PermitLimit) : int.MaxValue;
+            int maxCost = byName.TryGetValue(usage.Name, out PolicySpec? used)
+                ? ShapeMath.LargestRequest(used.Algorithm == 2, used.PermitLimit, used.Burst > 0 ? used.Burst : used.PermitLimit)
+                : int.MaxValue;
             if (usage.Cost < 1 || usage.Cost > maxCost)
             {
                 string range = maxCost == int.MaxValue ? "at least 1" : $"between 1 and {maxCost} (the policy's largest request)";

@@ -200,7 +200,7 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
     }
 
     /// <summary>Gets the most permits one request may cost: the shared policy's PermitLimit, or a token bucket's Burst.</summary>
-    public int MaxCost => _p.Algorithm == FloodgateAlgorithm.TokenBucket ? _p.Burst : _p.PermitLimit;
+    public int MaxCost => ShapeMath.LargestRequest(_p.Algorithm == FloodgateAlgorithm.TokenBucket, _p.PermitLimit, _p.Burst);
 
     /// <summary>
     /// Known bans locally, then Redis (or the outage policy): <paramref name="key"/> in the local table, <paramref name="client"/>

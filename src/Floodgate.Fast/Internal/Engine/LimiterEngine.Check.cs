@@ -26,7 +26,7 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
     /// <summary>True when a violation may start a block (so the window must point checks to the block state).</summary>
     private bool ViolationsBlock => _p.BlockDurationMs > 0 || _p.BlockLimit >= 0;
 
-    public override int MaxCost => _p.Algorithm == FloodgateAlgorithm.TokenBucket ? _p.Burst : _p.PermitLimit;
+    public override int MaxCost => ShapeMath.LargestRequest(_p.Algorithm == FloodgateAlgorithm.TokenBucket, _p.PermitLimit, _p.Burst);
 
     public override Decision Check(in IpKey client, int cost)
     {

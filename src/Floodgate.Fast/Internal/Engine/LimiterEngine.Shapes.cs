@@ -65,11 +65,9 @@ internal sealed partial class LimiterEngine<TParams>
 
         long elapsed = Math.Max(0, now - start);
         long weighted = ShapeMath.Weighted(previous, elapsed, _p.WindowMs);
-
-        // ShapeMath.SlidingRemaining, with the division by reciprocal.
-        long left = ((long)_p.PermitLimit * _p.WindowMs) - (counted * _p.WindowMs) - weighted;
-        long remaining = left <= 0 ? 0 : ShapeMath.Divide(left - 1, _p.WindowMs, _inverseWindow, out _) + 1;
-        return Allowed((int)remaining, ShapeMath.SlidingResetMs(counted, previous, elapsed, _p.WindowMs));
+        return Allowed(
+            ShapeMath.SlidingRemaining(counted, weighted, _p.PermitLimit, _p.WindowMs, _inverseWindow),
+            ShapeMath.SlidingResetMs(counted, previous, elapsed, _p.WindowMs));
     }
 
     /// <summary>A plain refusal in a window (no violation recorded by it).</summary>
@@ -156,7 +154,7 @@ internal sealed partial class LimiterEngine<TParams>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private long BucketWord(long at, long excess, long flags)
     {
-        (long whole, long fraction) = Math.DivRem(excess, _p.PermitLimit);
+        long whole = ShapeMath.Divide(excess, _p.PermitLimit, _inversePermitLimit, out long fraction);
         return WindowWord.Make(at + whole, (int)fraction) | flags;
     }
 
@@ -170,9 +168,8 @@ internal sealed partial class LimiterEngine<TParams>
         long whole = ShapeMath.Divide(excess, _p.PermitLimit, _inversePermitLimit, out long fraction);
         if (Interlocked.CompareExchange(ref hot.Window, WindowWord.Make(at + whole, (int)fraction) | flags, w) == w)
         {
-            // ShapeMath.BucketRemaining and BucketResetMs, with the divisions by reciprocal.
-            int remaining = excess >= BucketCapacity ? 0 : (int)ShapeMath.Divide(BucketCapacity - excess, _p.WindowMs, _inverseWindow, out _);
-            allowed = Allowed(remaining, whole + (fraction == 0 ? 0 : 1));
+            // The reset is ShapeMath.BucketResetMs, from the division just made.
+            allowed = Allowed(ShapeMath.BucketRemaining(excess, BucketCapacity, _p.WindowMs, _inverseWindow), whole + (fraction == 0 ? 0 : 1));
             return true;
         }
 

@@ -26,6 +26,9 @@ internal static class ShapeMath
     public static bool UnitsFit(long permits, long windowMs, int permitLimit) =>
         permits > 0 && windowMs > 0 && permits <= (MaxUnits - permitLimit) / windowMs;
 
+    /// <summary>The most permits one request may cost: all a token bucket holds (its burst), else the permit limit.</summary>
+    public static int LargestRequest(bool tokenBucket, int permitLimit, int burst) => tokenBucket ? burst : permitLimit;
+
     /// <summary>The bucket's fill in units of 1/P ms: how far the TAT lies ahead of now; 0 for no state or a full bucket.</summary>
     public static long Excess(long tatMs, long fraction, long now, int permitLimit) =>
         tatMs == 0 ? 0 : Math.Max(0, ((tatMs - now) * permitLimit) + fraction);
@@ -41,8 +44,11 @@ internal static class ShapeMath
     public static long BucketResetMs(long excess, int permitLimit) => CeilDiv(excess, permitLimit);
 
     /// <summary>Requests the bucket admits now, at <paramref name="excess"/>.</summary>
-    public static int BucketRemaining(long excess, long capacity, long windowMs) =>
-        excess >= capacity ? 0 : (int)((capacity - excess) / windowMs);
+    public static int BucketRemaining(long excess, long capacity, long windowMs) => BucketRemaining(excess, capacity, windowMs, 1.0 / windowMs);
+
+    /// <summary>As <see cref="BucketRemaining(long, long, long)"/>, dividing by the window's reciprocal (see <see cref="Divide"/>).</summary>
+    public static int BucketRemaining(long excess, long capacity, long windowMs, double inverseWindow) =>
+        excess >= capacity ? 0 : (int)Divide(capacity - excess, windowMs, inverseWindow, out _);
 
     /// <summary>The weighted previous count, in units of 1/W permits: <c>p × (W - e)</c>; 0 once e reaches W.</summary>
     public static long Weighted(int previous, long elapsed, long windowMs) =>
@@ -53,10 +59,14 @@ internal static class ShapeMath
         (counter * windowMs) + weighted < allowance * windowMs;
 
     /// <summary>Requests still admitted now (the floor of the allowance minus the estimate).</summary>
-    public static int SlidingRemaining(int counter, long weighted, int allowance, long windowMs)
+    public static int SlidingRemaining(int counter, long weighted, int allowance, long windowMs) =>
+        SlidingRemaining(counter, weighted, allowance, windowMs, 1.0 / windowMs);
+
+    /// <summary>As <see cref="SlidingRemaining(int, long, int, long)"/>, dividing by the window's reciprocal (see <see cref="Divide"/>).</summary>
+    public static int SlidingRemaining(int counter, long weighted, int allowance, long windowMs, double inverseWindow)
     {
         long left = (allowance * windowMs) - (counter * windowMs) - weighted;
-        return left <= 0 ? 0 : (int)CeilDiv(left, windowMs);
+        return left <= 0 ? 0 : (int)Divide(left - 1, windowMs, inverseWindow, out _) + 1;
     }
 
     /// <summary>
