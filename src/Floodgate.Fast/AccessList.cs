@@ -108,7 +108,12 @@ public sealed class AccessList
     public bool Contains(in IpKey key)
     {
         // Entries of the client's own family only: IPv4 keys live inside ::ffff:0:0/96, so an IPv6 entry widened to
-        // its /64 (::1 becomes ::/64) would otherwise hold every IPv4 client.
+        // its /64 (::1 becomes ::/64) would otherwise hold every IPv4 client. Lists hold addresses: a key hash is on none.
+        if (key.IsKeyHash)
+        {
+            return false;
+        }
+
         Group[] groups = key.IsIPv4 ? Volatile.Read(ref _snapshot).IPv4Groups : Volatile.Read(ref _snapshot).IPv6Groups;
         for (int i = 0; i < groups.Length; i++)
         {

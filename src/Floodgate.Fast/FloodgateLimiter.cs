@@ -181,6 +181,26 @@ public sealed partial class FloodgateLimiter : IDisposable
     }
 
     /// <summary>
+    /// Counts a request of a client known by a key that is not its address: an API key, a user, a tenant, hashed by a
+    /// <see cref="FloodgateKeyHasher"/>. The allowlist and denylist still match <paramref name="address"/> (they hold
+    /// addresses); everything else (the count, blocks, escalation, blacklisting) belongs to the key. Never allocates.
+    /// </summary>
+    /// <param name="address">The request's address, for the lists; <see langword="null"/> when there is none.</param>
+    /// <param name="key">The client's key hash (<see cref="FloodgateKeyHasher.Hash(ReadOnlySpan{char})"/>); an address key works too.</param>
+    /// <param name="cost">The permits the request costs: 1 to <see cref="MaxCost"/>.</param>
+    /// <returns>The decision.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="cost"/> is below 1 or above <see cref="MaxCost"/>.</exception>
+    public Decision CheckKey(IPAddress? address, in IpKey key, int cost = 1)
+    {
+        if ((uint)(cost - 1) >= (uint)_engine.MaxCost)
+        {
+            ThrowCostOutOfRange(cost, _engine.MaxCost);
+        }
+
+        return _engine.Check(IpKey.CreateUnchecked(address, _ipv6PrefixLength), in key, cost);
+    }
+
+    /// <summary>
     /// Gets the most permits one request may cost: the policy's <see cref="FloodgatePolicy.PermitLimit"/>, or a token
     /// bucket's <see cref="FloodgatePolicy.Burst"/>. A costlier request could never be admitted.
     /// </summary>

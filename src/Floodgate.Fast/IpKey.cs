@@ -15,7 +15,9 @@ namespace Floodgate;
 /// IPv4 addresses, IPv4-mapped IPv6 addresses (<c>::ffff:a.b.c.d</c>) and NAT64 addresses
 /// (<c>64:ff9b::/96</c>) all produce the same key: the IPv4-mapped form. Other IPv6 addresses are masked
 /// to a prefix (by default <c>/64</c>, the usual allocation to one subscriber) so that a client cannot
-/// escape its limit by rotating through the addresses of its own subnet. Scope ids are dropped.
+/// escape its limit by rotating through the addresses of its own subnet. Scope ids are dropped. A multicast address
+/// (<c>ff00::/8</c>), which is never a source address, is <see cref="Unknown"/>: that range holds the hashes of keys
+/// that are not addresses (<see cref="FloodgateKeyHasher"/>).
 /// </para>
 /// <para>
 /// <see cref="Unknown"/> stands for requests with no remote address. Its value lies in the NAT64 range,
@@ -74,6 +76,12 @@ public readonly struct IpKey : IEquatable<IpKey>
 
     /// <summary>Gets a value indicating whether this is the shared <see cref="Unknown"/> key.</summary>
     public bool IsUnknown => High == UnknownHigh && Low == UnknownLow;
+
+    /// <summary>
+    /// Gets a value indicating whether this key is the hash of a key that is not an address (an API key, a user):
+    /// made by <see cref="FloodgateKeyHasher"/>, in <c>ff00::/8</c>, where no address key can lie.
+    /// </summary>
+    public bool IsKeyHash => (High >> 56) == 0xFF;
 
     /// <summary>Creates the key of an IPv4 address given as a host-order number (127.0.0.1 is <c>0x7F000001</c>).</summary>
     /// <param name="ipv4">The IPv4 address in host byte order.</param>
@@ -153,6 +161,13 @@ public readonly struct IpKey : IEquatable<IpKey>
             return FromIPv4((uint)low);
         }
 
+        if ((high >> 56) == 0xFF)
+        {
+            // Multicast (ff00::/8) is never a source address (RFC 4291, 2.7): such a "client" is unknown. This keeps the
+            // range free for key hashes (FloodgateKeyHasher), so no address can ever be counted as someone's API key.
+            return Unknown;
+        }
+
         return new IpKey(high, low).Mask(prefixLength);
     }
 
@@ -204,10 +219,10 @@ public readonly struct IpKey : IEquatable<IpKey>
     }
 
     /// <summary>Returns the address this key stands for: the IPv4 address, or the (masked) IPv6 prefix address.</summary>
-    /// <returns>The address, or <see langword="null"/> for <see cref="Unknown"/>.</returns>
+    /// <returns>The address, or <see langword="null"/> for <see cref="Unknown"/> and for a key hash (<see cref="IsKeyHash"/>).</returns>
     public IPAddress? ToIPAddress()
     {
-        if (IsUnknown)
+        if (IsUnknown || IsKeyHash)
         {
             return null;
         }
@@ -233,8 +248,13 @@ public readonly struct IpKey : IEquatable<IpKey>
     /// <inheritdoc />
     public override int GetHashCode() => HashCode.Combine(High, Low);
 
-    /// <summary>Returns the IPv4 address, the IPv6 prefix address, or <c>unknown</c>.</summary>
-    public override string ToString() => ToIPAddress()?.ToString() ?? "unknown";
+    /// <summary>
+    /// Returns the IPv4 address, the IPv6 prefix address, <c>unknown</c>, or for a key hash <c>key:</c> and a fingerprint
+    /// (8 hex digits of the hash: enough to tell clients apart in a log, nothing of the key's value).
+    /// </summary>
+    public override string ToString() =>
+        IsKeyHash ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"key:{(uint)(High >> 24):x8}")
+            : ToIPAddress()?.ToString() ?? "unknown";
 
     /// <summary>Compares two keys for equality.</summary>
     public static bool operator ==(IpKey left, IpKey right) => left.Equals(right);

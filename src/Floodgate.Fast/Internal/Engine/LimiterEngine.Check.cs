@@ -28,13 +28,16 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
 
     public override int MaxCost => ShapeMath.LargestRequest(_p.Algorithm == FloodgateAlgorithm.TokenBucket, _p.PermitLimit, _p.Burst);
 
-    public override Decision Check(in IpKey client, int cost)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public override Decision Check(in IpKey client, int cost) => Check(in client, in client, cost);
+
+    public override Decision Check(in IpKey address, in IpKey client, int cost)
     {
         long now = Clock.NowMs();
         Decision decision;
-        if (TryListDecision(in client, out decision))
+        if (TryListDecision(in address, out decision))
         {
-            // Allowlisted or denylisted, by the client's own address: decided before any per-client state.
+            // Allowlisted or denylisted, by the client's address: decided before any per-client state.
         }
         else
         {
@@ -418,7 +421,8 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
     private bool NetworkAdmits(in IpKey key, long now, out Decision refused)
     {
         long window = now / _p.WindowMs;
-        if (key.IsUnknown || Networks.TryAcquire(NetworkHash(in key), window, _p.MaxClientsPerPrefix, out _))
+        // A key hash (an API key) has no network: MaxClientsPerPrefix is about addresses.
+        if (key.IsUnknown || key.IsKeyHash || Networks.TryAcquire(NetworkHash(in key), window, _p.MaxClientsPerPrefix, out _))
         {
             refused = default;
             return true;

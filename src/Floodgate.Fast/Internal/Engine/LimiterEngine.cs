@@ -47,12 +47,13 @@ internal abstract class LimiterEngine : IDisposable
 
     /// <summary>
     /// The key a client is counted under by this policy: its group (an IPv4 /24, an IPv6 /48) when the policy sets a
-    /// shorter prefix than the key's, else the key itself. Lists are matched before, on the client's own key.
+    /// shorter prefix than the key's, else the key itself (and always for a key hash, which is no address). Lists are
+    /// matched before, on the client's own key.
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public IpKey Grouped(in IpKey key)
     {
-        if (!_grouping || key.IsUnknown)
+        if (!_grouping || key.IsUnknown || key.IsKeyHash)
         {
             return key;
         }
@@ -118,6 +119,9 @@ internal abstract class LimiterEngine : IDisposable
     /// <summary>Counts a request costing <paramref name="cost"/> permits (1 to <see cref="MaxCost"/>, checked by the caller).</summary>
     public abstract Decision Check(in IpKey key, int cost);
 
+    /// <summary>A request of a client counted under <paramref name="key"/> (a key hash) whose lists are those of <paramref name="address"/>.</summary>
+    public abstract Decision Check(in IpKey address, in IpKey key, int cost);
+
     /// <summary>Gets the most permits one request may cost: the most the shape can ever admit at once.</summary>
     public abstract int MaxCost { get; }
 
@@ -153,7 +157,7 @@ internal abstract class LimiterEngine : IDisposable
     /// </summary>
     public abstract bool TryGetBan(in IpKey key, out Decision decision);
 
-    /// <summary>The allowlist's or denylist's decision for the key, as <see cref="Check"/> makes it first; false when neither lists it.</summary>
+    /// <summary>The allowlist's or denylist's decision for the key, as <see cref="Check(in IpKey, int)"/> makes it first; false when neither lists it.</summary>
     public abstract bool TryListDecision(in IpKey key, out Decision decision);
 
     /// <summary>Copies out every client whose state a decision depends on, with times as UTC ticks.</summary>
