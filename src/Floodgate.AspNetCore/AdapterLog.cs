@@ -18,6 +18,12 @@ internal static partial class AdapterLog
         Message = "Forwarded headers are enabled with KnownProxies and KnownNetworks cleared: any client can choose the address Floodgate limits. Trust only your proxies.")]
     public static partial void ForwardedHeadersTrustEveryone(ILogger logger);
 
+    [LoggerMessage(EventId = 304, Level = LogLevel.Warning, Message = "Floodgate {Policy}: its custom key threw ({Error}); the request is counted by its address.")]
+    public static partial void CustomKeyFailed(ILogger logger, string policy, string error);
+
+    [LoggerMessage(EventId = 305, Level = LogLevel.Information, Message = "Floodgate: keyed policies {Policies} hash their keys with the secret from {Source}.")]
+    public static partial void KeySecretSource(ILogger logger, string policies, string source);
+
     [LoggerMessage(EventId = 320, Level = LogLevel.Debug, Message = "Floodgate {Policy}: challenge issued to {Client}.")]
     public static partial void ChallengeIssued(ILogger logger, string policy, string client);
 

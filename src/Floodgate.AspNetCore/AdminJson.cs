@@ -2,9 +2,13 @@ using System.Text.Json.Serialization;
 
 namespace Floodgate.AspNetCore;
 
-/// <summary>One client's state under one policy, as the admin endpoints show it.</summary>
+/// <summary>
+/// One client's state under one policy, as the admin endpoints show it: <c>client</c> is an address or a key hash's
+/// fingerprint (<c>key:1a2b3c4d</c>); <c>id</c> names it for the operations (an address, or the key hash in full).
+/// </summary>
 internal sealed record ClientView(
     string Client,
+    string Id,
     bool Tracked,
     bool WindowActive,
     int Count,

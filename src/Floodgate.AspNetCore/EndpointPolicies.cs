@@ -13,9 +13,11 @@ internal sealed class EndpointPolicies
     private readonly string[] _statePrefixes;   // "\"api\";r=" per policy
     private readonly int _maxStateLength;       // the longest RateLimit value these policies can produce
 
-    public EndpointPolicies(List<(string Name, FloodgatePolicy Policy, FloodgateLimiter Limiter, IFloodgateRemoteLimiter? Remote, int Cost)> policies)
+    public EndpointPolicies(List<(string Name, FloodgatePolicy Policy, FloodgateLimiter Limiter, IFloodgateRemoteLimiter? Remote, int Cost)> policies, Func<string, FloodgateKey>? keyOf = null)
     {
         Names = policies.Select(p => p.Name).ToArray();
+        FloodgateKey?[] keys = policies.Select(p => keyOf?.Invoke(p.Name) is { IsAddress: false } key ? key : null).ToArray();
+        Keys = keys.Any(k => k is not null) ? keys : null;
         Costs = policies.Select(p => p.Cost).ToArray();
         Limiters = policies.Select(p => p.Limiter).ToArray();
         Remote = policies.Any(p => p.Remote is not null) ? policies.Select(p => p.Remote!).ToArray() : null;
@@ -30,6 +32,9 @@ internal sealed class EndpointPolicies
     public string[] Names { get; }
 
     public FloodgateLimiter[] Limiters { get; }
+
+    /// <summary>Gets each policy's key (null: the address), or null when every policy counts addresses.</summary>
+    public FloodgateKey?[]? Keys { get; }
 
     /// <summary>Gets what one request costs under each policy, in permits.</summary>
     public int[] Costs { get; }

@@ -139,6 +139,11 @@ internal sealed class FloodgateMiddleware
             return CheckSharedAsync(context, policies, address);
         }
 
+        if (policies.Keys is not null)
+        {
+            return CheckSeveral(context, policies, address);
+        }
+
         if (policies.Count == 1)
         {
             // The common case: one policy, headers from precomputed parts, one string allocated per request.
@@ -162,8 +167,18 @@ internal sealed class FloodgateMiddleware
         Span<Decision> decisions = policies.Count <= 16 ? stackalloc Decision[policies.Count] : new Decision[policies.Count];
         for (int i = 0; i < decisions.Length; i++)
         {
-            decisions[i] = policies.Costs[i] == 1 ? policies.Limiters[i].Check(address) : policies.Limiters[i].Check(address, policies.Costs[i]);
-            LogDecision(policies.Names[i], address, decisions[i]);
+            if (policies.Keys?[i] is { } key && ReadKey(context, policies.Names[i], key) is { } value)
+            {
+                IpKey hashed = _service.KeyHasher!.Hash(value);   // the value goes no further than the hasher
+                decisions[i] = policies.Limiters[i].CheckKey(address, in hashed, policies.Costs[i]);
+                LogDecision(policies.Names[i], in hashed, decisions[i]);
+            }
+            else
+            {
+                decisions[i] = policies.Costs[i] == 1 ? policies.Limiters[i].Check(address) : policies.Limiters[i].Check(address, policies.Costs[i]);
+                LogDecision(policies.Names[i], address, decisions[i]);
+            }
+
             if (!decisions[i].IsAllowed)
             {
                 WriteHeaders(context, policies, decisions[..(i + 1)], allowed: false);
@@ -181,8 +196,18 @@ internal sealed class FloodgateMiddleware
         var decisions = new Decision[policies.Count];
         for (int i = 0; i < decisions.Length; i++)
         {
-            decisions[i] = await policies.Remote![i].CheckAsync(address, policies.Costs[i], context.RequestAborted).ConfigureAwait(false);
-            LogDecision(policies.Names[i], address, decisions[i]);
+            if (policies.Keys?[i] is { } key && ReadKey(context, policies.Names[i], key) is { } value)
+            {
+                IpKey hashed = _service.KeyHasher!.Hash(value);
+                decisions[i] = await policies.Remote![i].CheckKeyAsync(address, hashed, policies.Costs[i], context.RequestAborted).ConfigureAwait(false);
+                LogDecision(policies.Names[i], in hashed, decisions[i]);
+            }
+            else
+            {
+                decisions[i] = await policies.Remote![i].CheckAsync(address, policies.Costs[i], context.RequestAborted).ConfigureAwait(false);
+                LogDecision(policies.Names[i], address, decisions[i]);
+            }
+
             if (!decisions[i].IsAllowed)
             {
                 WriteHeaders(context, policies, decisions.AsSpan(0, i + 1), allowed: false);
@@ -193,6 +218,22 @@ internal sealed class FloodgateMiddleware
 
         WriteHeaders(context, policies, decisions, allowed: true);
         await _next(context).ConfigureAwait(false);
+    }
+
+    /// <summary>The request's key under a policy; null (counted by its address) when it has none, or the app's custom reader threw.</summary>
+    private string? ReadKey(HttpContext context, string policy, FloodgateKey key)
+    {
+        try
+        {
+            return key.Read(context);
+        }
+#pragma warning disable CA1031 // An app's custom key reader must not fail the request: the address counts instead, and the fault is logged.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            AdapterLog.CustomKeyFailed(_service.Logger, policy, e.GetType().Name);
+            return null;
+        }
     }
 
     /// <summary>RateLimit-Policy and RateLimit for the decisions so far, on the answers <see cref="FloodgateOptions.RateLimitHeaders"/> names.</summary>
@@ -208,6 +249,15 @@ internal sealed class FloodgateMiddleware
         IHeaderDictionary headers = (context.Features[typeof(IHttpResponseFeature)] as IHttpResponseFeature)?.Headers ?? context.Response.Headers;
         headers["RateLimit-Policy"] = policies.PolicyHeader;
         headers["RateLimit"] = policies.StateHeader(decisions);
+    }
+
+    /// <summary>A keyed decision's log line names the key's fingerprint, never its value.</summary>
+    private void LogDecision(string policy, in IpKey key, Decision decision)
+    {
+        if (_service.Logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
+        {
+            AdapterLog.Decision(_service.Logger, policy, key.ToString(), decision.Reason, decision.Remaining);
+        }
     }
 
     private void LogDecision(string policy, System.Net.IPAddress? address, Decision decision)
@@ -247,6 +297,6 @@ internal sealed class FloodgateMiddleware
         }
 
         return new EndpointPolicies(uses.Where(u => _service.Limiters.ContainsKey(u.Name))
-            .Select(u => (u.Name, _service.Policies[u.Name], _service.Limiters[u.Name], _service.Remote.GetValueOrDefault(u.Name), u.Cost)).ToList());
+            .Select(u => (u.Name, _service.Policies[u.Name], _service.Limiters[u.Name], _service.Remote.GetValueOrDefault(u.Name), u.Cost)).ToList(), _service.Options.GetKey);
     }
 }

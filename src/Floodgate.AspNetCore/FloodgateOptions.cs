@@ -8,6 +8,8 @@ namespace Floodgate;
 /// </summary>
 public sealed class FloodgateOptions
 {
+    private readonly Dictionary<string, FloodgateKey> _keys = new(StringComparer.Ordinal);
+
     /// <summary>Gets the named policies endpoints refer to with <c>[Floodgate("name")]</c> or <c>.RequireFloodgate("name")</c>.</summary>
     public Dictionary<string, FloodgatePolicy> Policies { get; } = new(StringComparer.Ordinal);
 
@@ -90,6 +92,23 @@ public sealed class FloodgateOptions
     /// </summary>
     public Func<FloodgateRejectedContext, ValueTask>? OnRejected { get; set; }
 
+    /// <summary>
+    /// Gets or sets the secret that API keys, users and other <see cref="FloodgateKey"/> values are hashed with (base64
+    /// of at least 16 bytes, e.g. <c>openssl rand -base64 32</c>; keep it out of source control). Required when Redis
+    /// shares state (every instance must hash alike).
+    /// <value>
+    /// The default value is <see langword="null"/>: with <see cref="Persistence"/> on, a random secret kept in the data
+    /// directory (<c>key-secret</c>, made on first use, readable by the app's user only); otherwise a random one per process.
+    /// </value>
+    /// </summary>
+    public string? KeySecret { get; set; }
+
+    /// <summary>Gets the policies counted by something other than the address, with their keys (a method, not a property, elsewhere: the binder must not see it).</summary>
+    internal IReadOnlyDictionary<string, FloodgateKey> KeysByPolicy => _keys;
+
+    /// <summary>Gets the errors found reading keys from configuration, for the validator.</summary>
+    internal List<string> KeyErrors { get; } = [];
+
     /// <summary>Adds a named policy.</summary>
     /// <param name="name">The name endpoints use.</param>
     /// <param name="policy">The policy.</param>
@@ -101,4 +120,43 @@ public sealed class FloodgateOptions
         Policies[name] = policy;
         return this;
     }
+
+    /// <summary>Adds a named policy that counts requests by <paramref name="key"/> (an API key, a user, a tenant).</summary>
+    /// <param name="name">The name endpoints use.</param>
+    /// <param name="policy">The policy.</param>
+    /// <param name="key">Who a request counts as; a request without the key counts as its address.</param>
+    /// <returns>These options.</returns>
+    public FloodgateOptions AddPolicy(string name, FloodgatePolicy policy, FloodgateKey key)
+    {
+        AddPolicy(name, policy);
+        return SetKey(name, key);
+    }
+
+    /// <summary>
+    /// Sets who a policy counts requests as, for a policy defined elsewhere (in configuration, or with
+    /// <c>[FloodgatePolicy]</c>); it replaces a key read from configuration.
+    /// </summary>
+    /// <param name="policy">The policy's name.</param>
+    /// <param name="key">The key; <see cref="FloodgateKey.Address"/> for the address.</param>
+    /// <returns>These options.</returns>
+    public FloodgateOptions SetKey(string policy, FloodgateKey key)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(policy);
+        ArgumentNullException.ThrowIfNull(key);
+        if (key.IsAddress)
+        {
+            _keys.Remove(policy);
+        }
+        else
+        {
+            _keys[policy] = key;
+        }
+
+        return this;
+    }
+
+    /// <summary>Gets who a policy counts requests as.</summary>
+    /// <param name="policy">The policy's name.</param>
+    /// <returns>Its key; <see cref="FloodgateKey.Address"/> unless one was set.</returns>
+    public FloodgateKey GetKey(string policy) => _keys.GetValueOrDefault(policy, FloodgateKey.Address);
 }

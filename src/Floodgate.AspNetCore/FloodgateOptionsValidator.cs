@@ -26,6 +26,17 @@ internal sealed class FloodgateOptionsValidator(FloodgatePolicyRegistry generate
         errors.AddRange(generated.Conflicts.Select(conflict => $"Floodgate policy {conflict}. Rename one."));
         var known = new HashSet<string>(options.Policies.Keys.Concat(generated.Names), StringComparer.Ordinal);
 
+        errors.AddRange(options.KeyErrors);
+        foreach ((string policy, FloodgateKey key) in options.KeysByPolicy.Where(k => !known.Contains(k.Key)))
+        {
+            errors.Add($"Floodgate: a key ({key}) is set for policy '{policy}', which is not configured (configured: {string.Join(", ", known.Order(StringComparer.Ordinal))}).");
+        }
+
+        if (options.KeySecret is { } secret && (!Convert.TryFromBase64String(secret, new byte[secret.Length], out int secretBytes) || secretBytes < FloodgateKeyHasher.MinSecretBytes))
+        {
+            errors.Add($"Floodgate:KeySecret must be base64 of at least {FloodgateKeyHasher.MinSecretBytes} bytes (e.g. `openssl rand -base64 32`); got one that is not (its value is not shown).");
+        }
+
         if (options.GlobalLimit is not null)
         {
             errors.AddRange(options.GlobalLimit.Validate("Floodgate:GlobalLimit"));

@@ -29,6 +29,7 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
         var store = (IFloodgateRemoteStore?)services.GetService(typeof(IFloodgateRemoteStore));
         try
         {
+            KeyHasher = CreateKeyHasher(Options, environment, store is not null, logger);
             var registry = (FloodgatePolicyRegistry?)services.GetService(typeof(FloodgatePolicyRegistry)) ?? FloodgatePolicyRegistry.Generated;
             foreach ((string name, FloodgatePolicy policy) in Options.Policies)
             {
@@ -107,6 +108,9 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
 
     public FloodgateOptions Options { get; }
 
+    /// <summary>Gets the hasher of the policies' keys (API keys, users); null when every policy counts addresses.</summary>
+    public FloodgateKeyHasher? KeyHasher { get; }
+
     /// <summary>Gets the challenge service, when challenges are enabled.</summary>
     public Challenge.ChallengeService? Challenge { get; }
 
@@ -173,6 +177,83 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
             o.KnownProxies.Count == 0 && o.KnownIPNetworks.Count == 0)
         {
             AdapterLog.ForwardedHeadersTrustEveryone(logger);
+        }
+    }
+
+    /// <summary>
+    /// The key secret: <see cref="FloodgateOptions.KeySecret"/>; with persistence, one kept in the data directory (so that
+    /// keyed state restored after a restart is found again); otherwise one for this process. With Redis it must be
+    /// configured: instances that hashed differently would count one key as several clients.
+    /// </summary>
+    private static FloodgateKeyHasher? CreateKeyHasher(FloodgateOptions options, IHostEnvironment environment, bool shared, ILogger logger)
+    {
+        if (options.KeysByPolicy.Count == 0)
+        {
+            return null;
+        }
+
+        string keyed = string.Join(", ", options.KeysByPolicy.Select(k => $"{k.Key} ({k.Value})"));
+        if (options.KeySecret is { } configured)
+        {
+            AdapterLog.KeySecretSource(logger, keyed, "Floodgate:KeySecret");
+            return new FloodgateKeyHasher(Convert.FromBase64String(configured));
+        }
+
+        if (shared)
+        {
+            throw new InvalidOperationException(
+                $"Floodgate:KeySecret must be set when Redis shares state and a policy is keyed by something other than the address ({keyed}): " +
+                "every instance must hash keys with the same secret. Give each instance the same base64 of at least 16 random bytes (e.g. `openssl rand -base64 32`) from a secret store.");
+        }
+
+        if (!options.Persistence)
+        {
+            AdapterLog.KeySecretSource(logger, keyed, "a random secret of this process (no persistence: keyed state ends with it)");
+            return FloodgateKeyHasher.CreateRandom();
+        }
+
+        string directory = Path.Combine(environment.ContentRootPath, options.DataDirectory);
+        string path = Path.Combine(directory, "key-secret");
+        AdapterLog.KeySecretSource(logger, keyed, path);
+        return new FloodgateKeyHasher(ReadOrCreateSecret(directory, path));
+    }
+
+    /// <summary>The secret file's bytes, made on first use (readable by the app's user only); another process racing to make it wins or reads it.</summary>
+    private static byte[] ReadOrCreateSecret(string directory, string path)
+    {
+        try
+        {
+            Directory.CreateDirectory(directory);
+            if (!File.Exists(path))
+            {
+                string fresh = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+                var create = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+                if (!OperatingSystem.IsWindows())
+                {
+                    create.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+                }
+
+                try
+                {
+                    using var writer = new StreamWriter(path, System.Text.Encoding.ASCII, create);
+                    writer.Write(fresh);
+                    writer.Flush();
+                    ((FileStream)writer.BaseStream).Flush(flushToDisk: true);
+                }
+                catch (IOException) when (File.Exists(path))
+                {
+                    // Made by another process meanwhile: read theirs.
+                }
+            }
+
+            string text = File.ReadAllText(path).Trim();
+            return Convert.TryFromBase64String(text, new byte[text.Length], out int length) && length >= FloodgateKeyHasher.MinSecretBytes
+                ? Convert.FromBase64String(text)
+                : throw new InvalidOperationException($"Floodgate: the key secret file {path} is not base64 of at least {FloodgateKeyHasher.MinSecretBytes} bytes. Restore it from a backup, or delete it to start keyed clients afresh.");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidOperationException($"Floodgate: the key secret file {path} cannot be read or made: {e.Message}", e);
         }
     }
 

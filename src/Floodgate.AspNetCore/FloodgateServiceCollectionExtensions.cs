@@ -23,7 +23,12 @@ public static class FloodgateServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         // Bound through FloodgateConfiguration, so durations read "30s" as well as "00:00:30"; reloads are tracked as BindConfiguration does.
         OptionsBuilder<FloodgateOptions> options = services.AddOptions<FloodgateOptions>()
-            .Configure<IConfiguration>(static (o, configuration) => FloodgateConfiguration.WithDurations(configuration.GetSection("Floodgate")).Bind(o));
+            .Configure<IConfiguration>(static (o, configuration) =>
+            {
+                IConfigurationSection section = configuration.GetSection("Floodgate");
+                FloodgateConfiguration.WithDurations(section).Bind(o);
+                ReadKeys(o, section);
+            });
         services.AddSingleton<IOptionsChangeTokenSource<FloodgateOptions>>(provider => new ConfigurationChangeTokenSource<FloodgateOptions>(provider.GetRequiredService<IConfiguration>()));
         if (configure is not null)
         {
@@ -36,5 +41,26 @@ public static class FloodgateServiceCollectionExtensions
         services.TryAddSingleton(FloodgatePolicyRegistry.Generated);
         services.TryAddSingleton<FloodgateService>();
         return services;
+    }
+
+    /// <summary>Each policy's <c>Key</c> ("Header:X-Api-Key"): not a knob of the engine's policy, so read here; errors go to the validator.</summary>
+    private static void ReadKeys(FloodgateOptions options, IConfigurationSection section)
+    {
+        foreach (IConfigurationSection policy in section.GetSection("Policies").GetChildren())
+        {
+            if (policy["Key"] is not { } text)
+            {
+                continue;
+            }
+
+            if (FloodgateKey.TryParse(text, out FloodgateKey key))
+            {
+                options.SetKey(policy.Key, key);
+            }
+            else
+            {
+                options.KeyErrors.Add($"Floodgate:Policies:{policy.Key}:Key must be Address, Header:<name>, Claim:<type> or Route:<name>; got '{text}'.");
+            }
+        }
     }
 }

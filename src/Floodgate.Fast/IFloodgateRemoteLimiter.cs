@@ -23,6 +23,34 @@ public interface IFloodgateRemoteLimiter : IAsyncDisposable
     /// <returns>The decision.</returns>
     ValueTask<Decision> CheckAsync(IPAddress? address, int cost, CancellationToken cancellationToken);
 
+    /// <summary>Counts a request of a client known by a key hash (see <see cref="FloodgateLimiter.CheckKey"/>): lists by <paramref name="address"/>, the rest by <paramref name="key"/>.</summary>
+    /// <param name="address">The request's address, for the lists.</param>
+    /// <param name="key">The client's key hash.</param>
+    /// <param name="cost">The permits the request costs.</param>
+    /// <param name="cancellationToken">Cancels waiting for the store.</param>
+    /// <returns>The decision.</returns>
+    ValueTask<Decision> CheckKeyAsync(IPAddress? address, IpKey key, int cost, CancellationToken cancellationToken);
+
+    /// <summary>Gets a client's shared state, by its key (a key hash, or an address's key).</summary>
+    /// <param name="key">The client's key.</param>
+    /// <returns>The state.</returns>
+    Task<ClientState> InspectAsync(IpKey key);
+
+    /// <summary>Lifts a client's block for every instance, by its key.</summary>
+    /// <param name="key">The client's key.</param>
+    /// <returns><see langword="true"/> when the client was blocked.</returns>
+    Task<bool> UnblockAsync(IpKey key);
+
+    /// <summary>Blacklists a client for every instance, by its key.</summary>
+    /// <param name="key">The client's key.</param>
+    /// <returns><see langword="true"/> when the client was not blacklisted already.</returns>
+    Task<bool> BlacklistAsync(IpKey key);
+
+    /// <summary>Removes a client from the blacklist for every instance, by its key.</summary>
+    /// <param name="key">The client's key.</param>
+    /// <returns><see langword="true"/> when the client was blacklisted.</returns>
+    Task<bool> UnblacklistAsync(IpKey key);
+
     /// <summary>Gets a client's shared state.</summary>
     /// <param name="address">The client address.</param>
     /// <returns>The state.</returns>

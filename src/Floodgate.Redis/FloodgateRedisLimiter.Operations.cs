@@ -23,9 +23,15 @@ public sealed partial class FloodgateRedisLimiter
     /// <returns>The state; <see cref="ClientState.IsTracked"/> is false when neither Redis nor the local table holds anything for the client.</returns>
     /// <exception cref="RedisException">Redis is unavailable: an operator should know the operation did not happen.</exception>
     /// <exception cref="TimeoutException">Redis did not answer within <see cref="FloodgateRedisOptions.Timeout"/>.</exception>
-    public async Task<ClientState> InspectAsync(IPAddress? address)
+    public Task<ClientState> InspectAsync(IPAddress? address) => InspectAsync(_local.GetKey(address));
+
+    /// <summary>The client's shared state, by its key: a key hash (an API key's), or an address's key; see <see cref="InspectAsync(IPAddress?)"/>.</summary>
+    /// <param name="key">The client's key.</param>
+    /// <returns>The state.</returns>
+    /// <exception cref="RedisException">Redis is unavailable.</exception>
+    /// <exception cref="TimeoutException">Redis did not answer within <see cref="FloodgateRedisOptions.Timeout"/>.</exception>
+    public async Task<ClientState> InspectAsync(IpKey key)
     {
-        IpKey key = _local.GetKey(address);
         RedisResult reply = await EvaluateAsync(KeyOf(in key), s_inspect, CancellationToken.None).ConfigureAwait(false);
         return WithLocalBan(Describe(key, (long[])reply!)) with { IsAllowlisted = _local.Allowlist.Contains(in key), IsDenylisted = _local.Denylist.Contains(in key) };
     }
@@ -41,24 +47,45 @@ public sealed partial class FloodgateRedisLimiter
 
     /// <summary>Lifts the client's block on Redis (and on every instance's local table); it starts a fresh window.</summary>
     /// <param name="address">The client's address.</param>
-    /// <returns>True when the client was blocked; false otherwise (a blacklisting is lifted by <see cref="UnblacklistAsync"/>).</returns>
+    /// <returns>True when the client was blocked; false otherwise (a blacklisting is lifted by <see cref="UnblacklistAsync(IPAddress?)"/>).</returns>
     /// <exception cref="RedisException">Redis is unavailable.</exception>
     /// <exception cref="TimeoutException">Redis did not answer within <see cref="FloodgateRedisOptions.Timeout"/>.</exception>
-    public Task<bool> UnblockAsync(IPAddress? address) => ChangeAsync(address, s_unblock, FloodgateEventKind.Unblocked, 0);
+    public Task<bool> UnblockAsync(IPAddress? address) => ChangeAsync(_local.GetKey(address), s_unblock, FloodgateEventKind.Unblocked, 0);
 
-    /// <summary>Blacklists the client on Redis (and on every instance's local table) until <see cref="UnblacklistAsync"/>, or <see cref="FloodgateRedisOptions.ForeverRetention"/>.</summary>
+    /// <summary>As <see cref="UnblockAsync(IPAddress?)"/>, by the client's key: a key hash (an API key's), or an address's key.</summary>
+    /// <param name="key">The client's key.</param>
+    /// <returns>As <see cref="UnblockAsync(IPAddress?)"/>.</returns>
+    /// <exception cref="RedisException">Redis is unavailable.</exception>
+    /// <exception cref="TimeoutException">Redis did not answer within <see cref="FloodgateRedisOptions.Timeout"/>.</exception>
+    public Task<bool> UnblockAsync(IpKey key) => ChangeAsync(key, s_unblock, FloodgateEventKind.Unblocked, 0);
+
+    /// <summary>Blacklists the client on Redis (and on every instance's local table) until <see cref="UnblacklistAsync(IPAddress?)"/>, or <see cref="FloodgateRedisOptions.ForeverRetention"/>.</summary>
     /// <param name="address">The client's address.</param>
     /// <returns>True when the client was not blacklisted before.</returns>
     /// <exception cref="RedisException">Redis is unavailable.</exception>
     /// <exception cref="TimeoutException">Redis did not answer within <see cref="FloodgateRedisOptions.Timeout"/>.</exception>
-    public Task<bool> BlacklistAsync(IPAddress? address) => ChangeAsync(address, s_blacklist, FloodgateEventKind.Blacklisted, -1);
+    public Task<bool> BlacklistAsync(IPAddress? address) => ChangeAsync(_local.GetKey(address), s_blacklist, FloodgateEventKind.Blacklisted, -1);
+
+    /// <summary>As <see cref="BlacklistAsync(IPAddress?)"/>, by the client's key: a key hash (an API key's), or an address's key.</summary>
+    /// <param name="key">The client's key.</param>
+    /// <returns>As <see cref="BlacklistAsync(IPAddress?)"/>.</returns>
+    /// <exception cref="RedisException">Redis is unavailable.</exception>
+    /// <exception cref="TimeoutException">Redis did not answer within <see cref="FloodgateRedisOptions.Timeout"/>.</exception>
+    public Task<bool> BlacklistAsync(IpKey key) => ChangeAsync(key, s_blacklist, FloodgateEventKind.Blacklisted, -1);
 
     /// <summary>Lifts the client's blacklisting on Redis (and on every instance's local table); it counts as a served punishment.</summary>
     /// <param name="address">The client's address.</param>
     /// <returns>True when the client was blacklisted.</returns>
     /// <exception cref="RedisException">Redis is unavailable.</exception>
     /// <exception cref="TimeoutException">Redis did not answer within <see cref="FloodgateRedisOptions.Timeout"/>.</exception>
-    public Task<bool> UnblacklistAsync(IPAddress? address) => ChangeAsync(address, s_unblacklist, FloodgateEventKind.Unblacklisted, 0);
+    public Task<bool> UnblacklistAsync(IPAddress? address) => ChangeAsync(_local.GetKey(address), s_unblacklist, FloodgateEventKind.Unblacklisted, 0);
+
+    /// <summary>As <see cref="UnblacklistAsync(IPAddress?)"/>, by the client's key: a key hash (an API key's), or an address's key.</summary>
+    /// <param name="key">The client's key.</param>
+    /// <returns>As <see cref="UnblacklistAsync(IPAddress?)"/>.</returns>
+    /// <exception cref="RedisException">Redis is unavailable.</exception>
+    /// <exception cref="TimeoutException">Redis did not answer within <see cref="FloodgateRedisOptions.Timeout"/>.</exception>
+    public Task<bool> UnblacklistAsync(IpKey key) => ChangeAsync(key, s_unblacklist, FloodgateEventKind.Unblacklisted, 0);
 
     /// <summary>
     /// The clients blocked or blacklisted under this policy on Redis, found by scanning this policy's keys on every
@@ -122,16 +149,15 @@ public sealed partial class FloodgateRedisLimiter
         }
     }
 
-    private async Task<bool> ChangeAsync(IPAddress? address, RedisValue operation, FloodgateEventKind kind, long localBan)
+    private async Task<bool> ChangeAsync(IpKey key, RedisValue operation, FloodgateEventKind kind, long localBan)
     {
-        IpKey key = _local.GetKey(address);
         RedisResult reply = await EvaluateAsync(KeyOf(in key), operation, CancellationToken.None).ConfigureAwait(false);
         bool changed = (long)reply[0] == 1;
         MirrorDecision(in key, localBan);
         if (changed)
         {
             Raise(kind, in key, (int)reply[1], -1);
-            await PublishChangeAsync((string)operation!, key.ToString()).ConfigureAwait(false);
+            await PublishChangeAsync((string)operation!, ClientText(in key)).ConfigureAwait(false);
         }
 
         return changed;
@@ -399,6 +425,11 @@ public sealed partial class FloodgateRedisLimiter
         if (text.EndsWith("}"))
         {
             text = text[..^1];
+        }
+
+        if (FloodgateKeyHasher.TryParse(text, out key))
+        {
+            return true;
         }
 
         if (text.SequenceEqual("unknown"))

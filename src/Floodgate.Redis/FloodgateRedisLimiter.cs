@@ -199,6 +199,30 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
             : CheckAsync(key, client: null, cancellationToken, cost);
     }
 
+    /// <summary>
+    /// Counts a request of a client known by a key hash (an API key, a user: see <see cref="FloodgateLimiter.CheckKey"/>) on
+    /// Redis: the lists match <paramref name="address"/>, the count and bans belong to <paramref name="key"/>. Redis holds
+    /// the hash, never the key's value. Otherwise as <see cref="CheckAsync(IPAddress?, int, CancellationToken)"/>.
+    /// </summary>
+    /// <param name="address">The request's address, for the lists.</param>
+    /// <param name="key">The client's key hash (<see cref="FloodgateKeyHasher"/>, with the same secret on every instance).</param>
+    /// <param name="cost">The permits the request costs.</param>
+    /// <param name="cancellationToken">Cancels the wait (the caller's request was aborted).</param>
+    /// <returns>The decision.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="cost"/> is out of range.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public ValueTask<Decision> CheckKeyAsync(IPAddress? address, IpKey key, int cost, CancellationToken cancellationToken)
+    {
+        if (cost < 1 || cost > MaxCost)
+        {
+            throw new ArgumentOutOfRangeException(nameof(cost), cost, $"A request's cost must be between 1 and the policy's largest request, {MaxCost} (its PermitLimit, or a token bucket's Burst).");
+        }
+
+        return _local.TryListDecision(_local.GetKey(address), out Decision listed)
+            ? new ValueTask<Decision>(listed)
+            : CheckAsync(key, client: null, cancellationToken, cost);
+    }
+
     /// <summary>Gets the most permits one request may cost: the shared policy's PermitLimit, or a token bucket's Burst.</summary>
     public int MaxCost => ShapeMath.LargestRequest(_p.Algorithm == FloodgateAlgorithm.TokenBucket, _p.PermitLimit, _p.Burst);
 
@@ -441,7 +465,10 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
     }
 
     /// <summary>The client's Redis key: under its group when the policy counts clients by a prefix (see <see cref="FloodgateLimiter.GroupOf"/>).</summary>
-    private RedisKey KeyOf(in IpKey key) => KeyOf(_local.GroupOf(in key).ToString());
+    private RedisKey KeyOf(in IpKey key) => KeyOf(ClientText(_local.GroupOf(in key)));
+
+    /// <summary>A client as Redis names it: its address, or a key hash in full (<c>k</c> and 30 hex digits: a valid hash tag, never the key's value).</summary>
+    private static string ClientText(in IpKey key) => key.IsKeyHash ? FloodgateKeyHasher.Format(in key) : key.ToString();
 
     private RedisKey KeyOf(string client) => _keyPrefix + client + "}";
 

@@ -18,6 +18,9 @@ internal sealed class CapturingLoggerProvider : ILoggerProvider
         }
     }
 
+    /// <summary>Gets the lowest level kept (Information unless a test wants the debug lines too).</summary>
+    public LogLevel MinimumLevel { get; init; } = LogLevel.Information;
+
     public ILogger CreateLogger(string categoryName) => new Logger(this);
 
     public void Dispose()
@@ -29,7 +32,7 @@ internal sealed class CapturingLoggerProvider : ILoggerProvider
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;
 
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= owner.MinimumLevel;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {

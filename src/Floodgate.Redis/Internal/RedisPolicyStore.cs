@@ -74,6 +74,16 @@ internal sealed class RedisPolicyStore : IFloodgateRemoteStore, IAsyncDisposable
 
         public Task<bool> UnblacklistAsync(IPAddress? address) => limiter.UnblacklistAsync(address);
 
+        public ValueTask<Decision> CheckKeyAsync(IPAddress? address, IpKey key, int cost, CancellationToken cancellationToken) => limiter.CheckKeyAsync(address, key, cost, cancellationToken);
+
+        public Task<ClientState> InspectAsync(IpKey key) => limiter.InspectAsync(key);
+
+        public Task<bool> UnblockAsync(IpKey key) => limiter.UnblockAsync(key);
+
+        public Task<bool> BlacklistAsync(IpKey key) => limiter.BlacklistAsync(key);
+
+        public Task<bool> UnblacklistAsync(IpKey key) => limiter.UnblacklistAsync(key);
+
         public Task<bool> ChangeListAsync(bool deny, IPNetwork network, bool add) =>
             add ? (deny ? limiter.SharedDenylist : limiter.SharedAllowlist).AddAsync(network)
                 : (deny ? limiter.SharedDenylist : limiter.SharedAllowlist).RemoveAsync(network);
