@@ -270,7 +270,25 @@ public sealed partial class FloodgateLimiter : IDisposable
     public System.Threading.RateLimiting.PartitionedRateLimiter<TResource> ToPartitionedRateLimiter<TResource>(Func<TResource, IPAddress?> address)
     {
         ArgumentNullException.ThrowIfNull(address);
-        return new FloodgatePartitionedRateLimiter<TResource>(this, address);
+        return new FloodgatePartitionedRateLimiter<TResource>(this, address, key: null, hasher: null);
+    }
+
+    /// <summary>
+    /// As <see cref="ToPartitionedRateLimiter{TResource}(Func{TResource, IPAddress?})"/>, partitioned by a key of each
+    /// resource (an API key, a user) hashed with <paramref name="hasher"/>; a resource without one (null or empty) is
+    /// partitioned by its address. The lists still match the address (see <see cref="CheckKey"/>).
+    /// </summary>
+    /// <typeparam name="TResource">What is limited, e.g. <c>HttpContext</c>.</typeparam>
+    /// <param name="address">The client address of a resource.</param>
+    /// <param name="key">The key of a resource, e.g. <c>context =&gt; context.Request.Headers["X-Api-Key"]</c>.</param>
+    /// <param name="hasher">Hashes keys; the same secret everywhere the state is shared or restored.</param>
+    /// <returns>The partitioned limiter.</returns>
+    public System.Threading.RateLimiting.PartitionedRateLimiter<TResource> ToPartitionedRateLimiter<TResource>(Func<TResource, IPAddress?> address, Func<TResource, string?> key, FloodgateKeyHasher hasher)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(hasher);
+        return new FloodgatePartitionedRateLimiter<TResource>(this, address, key, hasher);
     }
 
     /// <summary>

@@ -29,6 +29,24 @@ public sealed class RateLimitingInteropTests : IDisposable
     }
 
     [Fact]
+    public void PartitionedByAKeyOneKeyIsOneClientAndNoKeyIsTheAddress()
+    {
+        var hasher = new FloodgateKeyHasher(new byte[16]);
+        using PartitionedRateLimiter<(IPAddress Address, string? Key)> byKey =
+            _limiter.ToPartitionedRateLimiter<(IPAddress Address, string? Key)>(r => r.Address, r => r.Key, hasher);
+        var other = IPAddress.Parse("198.51.100.4");
+        Assert.True(byKey.AttemptAcquire((s_client, "k1"), 2).IsAcquired);
+        Assert.True(byKey.AttemptAcquire((other, "k1")).IsAcquired);                      // the same key from another address
+        Assert.False(byKey.AttemptAcquire((other, "k1")).IsAcquired);
+        Assert.Equal(0, byKey.GetStatistics((s_client, "k1"))!.CurrentAvailablePermits);
+        Assert.True(_limiter.Inspect(hasher.Hash("k1")).IsBlocked);
+        Assert.True(byKey.AttemptAcquire((other, "k2")).IsAcquired);
+        Assert.True(byKey.AttemptAcquire((other, null)).IsAcquired);                      // no key: the address
+        Assert.Equal(1, _limiter.Inspect(other).Count);
+        Assert.Equal(2, byKey.GetStatistics((other, string.Empty))!.CurrentAvailablePermits);
+    }
+
+    [Fact]
     public void AcquiredLeasesAreSharedAndRefusalsCarryRetryAfterAndAReason()
     {
         var events = new List<FloodgateEventKind>();

@@ -17,18 +17,37 @@ internal sealed class FloodgatePartitionedRateLimiter<TResource> : PartitionedRa
 
     private readonly FloodgateLimiter _limiter;
     private readonly Func<TResource, IPAddress?> _address;
+    private readonly Func<TResource, string?>? _key;
+    private readonly FloodgateKeyHasher? _hasher;
     private long _successful;
     private long _failed;
 
-    public FloodgatePartitionedRateLimiter(FloodgateLimiter limiter, Func<TResource, IPAddress?> address)
+    public FloodgatePartitionedRateLimiter(FloodgateLimiter limiter, Func<TResource, IPAddress?> address, Func<TResource, string?>? key, FloodgateKeyHasher? hasher)
     {
         _limiter = limiter;
         _address = address;
+        _key = key;
+        _hasher = hasher;
     }
+
+    /// <summary>The resource's key hash, when it is partitioned by a key and has one; false: by its address.</summary>
+    private bool TryKeyOf(TResource resource, out IpKey key)
+    {
+        if (_key?.Invoke(resource) is { Length: > 0 } value)
+        {
+            key = _hasher!.Hash(value);
+            return true;
+        }
+
+        key = default;
+        return false;
+    }
+
+    private ClientState Inspect(TResource resource) => TryKeyOf(resource, out IpKey key) ? _limiter.Inspect(key) : _limiter.Inspect(_address(resource));
 
     public override RateLimiterStatistics? GetStatistics(TResource resource)
     {
-        ClientState state = _limiter.Inspect(_address(resource));
+        ClientState state = Inspect(resource);
         return new RateLimiterStatistics
         {
             CurrentAvailablePermits = state.IsBlocked || state.IsBlacklisted || state.IsDenylisted ? 0 : state.Remaining,
@@ -46,7 +65,9 @@ internal sealed class FloodgatePartitionedRateLimiter<TResource> : PartitionedRa
         }
 
         // A count above 1 is the request's cost: all the permits or none.
-        Decision decision = _limiter.Check(_address(resource), permitCount);
+        Decision decision = TryKeyOf(resource, out IpKey key)
+            ? _limiter.CheckKey(_address(resource), in key, permitCount)
+            : _limiter.Check(_address(resource), permitCount);
         if (decision.IsAllowed)
         {
             Interlocked.Increment(ref _successful);
@@ -82,7 +103,7 @@ internal sealed class FloodgatePartitionedRateLimiter<TResource> : PartitionedRa
     /// <summary>A permit count of 0 asks whether a permit is there now, without taking one (as the built-in limiters do).</summary>
     private RateLimitLease Probe(TResource resource)
     {
-        ClientState state = _limiter.Inspect(_address(resource));
+        ClientState state = Inspect(resource);
         if (state.IsAllowlisted || (!state.IsBlocked && !state.IsBlacklisted && !state.IsDenylisted && state.Remaining > 0))
         {
             return s_acquired;
