@@ -40,13 +40,18 @@ app.UseFloodgate();
 app.UseAuthentication();
 app.UseAuthorization();
 
-app.MapGet("/", () => "Floodgate sample. Try: GET /items, GET /search, GET /export, POST /login, GET /health.").DisableFloodgate();
+app.MapGet("/", () => "Floodgate sample. Try: GET /items, GET /search, GET /export, GET /partner/orders (X-Api-Key), POST /login, GET /health.").DisableFloodgate();
 app.MapPost("/login", () => Results.Ok(new { message = "Wrong password (this is a demo)." })).RequireFloodgate("login");
 app.MapGet("/items", () => new[] { "apple", "pear", "plum" }).RequireFloodgate("api");
 app.MapGet("/search", [Floodgate("search")] (string? q) => new[] { $"results for '{q}'" });
 
 // A token bucket (30 a minute, 10 at once) where an export costs 5: two at once, then one every 10 seconds.
 app.MapGet("/export", () => "id,name\n1,apple\n").RequireFloodgate("exports", cost: 5);
+
+// Per API key (appsettings.json: "Key": "Header:X-Api-Key"): 20 a minute per key, from any address; a request without
+// the header counts as its address. The key is hashed with a secret kept in floodgate-data/ (or Floodgate:KeySecret) and
+// never logged or stored. "api" beside it, per address, stops one client rotating made-up keys.
+app.MapGet("/partner/orders", () => new[] { "order-1", "order-2" }).RequireFloodgate("partners", "api");
 app.MapHealthChecks("/health").DisableFloodgate();
 app.MapFloodgateAdmin("/floodgate", "FloodgateAdmins");
 

@@ -43,7 +43,10 @@ public static class FloodgateServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>Each policy's <c>Key</c> ("Header:X-Api-Key"): not a knob of the engine's policy, so read here; errors go to the validator.</summary>
+    /// <summary>
+    /// Each policy's <c>Key</c> ("Header:X-Api-Key"): not a knob of the engine's policy, so read here; errors go to the
+    /// validator. A section holding only a key gives it to a policy defined elsewhere (in code, or by [FloodgatePolicy]).
+    /// </summary>
     private static void ReadKeys(FloodgateOptions options, IConfigurationSection section)
     {
         foreach (IConfigurationSection policy in section.GetSection("Policies").GetChildren())
@@ -51,6 +54,12 @@ public static class FloodgateServiceCollectionExtensions
             if (policy["Key"] is not { } text)
             {
                 continue;
+            }
+
+            if (policy.GetChildren().All(setting => setting.Key.Equals("Key", StringComparison.OrdinalIgnoreCase)))
+            {
+                // Only a key: the key of a policy defined in code or with [FloodgatePolicy], not a policy of its own.
+                options.Policies.Remove(policy.Key);
             }
 
             if (FloodgateKey.TryParse(text, out FloodgateKey key))

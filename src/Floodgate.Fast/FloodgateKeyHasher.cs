@@ -1,6 +1,7 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Globalization;
-using System.Runtime.InteropServices;
+using System.Text.Unicode;
 using System.Security.Cryptography;
 using Floodgate.Internal;
 
@@ -21,7 +22,7 @@ namespace Floodgate;
 /// <para>
 /// The same secret gives the same hashes in every process: keep it (persistence restores state by hash) and give every
 /// instance the same one (Redis shares state by hash). A new secret starts every keyed client afresh. Text is hashed as
-/// its UTF-16 code units, little-endian. Hashing allocates nothing.
+/// its UTF-8 bytes. Hashing allocates nothing.
 /// </para>
 /// </remarks>
 public sealed class FloodgateKeyHasher
@@ -30,6 +31,9 @@ public sealed class FloodgateKeyHasher
     public const int MinSecretBytes = 16;
 
     private const ulong HashTag = 0xFF00_0000_0000_0000UL;
+
+    // Keys up to this many UTF-16 units are encoded on the stack (768 bytes at most).
+    private const int StackChars = 256;
 
     // Domain separation: the secret is never used as-is, so one shared with another use (a signing key) gives unrelated hashes.
     private static readonly byte[] s_label = "floodgate-key-hash-v1\0"u8.ToArray();
@@ -62,10 +66,26 @@ public sealed class FloodgateKeyHasher
     /// <returns>The hasher.</returns>
     public static FloodgateKeyHasher CreateRandom() => new(RandomNumberGenerator.GetBytes(32));
 
-    /// <summary>Hashes a key given as text (a header value, a claim). Never allocates.</summary>
+    /// <summary>
+    /// Hashes a key given as text (a header value, a claim): its UTF-8 bytes, so the same on every platform and the same
+    /// as <see cref="Hash(ReadOnlySpan{byte})"/> of them. Text that is not valid UTF-16 (a lone surrogate) is hashed
+    /// apart from all valid text, never replaced (which would let two values share a hash). Never allocates.
+    /// </summary>
     /// <param name="value">The key's value.</param>
     /// <returns>The client key of that value.</returns>
-    public IpKey Hash(ReadOnlySpan<char> value) => Hash(MemoryMarshal.AsBytes(value));
+    public IpKey Hash(ReadOnlySpan<char> value)
+    {
+        // Keys are short: UTF-8 on the stack, in chunks for a long one (at most 3 bytes per UTF-16 unit).
+        if (value.Length <= StackChars)
+        {
+            Span<byte> utf8 = stackalloc byte[StackChars * 3];
+            return Utf8.FromUtf16(value, utf8, out _, out int written, replaceInvalidSequences: false) == OperationStatus.Done
+                ? Hash(utf8[..written])
+                : HashInvalid(value);
+        }
+
+        return HashLong(value);
+    }
 
     /// <summary>Hashes a key given as bytes. Never allocates.</summary>
     /// <param name="value">The key's bytes.</param>
@@ -74,6 +94,45 @@ public sealed class FloodgateKeyHasher
     {
         (ulong first, ulong second) = SipHash128.Hash(_k0, _k1, value);
         return new IpKey(HashTag | (first >> 8), second);
+    }
+
+    /// <summary>A long key: its UTF-8 bytes in a rented buffer (only for values longer than <see cref="StackChars"/>).</summary>
+    private IpKey HashLong(ReadOnlySpan<char> value)
+    {
+        byte[] rented = ArrayPool<byte>.Shared.Rent(value.Length * 3);
+        try
+        {
+            return Utf8.FromUtf16(value, rented, out _, out int written, replaceInvalidSequences: false) == OperationStatus.Done
+                ? Hash(rented.AsSpan(0, written))
+                : HashInvalid(value);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>
+    /// Text with a lone surrogate: its UTF-16 units after a 0xFF byte, which no UTF-8 text holds, so it can equal no valid
+    /// text's hash and no two such texts share one.
+    /// </summary>
+    private IpKey HashInvalid(ReadOnlySpan<char> value)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(1 + (value.Length * 2));
+        try
+        {
+            buffer[0] = 0xFF;
+            for (int i = 0; i < value.Length; i++)
+            {
+                BinaryPrimitives.WriteUInt16LittleEndian(buffer.AsSpan(1 + (2 * i)), value[i]);
+            }
+
+            return Hash(buffer.AsSpan(0, 1 + (value.Length * 2)));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>

@@ -243,6 +243,21 @@ public sealed class KeyTests
         Assert.Equal(HttpStatusCode.BadRequest, (await admin.GetAsync("/floodgate/keys")).StatusCode);   // no header
     }
 
+    [Fact]
+    public async Task APolicyDeclaredWithAnAttributeTakesItsKeyFromAConfigurationSectionHoldingOnlyTheKey()
+    {
+        // GeneratedPolicyTests declares "reports" (2 a minute) with [FloodgatePolicy]: the section only keys it.
+        await using TestServer server = await TestServer.StartAsync(
+            o => o.Persistence = false,
+            app => app.MapGet("/data", [Floodgate("reports")] () => "report"),
+            settings: new() { ["Floodgate:Policies:reports:Key"] = "Header:X-Api-Key" },
+            generatedPolicies: true);
+        Assert.Equal(HttpStatusCode.OK, await Get(server.ClientFrom(2), AliceKey));
+        Assert.Equal(HttpStatusCode.OK, await Get(server.ClientFrom(3), AliceKey));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await Get(server.ClientFrom(4), AliceKey));
+        Assert.Equal(HttpStatusCode.OK, await Get(server.ClientFrom(4), BobKey));
+    }
+
     [Theory]
     [InlineData("Floodgate:Policies:api:Key", "Heder:X-Api-Key", "Floodgate:Policies:api:Key must be Address, Header:<name>, Claim:<type> or Route:<name>; got 'Heder:X-Api-Key'.")]
     [InlineData("Floodgate:Policies:api:Key", "Header:X Api Key", "got 'Header:X Api Key'")]

@@ -118,6 +118,19 @@ public sealed class SampleTests
         using HttpResponseMessage third = await exporter.GetAsync("/export");
         Assert.Equal(HttpStatusCode.TooManyRequests, third.StatusCode);
         Assert.InRange(third.Headers.RetryAfter?.Delta ?? TimeSpan.Zero, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10));   // five permits, one every 2 s
+
+        // "partners" counts per X-Api-Key (20 a minute), from any address; "api" beside it counts each address (10 per 10 s, 2 grace).
+        int allowed = 0;
+        for (int i = 0; i < 24; i++)
+        {
+            using HttpClient partner = sample.ClientFrom(10 + (i % 3));   // three addresses, one key
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/partner/orders");
+            request.Headers.Add("X-Api-Key", "sample-partner-key");
+            using HttpResponseMessage response = await partner.SendAsync(request);
+            allowed += response.IsSuccessStatusCode ? 1 : 0;
+        }
+
+        Assert.Equal(20, allowed);
     }
 
     private static async Task<int> AllowedLoginsAsync(SampleProcess sample, int host, string? probeKey, bool twice = false)

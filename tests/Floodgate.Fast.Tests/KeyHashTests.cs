@@ -50,11 +50,30 @@ public sealed class KeyHashTests : IDisposable
         Assert.False(key.IsIPv4);
         Assert.Null(key.ToIPAddress());
         Assert.Equal(key, new FloodgateKeyHasher(s_secret).Hash("sk_live_alice"));                // a restart, another instance
-        Assert.Equal(key, hasher.Hash(MemoryMarshalBytes("sk_live_alice")));                       // text is its UTF-16 bytes
+        Assert.Equal(key, hasher.Hash(Encoding.UTF8.GetBytes("sk_live_alice")));                   // text is its UTF-8 bytes
         Assert.NotEqual(key, hasher.Hash("sk_live_alicf"));
         Assert.NotEqual(key, hasher.Hash("sk_live_alice "));
         Assert.NotEqual(key, new FloodgateKeyHasher(s_secret.Reverse().ToArray()).Hash("sk_live_alice"));
         Assert.NotEqual(key, FloodgateKeyHasher.CreateRandom().Hash("sk_live_alice"));
+    }
+
+    [Fact]
+    public void TextIsItsUtf8BytesAtAnyLengthAndInvalidTextCollidesWithNothing()
+    {
+        var hasher = new FloodgateKeyHasher(s_secret);
+        foreach (string value in new[] { "\u00e9-\u043a\u043b\u044e\u0447-\u9375-\U0001F511", new string('x', 256), new string('y', 257) + "\u00fc", new string('z', 5000) })
+        {
+            Assert.Equal(hasher.Hash(Encoding.UTF8.GetBytes(value)), hasher.Hash(value));
+        }
+
+        // Lone surrogates would all become U+FFFD if replaced: each is its own key, and none is U+FFFD's.
+        IpKey high = hasher.Hash("key\uD800");
+        IpKey low = hasher.Hash("key\uDFFF");
+        Assert.NotEqual(high, low);
+        Assert.NotEqual(hasher.Hash("key\uFFFD"), high);
+        Assert.Equal(high, hasher.Hash("key\uD800"));
+        Assert.NotEqual(hasher.Hash(new string('a', 300) + "\uD800"), hasher.Hash(new string('a', 300) + "\uDBFF"));
+        Assert.True(high.IsKeyHash);
     }
 
     [Fact]
@@ -229,6 +248,4 @@ public sealed class KeyHashTests : IDisposable
         });
         Assert.Equal(1000, allowed);
     }
-
-    private static byte[] MemoryMarshalBytes(string text) => Encoding.Unicode.GetBytes(text);
 }
