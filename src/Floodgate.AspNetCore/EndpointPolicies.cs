@@ -1,4 +1,6 @@
 using System.Globalization;
+using Floodgate.Internal;
+using Microsoft.AspNetCore.Http;
 
 namespace Floodgate.AspNetCore;
 
@@ -13,9 +15,14 @@ internal sealed class EndpointPolicies
     private readonly string[] _statePrefixes;   // "\"api\";r=" per policy
     private readonly int _maxStateLength;       // the longest RateLimit value these policies can produce
 
-    public EndpointPolicies(List<(string Name, FloodgatePolicy Policy, FloodgateLimiter Limiter, IFloodgateRemoteLimiter? Remote, int Cost)> policies, Func<string, FloodgateKey>? keyOf = null)
+    public EndpointPolicies(
+        List<(string Name, FloodgatePolicy Policy, FloodgateLimiter Limiter, IFloodgateRemoteLimiter? Remote, int Cost)> policies,
+        Func<string, FloodgateKey>? keyOf = null,
+        IReadOnlyDictionary<string, Func<HttpContext, bool>>? predicates = null)
     {
         Names = policies.Select(p => p.Name).ToArray();
+        CountRule?[] counting = policies.Select(p => CountRule.Of(p.Policy, predicates?.GetValueOrDefault(p.Name))).ToArray();
+        Counting = counting.Any(c => c is not null) ? counting : null;
         FloodgateKey?[] keys = policies.Select(p => keyOf?.Invoke(p.Name) is { IsAddress: false } key ? key : null).ToArray();
         Keys = keys.Any(k => k is not null) ? keys : null;
         Costs = policies.Select(p => p.Cost).ToArray();
@@ -35,6 +42,9 @@ internal sealed class EndpointPolicies
 
     /// <summary>Gets each policy's key (null: the address), or null when every policy counts addresses.</summary>
     public FloodgateKey?[]? Keys { get; }
+
+    /// <summary>Gets each policy's rule for which answers count (null: every request), or null when every policy counts every request.</summary>
+    public CountRule?[]? Counting { get; }
 
     /// <summary>Gets what one request costs under each policy, in permits.</summary>
     public int[] Costs { get; }
@@ -73,5 +83,49 @@ internal sealed class EndpointPolicies
         }
 
         return new string(buffer[..length]);
+    }
+}
+
+/// <summary>Which finished requests a policy counts: a status set (<c>CountStatusCodes</c>) or the app's predicate (<c>CountWhen</c>).</summary>
+internal sealed class CountRule
+{
+    private readonly StatusCodeSet? _codes;
+    private readonly Func<HttpContext, bool>? _predicate;
+
+    private CountRule(StatusCodeSet? codes, Func<HttpContext, bool>? predicate)
+    {
+        _codes = codes;
+        _predicate = predicate;
+    }
+
+    /// <summary>The policy's rule: the predicate if the app set one, else its status set; null when every request counts.</summary>
+    public static CountRule? Of(FloodgatePolicy policy, Func<HttpContext, bool>? predicate) =>
+        predicate is not null ? new CountRule(null, predicate)
+        : StatusCodeSet.TryParse(policy.CountStatusCodes, out StatusCodeSet? codes) ? new CountRule(codes, null)
+        : null;
+
+    /// <summary>Whether the finished request counts; <paramref name="threw"/>: the endpoint threw (a status set reads it as 500).</summary>
+    public bool Counts(HttpContext context, bool threw)
+    {
+        if (_codes is not null)
+        {
+            return _codes.Contains(threw ? StatusCodes.Status500InternalServerError : context.Response.StatusCode);
+        }
+
+        if (threw)
+        {
+            return false;
+        }
+
+        try
+        {
+            return _predicate!(context);
+        }
+#pragma warning disable CA1031 // The app's predicate must not fail the request after its answer: the request counts (the safe side).
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return true;
+        }
     }
 }

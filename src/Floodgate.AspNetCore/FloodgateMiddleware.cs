@@ -134,6 +134,11 @@ internal sealed class FloodgateMiddleware
         }
 
         var address = (features[typeof(IHttpConnectionFeature)] as IHttpConnectionFeature)?.RemoteIpAddress;
+        if (policies.Counting is not null)
+        {
+            return CheckCountingAsync(context, policies, address);
+        }
+
         if (policies.Remote is not null)
         {
             return CheckSharedAsync(context, policies, address);
@@ -236,6 +241,99 @@ internal sealed class FloodgateMiddleware
         }
     }
 
+    /// <summary>
+    /// An endpoint with a policy that counts only some answers (CountStatusCodes, CountWhen). Before the endpoint, such a
+    /// policy only asks (Peek): a client it would refuse is checked for real, so the refusal counts as a violation and
+    /// may block or escalate, as on any policy. After the endpoint, the request is checked (counted) under each such
+    /// policy whose rule its answer matches. Policies that count every request are checked before, as always.
+    /// </summary>
+    private async Task CheckCountingAsync(HttpContext context, EndpointPolicies policies, System.Net.IPAddress? address)
+    {
+        int count = policies.Count;
+        var decisions = new Decision[count];
+        var keys = new IpKey[count];
+        var keyed = new bool[count];
+        var counted = new bool[count];
+        CancellationToken aborted = context.RequestAborted;
+        for (int i = 0; i < count; i++)
+        {
+            if (policies.Keys?[i] is { } key && ReadKey(context, policies.Names[i], key) is { } value)
+            {
+                keys[i] = _service.KeyHasher!.Hash(value);
+                keyed[i] = true;
+            }
+
+            if (policies.Counting![i] is not null)
+            {
+                decisions[i] = await DecideAsync(policies, i, address, keyed[i], keys[i], peek: true, aborted).ConfigureAwait(false);
+            }
+
+            if (policies.Counting[i] is null || !decisions[i].IsAllowed)
+            {
+                // Counted now: every request of an ordinary policy, and one a counting policy would refuse at the door.
+                decisions[i] = await DecideAsync(policies, i, address, keyed[i], keys[i], peek: false, aborted).ConfigureAwait(false);
+                counted[i] = true;
+            }
+
+            LogDecision(policies.Names[i], address, keyed[i], keys[i], decisions[i]);
+            if (!decisions[i].IsAllowed)
+            {
+                WriteHeaders(context, policies, decisions.AsSpan(0, i + 1), allowed: false);
+                await RejectionWriter.WriteAsync(context, _service.Rejections, policies.Names[i], decisions[i], RejectionWriter.StatusOf(decisions[i].Reason)).ConfigureAwait(false);
+                return;
+            }
+        }
+
+        WriteHeaders(context, policies, decisions, allowed: true);
+        bool threw = true;
+        try
+        {
+            await _next(context).ConfigureAwait(false);
+            threw = false;
+        }
+        finally
+        {
+            for (int i = 0; i < count; i++)
+            {
+                if (!counted[i] && policies.Counting![i]!.Counts(context, threw))
+                {
+                    // The answer is out (or on its way): this count only decides the client's next requests.
+                    Decision after = await DecideAsync(policies, i, address, keyed[i], keys[i], peek: false, CancellationToken.None).ConfigureAwait(false);
+                    LogDecision(policies.Names[i], address, keyed[i], keys[i], after);
+                }
+            }
+        }
+    }
+
+    /// <summary>One policy's check (or, with <paramref name="peek"/>, what it would decide), in process or on the shared store.</summary>
+    private static ValueTask<Decision> DecideAsync(EndpointPolicies policies, int i, System.Net.IPAddress? address, bool keyed, IpKey key, bool peek, CancellationToken cancellationToken)
+    {
+        int cost = policies.Costs[i];
+        if (policies.Remote?[i] is { } remote)
+        {
+            return peek ? remote.PeekAsync(address, keyed ? key : null, cost, cancellationToken)
+                : keyed ? remote.CheckKeyAsync(address, key, cost, cancellationToken)
+                : remote.CheckAsync(address, cost, cancellationToken);
+        }
+
+        FloodgateLimiter limiter = policies.Limiters[i];
+        return new ValueTask<Decision>(peek
+            ? keyed ? limiter.PeekKey(address, in key, cost) : limiter.Peek(address, cost)
+            : keyed ? limiter.CheckKey(address, in key, cost) : limiter.Check(address, cost));
+    }
+
+    private void LogDecision(string policy, System.Net.IPAddress? address, bool keyed, IpKey key, Decision decision)
+    {
+        if (keyed)
+        {
+            LogDecision(policy, in key, decision);
+        }
+        else
+        {
+            LogDecision(policy, address, decision);
+        }
+    }
+
     /// <summary>RateLimit-Policy and RateLimit for the decisions so far, on the answers <see cref="FloodgateOptions.RateLimitHeaders"/> names.</summary>
     private void WriteHeaders(HttpContext context, EndpointPolicies policies, ReadOnlySpan<Decision> decisions, bool allowed)
     {
@@ -297,6 +395,7 @@ internal sealed class FloodgateMiddleware
         }
 
         return new EndpointPolicies(uses.Where(u => _service.Limiters.ContainsKey(u.Name))
-            .Select(u => (u.Name, _service.Policies[u.Name], _service.Limiters[u.Name], _service.Remote.GetValueOrDefault(u.Name), u.Cost)).ToList(), _service.Options.GetKey);
+            .Select(u => (u.Name, _service.Policies[u.Name], _service.Limiters[u.Name], _service.Remote.GetValueOrDefault(u.Name), u.Cost)).ToList(),
+            _service.Options.GetKey, _service.Options.CountPredicates);
     }
 }

@@ -9,6 +9,7 @@ namespace Floodgate;
 public sealed class FloodgateOptions
 {
     private readonly Dictionary<string, FloodgateKey> _keys = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Func<HttpContext, bool>> _countWhen = new(StringComparer.Ordinal);
 
     /// <summary>Gets the named policies endpoints refer to with <c>[Floodgate("name")]</c> or <c>.RequireFloodgate("name")</c>.</summary>
     public Dictionary<string, FloodgatePolicy> Policies { get; } = new(StringComparer.Ordinal);
@@ -154,6 +155,26 @@ public sealed class FloodgateOptions
 
         return this;
     }
+
+    /// <summary>
+    /// Makes a policy count only the requests <paramref name="counted"/> says, run after the endpoint on the finished
+    /// request (its status, headers, items): the code form of <see cref="FloodgatePolicy.CountStatusCodes"/>, which it
+    /// replaces. Before the endpoint a request is still refused when its client is listed, banned or out of permits.
+    /// A request whose endpoint throws is not counted by a predicate (a status set counts it as 500).
+    /// </summary>
+    /// <param name="policy">The policy's name.</param>
+    /// <param name="counted">Whether a finished request counts; it must not throw (an exception counts the request).</param>
+    /// <returns>These options.</returns>
+    public FloodgateOptions CountWhen(string policy, Func<HttpContext, bool> counted)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(policy);
+        ArgumentNullException.ThrowIfNull(counted);
+        _countWhen[policy] = counted;
+        return this;
+    }
+
+    /// <summary>Gets the policies whose counted requests a predicate chooses.</summary>
+    internal IReadOnlyDictionary<string, Func<HttpContext, bool>> CountPredicates => _countWhen;
 
     /// <summary>Gets who a policy counts requests as.</summary>
     /// <param name="policy">The policy's name.</param>

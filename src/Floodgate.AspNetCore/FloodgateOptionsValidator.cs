@@ -32,6 +32,16 @@ internal sealed class FloodgateOptionsValidator(FloodgatePolicyRegistry generate
             errors.Add($"Floodgate: a key ({key}) is set for policy '{policy}', which is not configured (configured: {string.Join(", ", known.Order(StringComparer.Ordinal))}).");
         }
 
+        foreach (string policy in options.CountPredicates.Keys.Where(p => !known.Contains(p)))
+        {
+            errors.Add($"Floodgate: CountWhen is set for policy '{policy}', which is not configured (configured: {string.Join(", ", known.Order(StringComparer.Ordinal))}).");
+        }
+
+        if (options.GlobalLimit?.CountStatusCodes is { } globalCodes)
+        {
+            errors.Add($"Floodgate:GlobalLimit.CountStatusCodes applies only to endpoint policies (the global limit is decided before any endpoint runs); remove it; got '{globalCodes}'.");
+        }
+
         if (options.KeySecret is { } secret && (!Convert.TryFromBase64String(secret, new byte[secret.Length], out int secretBytes) || secretBytes < FloodgateKeyHasher.MinSecretBytes))
         {
             errors.Add($"Floodgate:KeySecret must be base64 of at least {FloodgateKeyHasher.MinSecretBytes} bytes (e.g. `openssl rand -base64 32`); got one that is not (its value is not shown).");

@@ -201,6 +201,29 @@ public sealed partial class FloodgateLimiter : IDisposable
     }
 
     /// <summary>
+    /// Tells what a check costing <paramref name="cost"/> would decide now, without counting the request or changing
+    /// anything: for a policy that counts only some answers (<c>CountStatusCodes</c>), asked before the endpoint runs.
+    /// Allowed carries the permits left now (not less this request); refused says why (the lists, a block, a
+    /// blacklisting, or too few permits left). A cooldown is not considered. Never allocates.
+    /// </summary>
+    /// <param name="address">The client address, or <see langword="null"/> for the unknown client.</param>
+    /// <param name="cost">The permits the request would cost.</param>
+    /// <returns>The decision a check would make now.</returns>
+    public Decision Peek(IPAddress? address, int cost = 1)
+    {
+        IpKey key = IpKey.CreateUnchecked(address, _ipv6PrefixLength);
+        return _engine.Peek(in key, in key, cost);
+    }
+
+    /// <summary>As <see cref="Peek(IPAddress?, int)"/> for a client known by a key hash (see <see cref="CheckKey"/>).</summary>
+    /// <param name="address">The request's address, for the lists.</param>
+    /// <param name="key">The client's key hash.</param>
+    /// <param name="cost">The permits the request would cost.</param>
+    /// <returns>The decision a check would make now.</returns>
+    public Decision PeekKey(IPAddress? address, in IpKey key, int cost = 1) =>
+        _engine.Peek(IpKey.CreateUnchecked(address, _ipv6PrefixLength), in key, cost);
+
+    /// <summary>
     /// Gets the most permits one request may cost: the policy's <see cref="FloodgatePolicy.PermitLimit"/>, or a token
     /// bucket's <see cref="FloodgatePolicy.Burst"/>. A costlier request could never be admitted.
     /// </summary>

@@ -148,6 +148,16 @@ public sealed class FloodgatePolicy
     /// </summary>
     public int? Ipv6PrefixLength { get; set; }
 
+    /// <summary>
+    /// Gets or sets which answers a request counts with, when not every request should: status codes and classes
+    /// separated by commas (<c>401</c>, <c>401,403</c>, <c>4xx</c>). Before the endpoint a request is only refused (when its
+    /// client is listed, banned or out of counted permits); after it, a request is counted only when its answer has one of
+    /// these codes (failed logins, not successful ones; a scanner's 404s). Applied by the ASP.NET Core adapter, which
+    /// calls <see cref="FloodgateLimiter.Peek(System.Net.IPAddress?, int)"/> before the endpoint and Check after it.
+    /// <value>The default value is <see langword="null"/>: every request counts.</value>
+    /// </summary>
+    public string? CountStatusCodes { get; set; }
+
     /// <summary>Returns a copy of this policy.</summary>
     /// <returns>A new policy with the same settings.</returns>
     public FloodgatePolicy Clone() => (FloodgatePolicy)MemberwiseClone();
@@ -207,6 +217,15 @@ public sealed class FloodgatePolicy
         }
 
         ValidateShape(Fail);
+
+        if (CountStatusCodes is not null && !Internal.StatusCodeSet.TryParse(CountStatusCodes, out _))
+        {
+            Fail(nameof(CountStatusCodes), CountStatusCodes, Internal.StatusCodeSet.Rule);
+        }
+        else if (CountStatusCodes is not null && Cooldown > TimeSpan.Zero)
+        {
+            Fail(nameof(Cooldown), Cooldown, "cannot be combined with CountStatusCodes (a cooldown is between requests, and only some are counted); remove one");
+        }
 
         if (Ipv4PrefixLength is < 8 or > 32)
         {

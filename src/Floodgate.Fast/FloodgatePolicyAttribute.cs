@@ -70,4 +70,7 @@ public sealed class FloodgatePolicyAttribute : Attribute
 
     /// <summary>Gets or sets <see cref="FloodgatePolicy.Burst"/> (token bucket only); -1 (the default) for PermitLimit.</summary>
     public int Burst { get; set; } = -1;
+
+    /// <summary>Gets or sets <see cref="FloodgatePolicy.CountStatusCodes"/> (<c>"401"</c>, <c>"4xx"</c>); null (the default) counts every request. A set that cannot be read is a build error (FLOOD009).</summary>
+    public string? CountStatusCodes { get; set; }
 }

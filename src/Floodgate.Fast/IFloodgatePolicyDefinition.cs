@@ -63,4 +63,7 @@ public interface IFloodgatePolicyDefinition
 
     /// <summary>Gets <see cref="FloodgatePolicy.Burst"/>, or -1 for PermitLimit (the default).</summary>
     static virtual int Burst => -1;
+
+    /// <summary>Gets <see cref="FloodgatePolicy.CountStatusCodes"/>; null (the default) counts every request.</summary>
+    static virtual string? CountStatusCodes => null;
 }

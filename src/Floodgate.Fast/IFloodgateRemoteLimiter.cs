@@ -31,6 +31,14 @@ public interface IFloodgateRemoteLimiter : IAsyncDisposable
     /// <returns>The decision.</returns>
     ValueTask<Decision> CheckKeyAsync(IPAddress? address, IpKey key, int cost, CancellationToken cancellationToken);
 
+    /// <summary>What a check would decide now, counting nothing (see <see cref="FloodgateLimiter.Peek(IPAddress?, int)"/>).</summary>
+    /// <param name="address">The request's address.</param>
+    /// <param name="key">The client's key hash, or null to use the address.</param>
+    /// <param name="cost">The permits the request would cost.</param>
+    /// <param name="cancellationToken">Cancels waiting for the store.</param>
+    /// <returns>The decision a check would make now.</returns>
+    ValueTask<Decision> PeekAsync(IPAddress? address, IpKey? key, int cost, CancellationToken cancellationToken);
+
     /// <summary>Gets a client's shared state, by its key (a key hash, or an address's key).</summary>
     /// <param name="key">The client's key.</param>
     /// <returns>The state.</returns>

@@ -47,8 +47,14 @@ internal static class DiagnosticDescriptors
         "Cost of [Floodgate(\"{0}\")] must be {1}; got {2}",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+    public static readonly DiagnosticDescriptor BadStatusSet = new(
+        "FLOOD009", "A status set that cannot be read",
+        "CountStatusCodes of Floodgate policy '{0}' must be status codes (100 to 599) or classes (1xx to 5xx) separated by commas (such as 401, 401,403 or 4xx); got '{1}'",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
     public static DiagnosticDescriptor ById(string id) => id switch
     {
+        "FLOOD009" => BadStatusSet,
         "FLOOD001" => UnparsableDuration,
         "FLOOD002" => NonPositive,
         "FLOOD003" => DuplicateName,

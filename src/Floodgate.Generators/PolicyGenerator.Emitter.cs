@@ -140,6 +140,11 @@ public sealed partial class PolicyGenerator
         {
             Line("int", "Burst", Long(p.Burst));
         }
+
+        if (p.CountStatusCodes is not null)
+        {
+            Line("string", "CountStatusCodes", "\"" + Escape(p.CountStatusCodes) + "\"");
+        }
         sb.Append(indent).AppendLine("}");
     }
 

@@ -231,6 +231,16 @@ public sealed partial class PolicyGenerator
             }
         }
 
+        string? countStatusCodes = named.TryGetValue("CountStatusCodes", out object? codes) ? codes as string : null;
+        if (countStatusCodes is not null && !StatusCodeSet.TryParse(countStatusCodes, out _))
+        {
+            diagnostics.Add(Info(DiagnosticDescriptors.BadStatusSet, location, name, countStatusCodes));
+        }
+        else if (countStatusCodes is not null && cooldown > 0)
+        {
+            Contradiction("Cooldown cannot be combined with CountStatusCodes (a cooldown is between requests, and only some are counted); remove one");
+        }
+
         long total = (long)permitLimit + Math.Max(0, grace) + (accumulate ? (accumulateLimit < 0 ? permitLimit : accumulateLimit) : 0);
         if (total > MaxTotalPermits)
         {
@@ -240,7 +250,7 @@ public sealed partial class PolicyGenerator
         return diagnostics.Count > errors ? null : new PolicySpec(
             name, ToTypeName(name), permitLimit, window, blockDuration, Bool("RelativeBlock", false), blockLimit, blockExceed,
             Bool("BlockExceedReset", true), maxWindow, accumulate, accumulateLimit, cooldown, grace, multiplier, maxBlock,
-            maxClientsPerPrefix, algorithm, burst, LocationInfo.From(location));
+            maxClientsPerPrefix, algorithm, burst, countStatusCodes, LocationInfo.From(location));
     }
 
     private static string Keyword(TypeDeclarationSyntax type) => type switch

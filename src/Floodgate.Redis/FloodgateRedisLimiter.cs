@@ -223,6 +223,59 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
             : CheckAsync(key, client: null, cancellationToken, cost);
     }
 
+    /// <summary>
+    /// Tells what a check would decide now, counting nothing (see <see cref="FloodgateLimiter.Peek(IPAddress?, int)"/>): the
+    /// lists and known bans locally, the shared state from Redis (one round trip, the inspect operation). While Redis
+    /// cannot be reached, the local table's view answers. Never throws because of Redis.
+    /// </summary>
+    /// <param name="address">The request's address.</param>
+    /// <param name="key">The client's key hash, or null to use the address.</param>
+    /// <param name="cost">The permits the request would cost.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The decision a check would make now.</returns>
+    public async ValueTask<Decision> PeekAsync(IPAddress? address, IpKey? key, int cost, CancellationToken cancellationToken)
+    {
+        IpKey listed = _local.GetKey(address);
+        IpKey client = key ?? listed;
+        if (_local.TryListDecision(in listed, out Decision decision) || (_options.LocalBanTable && _local.TryGetBan(in client, out decision)))
+        {
+            return decision;
+        }
+
+        if (_breaker.IsOpen)
+        {
+            return _local.PeekKey(address, in client, cost);
+        }
+
+        long[] fields;
+        try
+        {
+            RedisResult reply = await EvaluateAsync(KeyOf(in client), s_inspect, cancellationToken).ConfigureAwait(false);
+            fields = (long[])reply!;
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is RedisException or TimeoutException or OperationCanceledException or InvalidOperationException)
+        {
+            return _local.PeekKey(address, in client, cost);
+        }
+
+        ClientState state = Describe(client, fields);
+        if (state.IsBlacklisted)
+        {
+            return Decision.Forbidden(DecisionReason.Blacklisted, _p.PermitLimit);
+        }
+
+        long resetAfter = (long)state.ResetAfter.TotalMilliseconds;
+        if (state.IsBlocked)
+        {
+            long left = Math.Max(1, (long)Math.Ceiling(((state.BlockExpiresAt ?? _time.GetUtcNow()) - _time.GetUtcNow()).TotalMilliseconds));
+            return Decision.Denied(DecisionReason.Blocked, _p.PermitLimit, left, left);
+        }
+
+        return state.Remaining >= cost
+            ? new Decision(DecisionReason.Allowed, _p.PermitLimit, state.Remaining, 0, resetAfter > 0 || _p.Algorithm == FloodgateAlgorithm.TokenBucket ? resetAfter : _p.WindowMs)
+            : Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, Math.Max(1, resetAfter), resetAfter);
+    }
+
     /// <summary>Gets the most permits one request may cost: the shared policy's PermitLimit, or a token bucket's Burst.</summary>
     public int MaxCost => ShapeMath.LargestRequest(_p.Algorithm == FloodgateAlgorithm.TokenBucket, _p.PermitLimit, _p.Burst);
 

@@ -202,6 +202,32 @@ public sealed class DiagnosticTests
         Assert.Contains(expected, d.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
     }
 
+    [Theory]
+    [InlineData("4x")]
+    [InlineData("401;403")]
+    [InlineData("600")]
+    [InlineData("")]
+    public void AStatusSetThatCannotBeReadIsFlood009(string codes)
+    {
+        Diagnostic d = Single("FLOOD009", $$"""
+            using Floodgate;
+            [FloodgatePolicy("login", PermitLimit = 5, Window = "1m", CountStatusCodes = "{{codes}}")]
+            public static partial class Policies;
+            """);
+        Assert.Equal($"CountStatusCodes of Floodgate policy 'login' must be status codes (100 to 599) or classes (1xx to 5xx) separated by commas (such as 401, 401,403 or 4xx); got '{codes}'", d.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public void AStatusSetWithACooldownIsFlood006()
+    {
+        Diagnostic d = Single("FLOOD006", """
+            using Floodgate;
+            [FloodgatePolicy("login", PermitLimit = 5, Window = "1m", Cooldown = "2s", CountStatusCodes = "401")]
+            public static partial class Policies;
+            """);
+        Assert.Contains("Cooldown cannot be combined with CountStatusCodes", d.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
     [Fact]
     public void PolicyNamesMappingToOneTypeNameAreFlood007()
     {

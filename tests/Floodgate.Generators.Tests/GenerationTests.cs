@@ -14,7 +14,7 @@ public sealed class GenerationTests
 
         public static partial class Outer
         {
-            [FloodgatePolicy("login", PermitLimit = 5, Window = "1m", BlockDuration = "15m", BlockLimit = 3, BlockExceedDuration = "forever")]
+            [FloodgatePolicy("login", PermitLimit = 5, Window = "1m", BlockDuration = "15m", BlockLimit = 3, BlockExceedDuration = "forever", CountStatusCodes = "401,403")]
             [FloodgatePolicy("api-v2", PermitLimit = 100, Window = "1.5s", Cooldown = "250ms", GracePermits = 2, MaxWindowDuration = "forever")]
             internal partial class Policies;
         }
@@ -78,10 +78,12 @@ public sealed class GenerationTests
         Assert.Equal(TimeSpan.FromMinutes(15), login.BlockDuration);
         Assert.Equal(3, login.BlockLimit);
         Assert.Equal(FloodgatePolicy.Forever, login.BlockExceedDuration);
+        Assert.Equal("401,403", login.CountStatusCodes);
         Assert.True(registry.TryGetPolicy("api-v2", out FloodgatePolicy? api));
         Assert.Equal(TimeSpan.FromMilliseconds(1_500), api.Window);
         Assert.Equal(TimeSpan.FromMilliseconds(250), api.Cooldown);
         Assert.Equal(FloodgatePolicy.Forever, api.MaxWindowDuration);
+        Assert.Null(api.CountStatusCodes);
 
         using FloodgateLimiter limiter = registry.CreateLimiter("login", new FloodgateLimiterOptions { TimeProvider = new FakeTimeProvider() });
         var client = System.Net.IPAddress.Parse("192.0.2.1");

@@ -182,3 +182,66 @@ public sealed class ClusterKeyTests(RedisClusterFixture cluster) : IClassFixture
         Assert.Contains(await second.GetBlockedClientsAsync(), c => c.Client == keys[1]);
     }
 }
+
+/// <summary>A policy counting only failed logins, shared by two apps on Redis: the door asks Redis, the failures count there.</summary>
+public sealed class CountingTests(RedisFixture redis) : IClassFixture<RedisFixture>
+{
+    [Fact]
+    public async Task FailedLoginsOnEitherAppCountTogetherAndSuccessesNever()
+    {
+        string prefix = "count" + Guid.NewGuid().ToString("N")[..8] + ":";
+        await using WebApplication first = await StartAppAsync(prefix);
+        await using WebApplication second = await StartAppAsync(prefix);
+        async Task<HttpStatusCode> Login(WebApplication app, string password)
+        {
+            using HttpClient client = AdapterTests.ClientFrom(app, 30);
+            using HttpResponseMessage answer = await client.PostAsync("/login?password=" + password, null);
+            return answer.StatusCode;
+        }
+
+        for (int i = 0; i < 10; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, await Login(i % 2 == 0 ? first : second, "right"));
+        }
+
+        Assert.Equal(HttpStatusCode.Unauthorized, await Login(first, "wrong"));
+        Assert.Equal(HttpStatusCode.Unauthorized, await Login(second, "wrong"));
+        Assert.Equal(HttpStatusCode.Unauthorized, await Login(first, "wrong"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await Login(second, "right"));   // the shared budget is spent: blocked
+        Assert.Equal(HttpStatusCode.TooManyRequests, await Login(first, "right"));
+
+        // The limiter's peek agrees, from Redis, and changes nothing.
+        var policy = new FloodgatePolicy { PermitLimit = 3, Window = TimeSpan.FromMinutes(10), BlockDuration = TimeSpan.FromMinutes(15), CountStatusCodes = "401" };
+        await using var limiter = new FloodgateRedisLimiter("login", policy, new FloodgateRedisOptions { Configuration = redis.Configuration, KeyPrefix = prefix });
+        Decision peek = await limiter.PeekAsync(IPAddress.Parse("127.0.0.30"), null, 1, CancellationToken.None);
+        Assert.Equal(DecisionReason.Blocked, peek.Reason);
+        Assert.True(peek.RetryAfter > TimeSpan.FromMinutes(14));
+        Decision fresh = await limiter.PeekAsync(IPAddress.Parse("127.0.0.31"), null, 1, CancellationToken.None);
+        Assert.Equal(3, fresh.Remaining);
+        Assert.False((await limiter.InspectAsync(IPAddress.Parse("127.0.0.31"))).IsTracked);
+    }
+
+    private async Task<WebApplication> StartAppAsync(string prefix)
+    {
+        WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = Path.GetTempPath(), EnvironmentName = Environments.Production });
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Floodgate:Persistence"] = "false",
+            ["Floodgate:Policies:login:PermitLimit"] = "3",
+            ["Floodgate:Policies:login:Window"] = "10m",
+            ["Floodgate:Policies:login:BlockDuration"] = "15m",
+            ["Floodgate:Policies:login:CountStatusCodes"] = "401",
+            ["Floodgate:Redis:Configuration"] = redis.Configuration,
+            ["Floodgate:Redis:KeyPrefix"] = prefix,
+        });
+        builder.Services.AddFloodgate();
+        builder.Services.AddFloodgateRedis();
+        WebApplication app = builder.Build();
+        app.UseFloodgate();
+        app.MapPost("/login", (HttpContext context) => context.Request.Query["password"] == "right" ? Results.Ok("welcome") : Results.Unauthorized()).RequireFloodgate("login");
+        await app.StartAsync();
+        return app;
+    }
+}

@@ -21,4 +21,5 @@ internal sealed record PolicySpec(
     int MaxClientsPerPrefix,
     int Algorithm,
     int Burst,
+    string? CountStatusCodes,
     LocationInfo? Location);

@@ -78,6 +78,8 @@ internal sealed class RedisPolicyStore : IFloodgateRemoteStore, IAsyncDisposable
 
         public Task<ClientState> InspectAsync(IpKey key) => limiter.InspectAsync(key);
 
+        public ValueTask<Decision> PeekAsync(IPAddress? address, IpKey? key, int cost, CancellationToken cancellationToken) => limiter.PeekAsync(address, key, cost, cancellationToken);
+
         public Task<bool> UnblockAsync(IpKey key) => limiter.UnblockAsync(key);
 
         public Task<bool> BlacklistAsync(IpKey key) => limiter.BlacklistAsync(key);

@@ -81,6 +81,8 @@ partial class Outer
             public static long MaxBlockDurationMilliseconds => -1;
             /// <inheritdoc />
             public static int MaxClientsPerPrefix => 64;
+            /// <inheritdoc />
+            public static string CountStatusCodes => "401,403";
         }
     }
 }

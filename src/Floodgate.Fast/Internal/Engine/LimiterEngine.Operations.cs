@@ -302,23 +302,16 @@ internal sealed partial class LimiterEngine<TParams>
         Volatile.Write(ref Table.Hot(slot).Window, 0);
     }
 
-    private ClientState Describe(int slot, IpKey key, long now)
+    /// <summary>A tracked client's window as it stands at <paramref name="now"/>: what Inspect shows, and what Peek decides on.</summary>
+    private void Measure(int slot, long block, long now, out bool active, out int count, out int remaining, out long resetAfter)
     {
         ref ColdEntry cold = ref Table.Cold(slot);
         long w = Volatile.Read(ref Table.Hot(slot).Window);
-        long block = Volatile.Read(ref cold.Block);
-        long offenses = Volatile.Read(ref cold.Offenses);
         int carry = Volatile.Read(ref cold.Carry);
-
         long start = WindowWord.Start(w);
         int counter = CounterOf(w);
         long until = BlockWord.Until(block);
-        bool blacklisted = BlockWord.IsBlacklisted(block);
-        bool blocked = !blacklisted && until > now;
         bool blockEnded = WindowWord.HasBlockState(w) && until > start && until <= now;
-        bool active;
-        int count, remaining;
-        long resetAfter;
         if (_p.Algorithm == FloodgateAlgorithm.TokenBucket)
         {
             ShapeMath.DescribeBucket(start, counter, now, _p.PermitLimit, _p.WindowMs, BucketCapacity, out count, out remaining, out resetAfter);
@@ -339,7 +332,54 @@ internal sealed partial class LimiterEngine<TParams>
                 : _p.PermitLimit + (_p.AccumulateCap > 0 && start != 0 ? CarryFrom(counter, start, now) : 0);
             resetAfter = active ? Math.Max(0, start + _p.WindowMs - now) : 0;
         }
+    }
 
+    public override Decision Peek(in IpKey address, in IpKey client, int cost)
+    {
+        if (TryListDecision(in address, out Decision listed))
+        {
+            return listed;
+        }
+
+        int slot = Find(Grouped(in client));
+        int full = _p.Algorithm == FloodgateAlgorithm.TokenBucket ? _p.Burst : _p.PermitLimit;
+        if (slot < 0)
+        {
+            // Unknown here: a whole budget (the check, if one comes, is exact).
+            return Allowed(full, _p.Algorithm == FloodgateAlgorithm.TokenBucket ? 0 : _p.WindowMs);
+        }
+
+        long now = Clock.StampMs();
+        long block = Volatile.Read(ref Table.Cold(slot).Block);
+        if (BlockWord.IsBlacklisted(block))
+        {
+            return Decision.Forbidden(DecisionReason.Blacklisted, _p.PermitLimit);
+        }
+
+        long left = BlockWord.Until(block) - now;
+        if (left > 0)
+        {
+            return Decision.Denied(DecisionReason.Blocked, _p.PermitLimit, left, left);
+        }
+
+        Measure(slot, block, now, out bool active, out _, out int remaining, out long resetAfter);
+        if (!active && _p.Algorithm != FloodgateAlgorithm.TokenBucket)
+        {
+            resetAfter = _p.WindowMs;   // the next counted request opens a window
+        }
+
+        return remaining >= cost ? Allowed(remaining, resetAfter) : Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, Math.Max(1, resetAfter), resetAfter);
+    }
+
+    private ClientState Describe(int slot, IpKey key, long now)
+    {
+        ref ColdEntry cold = ref Table.Cold(slot);
+        long block = Volatile.Read(ref cold.Block);
+        long offenses = Volatile.Read(ref cold.Offenses);
+        long until = BlockWord.Until(block);
+        bool blacklisted = BlockWord.IsBlacklisted(block);
+        bool blocked = !blacklisted && until > now;
+        Measure(slot, block, now, out bool active, out int count, out int remaining, out long resetAfter);
         return new ClientState
         {
             Client = key,

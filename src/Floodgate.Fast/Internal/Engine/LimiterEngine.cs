@@ -125,6 +125,9 @@ internal abstract class LimiterEngine : IDisposable
     /// <summary>Gets the most permits one request may cost: the most the shape can ever admit at once.</summary>
     public abstract int MaxCost { get; }
 
+    /// <summary>What a check of <paramref name="cost"/> would decide now, changing nothing (see FloodgateLimiter.Peek).</summary>
+    public abstract Decision Peek(in IpKey address, in IpKey key, int cost);
+
     public abstract ClientState Inspect(in IpKey key);
 
     public abstract IReadOnlyList<ClientState> GetBlockedClients();

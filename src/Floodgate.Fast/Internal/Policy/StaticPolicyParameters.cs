@@ -57,5 +57,6 @@ internal readonly struct StaticPolicyParameters<TPolicy> : IPolicyParameters
         MaxClientsPerPrefix = TPolicy.MaxClientsPerPrefix,
         Algorithm = TPolicy.Algorithm,
         Burst = TPolicy.Burst < 0 ? null : TPolicy.Burst,
+        CountStatusCodes = TPolicy.CountStatusCodes,
     };
 }
