@@ -18,7 +18,9 @@ builder.Services.AddFloodgate(options =>
 });
 
 // Several instances behind a load balancer: set Floodgate:Redis:Configuration (e.g. the environment variable
-// Floodgate__Redis__Configuration=localhost:6379) and every instance shares one limit per client.
+// Floodgate__Redis__Configuration=localhost:6379) and every instance shares one limit per client. The "partners" policy
+// counts API keys, so the instances also need one key secret (Floodgate__KeySecret=$(openssl rand -base64 32), the same
+// for all, from your secret store): without it the app stops at startup and says so.
 if (!string.IsNullOrWhiteSpace(builder.Configuration["Floodgate:Redis:Configuration"]))
 {
     builder.Services.AddFloodgateRedis();

@@ -141,6 +141,60 @@ public sealed class AttackTests
         Assert.Equal(256, allowed);
     }
 
+    // ---- 1b. Keys (API keys, users): made-up keys do not pay either -------------------------------------------------
+
+    [Fact]
+    public void AKeyedOffenderIsEscalatedOnScheduleWhateverTheFloodOfMadeUpKeys()
+    {
+        // Key hashes share the table's defences with addresses: a flood of one-shot keys cannot evict a key's history.
+        const int Capacity = 4_096;
+        var hasher = new FloodgateKeyHasher(new byte[32]);
+        using FloodgateLimiter limiter = Create(
+            new() { PermitLimit = Limit, Window = TimeSpan.FromMinutes(1), BlockDuration = TimeSpan.FromMinutes(1), BlockLimit = 2 },
+            Capacity);
+        IpKey offender = hasher.Hash("sk_live_offender");
+        var address = System.Net.IPAddress.Parse("203.0.113.5");
+        int next = 0;
+        for (int block = 1; block <= 3; block++)
+        {
+            for (int i = 0; i < Limit; i++)
+            {
+                Assert.True(limiter.CheckKey(address, offender).IsAllowed);
+            }
+
+            Assert.Equal(block <= 2 ? DecisionReason.Blocked : DecisionReason.Blacklisted, limiter.CheckKey(address, offender).Reason);
+            for (int i = 0; i < 20 * Capacity; i++)
+            {
+                limiter.CheckKey(address, hasher.Hash("made-up-" + next++));
+            }
+
+            _time.Advance(TimeSpan.FromMinutes(1));
+        }
+
+        Assert.Equal(DecisionReason.Blacklisted, limiter.CheckKey(System.Net.IPAddress.Parse("198.51.100.1"), offender).Reason);
+    }
+
+    [Fact]
+    public void AnAddressInventingAKeyPerRequestGetsNoMoreThanThePairedAddressPolicysLimit()
+    {
+        // The documented pairing (docs/keys.md): a keyed policy and a per-address one on the same endpoint.
+        var hasher = new FloodgateKeyHasher(new byte[32]);
+        using FloodgateLimiter perKey = Create(new() { PermitLimit = 100, Window = TimeSpan.FromMinutes(1) });
+        using FloodgateLimiter perAddress = Create(TenAMinute);
+        var attacker = System.Net.IPAddress.Parse("203.0.113.9");
+        int served = 0;
+        for (int i = 0; i < 10_000; i++)
+        {
+            // In order, the first that refuses answers (as the middleware does).
+            if (perKey.CheckKey(attacker, hasher.Hash("invented-" + i)).IsAllowed && perAddress.Check(attacker).IsAllowed)
+            {
+                served++;
+            }
+        }
+
+        Assert.Equal(Limit, served);
+    }
+
     // ---- 2. Floods cannot evict history ----------------------------------------------------------------------------
 
     [Theory]

@@ -15,6 +15,8 @@ public sealed class ProcessTests(RedisFixture redis) : IClassFixture<RedisFixtur
             ["Floodgate__Redis__Configuration"] = redis.Configuration,
             ["Floodgate__Redis__KeyPrefix"] = prefix,
             ["Floodgate__Redis__Timeout"] = "00:00:05",
+            // The sample's "partners" policy is keyed by X-Api-Key: instances sharing Redis must hash keys alike.
+            ["Floodgate__KeySecret"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
         };
         using var first = new SampleProcess(settings);
         using var second = new SampleProcess(settings);
@@ -41,5 +43,18 @@ public sealed class ProcessTests(RedisFixture redis) : IClassFixture<RedisFixtur
 
         using HttpClient other = second.ClientFrom(3);
         Assert.Equal(HttpStatusCode.OK, (await other.PostAsync("/login", null)).StatusCode);
+
+        // "partners": 20 a minute per X-Api-Key, one key over both processes and several addresses.
+        int served = 0;
+        for (int i = 0; i < 24; i++)
+        {
+            using HttpClient partner = (i % 2 == 0 ? first : second).ClientFrom(10 + (i % 4));
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/partner/orders");
+            request.Headers.Add("X-Api-Key", "shared-partner-key");
+            using HttpResponseMessage response = await partner.SendAsync(request);
+            served += response.IsSuccessStatusCode ? 1 : 0;
+        }
+
+        Assert.Equal(20, served);
     }
 }
