@@ -45,6 +45,24 @@ internal sealed class FloodgateMiddleware
             .Where(use => use.Use.Cost < 1 || use.Use.Cost > service.Limiters[use.Use.PolicyName].MaxCost)
             .Select(use => $"[Floodgate(\"{use.Use.PolicyName}\")] Cost on {use.DisplayName} must be between 1 and {service.Limiters[use.Use.PolicyName].MaxCost} (the policy's largest request); got {use.Use.Cost}")
             .ToList();
+        // A cost from configuration must name an endpoint that uses its policy, and be one the policy can admit.
+        List<Endpoint> all = endpoints.SelectMany(source => source.Endpoints).ToList();
+        foreach (ConfiguredCost configured in service.Options.ConfiguredCosts)
+        {
+            if (!service.Limiters.TryGetValue(configured.Policy, out FloodgateLimiter? limiter))
+            {
+                badCosts.Add($"{configured.Setting} is for policy '{configured.Policy}', which is not configured");
+            }
+            else if (!all.Any(endpoint => configured.Matches(endpoint) && UsesOf(endpoint).Any(use => use.Name == configured.Policy)))
+            {
+                badCosts.Add($"{configured.Setting}:Endpoint '{configured.Endpoint}' matches no endpoint that uses policy '{configured.Policy}' (by route pattern, e.g. \"GET /export\")");
+            }
+            else if (configured.Cost < 1 || configured.Cost > limiter.MaxCost)
+            {
+                badCosts.Add($"{configured.Setting}:Cost must be between 1 and {limiter.MaxCost} (the policy's largest request); got {configured.Cost}");
+            }
+        }
+
         if (badCosts.Count > 0)
         {
             throw new InvalidOperationException("Floodgate: " + string.Join("; ", badCosts) + ".");
@@ -369,9 +387,21 @@ internal sealed class FloodgateMiddleware
     /// <summary>An endpoint's policies, resolved once per endpoint: its [Floodgate]/RequireFloodgate names, else the default.</summary>
     private EndpointPolicies Resolve(Endpoint? endpoint)
     {
+        List<(string Name, int Cost)> uses = UsesOf(endpoint);
+        return uses.Count == 0 ? EndpointPolicies.None : new EndpointPolicies(uses.Where(u => _service.Limiters.ContainsKey(u.Name))
+            .Select(u => (u.Name, _service.Policies[u.Name], _service.Limiters[u.Name], _service.Remote.GetValueOrDefault(u.Name), u.Cost)).ToList(),
+            _service.Options.GetKey, _service.Options.CountPredicates);
+    }
+
+    /// <summary>
+    /// The policies an endpoint uses and what a request costs under each: its [Floodgate]/RequireFloodgate names (else the
+    /// default policy), each at the cost configuration sets for it (Floodgate:Policies:&lt;name&gt;:Costs), else the code's.
+    /// </summary>
+    private List<(string Name, int Cost)> UsesOf(Endpoint? endpoint)
+    {
         if (endpoint?.Metadata.GetMetadata<DisableFloodgateAttribute>() is not null)
         {
-            return EndpointPolicies.None;
+            return [];
         }
 
         // A policy named twice on one endpoint applies once, at the cost of its last mention (the one nearest the endpoint).
@@ -394,8 +424,15 @@ internal sealed class FloodgateMiddleware
             uses.Add((fallback, 1));
         }
 
-        return new EndpointPolicies(uses.Where(u => _service.Limiters.ContainsKey(u.Name))
-            .Select(u => (u.Name, _service.Policies[u.Name], _service.Limiters[u.Name], _service.Remote.GetValueOrDefault(u.Name), u.Cost)).ToList(),
-            _service.Options.GetKey, _service.Options.CountPredicates);
+        if (endpoint is not null && _service.Options.ConfiguredCosts.Count > 0)
+        {
+            for (int i = 0; i < uses.Count; i++)
+            {
+                (string name, int cost) = uses[i];
+                uses[i] = (name, _service.Options.ConfiguredCosts.LastOrDefault(c => c.Policy == name && c.Matches(endpoint))?.Cost ?? cost);
+            }
+        }
+
+        return uses;
     }
 }

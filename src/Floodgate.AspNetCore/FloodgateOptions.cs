@@ -107,8 +107,11 @@ public sealed class FloodgateOptions
     /// <summary>Gets the policies counted by something other than the address, with their keys (a method, not a property, elsewhere: the binder must not see it).</summary>
     internal IReadOnlyDictionary<string, FloodgateKey> KeysByPolicy => _keys;
 
-    /// <summary>Gets the errors found reading keys from configuration, for the validator.</summary>
+    /// <summary>Gets the errors found reading the adapter's per-policy settings (Key, Costs) from configuration, for the validator.</summary>
     internal List<string> KeyErrors { get; } = [];
+
+    /// <summary>Gets the costs set in configuration (<c>Floodgate:Policies:&lt;name&gt;:Costs</c>), checked against the endpoints at startup.</summary>
+    internal List<AspNetCore.ConfiguredCost> ConfiguredCosts { get; } = [];
 
     /// <summary>Adds a named policy.</summary>
     /// <param name="name">The name endpoints use.</param>

@@ -43,6 +43,23 @@ public static class FloodgateServiceCollectionExtensions
         return services;
     }
 
+    /// <summary>A policy's <c>Costs</c>: entries of an <c>Endpoint</c> (<c>"GET /export"</c>) and a <c>Cost</c>; a malformed one goes to the validator.</summary>
+    private static void ReadCosts(FloodgateOptions options, IConfigurationSection policy)
+    {
+        foreach (IConfigurationSection entry in policy.GetSection("Costs").GetChildren())
+        {
+            string setting = $"Floodgate:Policies:{policy.Key}:Costs:{entry.Key}";
+            string? endpoint = entry["Endpoint"];
+            if (string.IsNullOrWhiteSpace(endpoint) || !int.TryParse(entry["Cost"], System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int cost))
+            {
+                options.KeyErrors.Add($"{setting} must have an Endpoint (a route pattern, optionally after a method: \"GET /export\") and a whole-number Cost; got Endpoint '{endpoint}', Cost '{entry["Cost"]}'.");
+                continue;
+            }
+
+            options.ConfiguredCosts.Add(new Floodgate.AspNetCore.ConfiguredCost(policy.Key, endpoint, cost, setting));
+        }
+    }
+
     /// <summary>
     /// Each policy's <c>Key</c> ("Header:X-Api-Key"): not a knob of the engine's policy, so read here; errors go to the
     /// validator. A section holding only a key gives it to a policy defined elsewhere (in code, or by [FloodgatePolicy]).
@@ -51,15 +68,16 @@ public static class FloodgateServiceCollectionExtensions
     {
         foreach (IConfigurationSection policy in section.GetSection("Policies").GetChildren())
         {
+            ReadCosts(options, policy);
+            if (policy.GetChildren().All(setting => setting.Key.Equals("Key", StringComparison.OrdinalIgnoreCase) || setting.Key.Equals("Costs", StringComparison.OrdinalIgnoreCase)))
+            {
+                // Only a key or costs: for a policy defined in code or with [FloodgatePolicy], not a policy of its own.
+                options.Policies.Remove(policy.Key);
+            }
+
             if (policy["Key"] is not { } text)
             {
                 continue;
-            }
-
-            if (policy.GetChildren().All(setting => setting.Key.Equals("Key", StringComparison.OrdinalIgnoreCase)))
-            {
-                // Only a key: the key of a policy defined in code or with [FloodgatePolicy], not a policy of its own.
-                options.Policies.Remove(policy.Key);
             }
 
             if (FloodgateKey.TryParse(text, out FloodgateKey key))

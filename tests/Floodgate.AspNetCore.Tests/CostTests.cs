@@ -65,4 +65,58 @@ public sealed class CostTests
             app => app.MapGet("/export", () => "export").RequireFloodgate(policy, cost)));
         Assert.Contains($"[Floodgate(\"{policy}\")] Cost on HTTP: GET /export {expected} (the policy's largest request); got {cost}", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task ACostInConfigurationReplacesTheCodesForTheEndpointItNames()
+    {
+        await using TestServer server = await TestServer.StartAsync(
+            o => o.Persistence = false,
+            app =>
+            {
+                app.MapGet("/search", () => "results").RequireFloodgate("api");
+                app.MapGet("/export", () => "export").RequireFloodgate("api", cost: 2);
+                app.MapPost("/export", () => "posted").RequireFloodgate("api");
+                app.MapGet("/orders/{id:int}", (int id) => id).RequireFloodgate("api");
+            },
+            settings: new()
+            {
+                ["Floodgate:Persistence"] = "false",
+                ["Floodgate:Policies:api:PermitLimit"] = "10",
+                ["Floodgate:Policies:api:Window"] = "1m",
+                ["Floodgate:Policies:api:Costs:0:Endpoint"] = "GET /export",
+                ["Floodgate:Policies:api:Costs:0:Cost"] = "6",
+                ["Floodgate:Policies:api:Costs:1:Endpoint"] = "/orders/{id:int}",
+                ["Floodgate:Policies:api:Costs:1:Cost"] = "3",
+            });
+        using HttpClient client = server.ClientFrom(2);
+        async Task<string> Remaining(HttpMethod method, string path)
+        {
+            using HttpResponseMessage answer = await client.SendAsync(new HttpRequestMessage(method, path));
+            return answer.Headers.GetValues("RateLimit").Single();
+        }
+
+        Assert.EndsWith("r=4;t=60", await Remaining(HttpMethod.Get, "/export"));     // 6 from configuration, not the code's 2
+        Assert.EndsWith("r=3;t=60", await Remaining(HttpMethod.Post, "/export"));    // the entry names GET only
+        Assert.EndsWith("r=0;t=60", await Remaining(HttpMethod.Get, "/orders/7"));   // 3, matched by route pattern
+        Assert.EndsWith("r=0;t=60", await Remaining(HttpMethod.Get, "/search"));     // refused: nothing left
+    }
+
+    [Theory]
+    [InlineData("GET /exprot", "5", "Floodgate:Policies:api:Costs:0:Endpoint 'GET /exprot' matches no endpoint that uses policy 'api'")]
+    [InlineData("/export", "11", "Floodgate:Policies:api:Costs:0:Cost must be between 1 and 10 (the policy's largest request); got 11")]
+    [InlineData("/export", "five", "Floodgate:Policies:api:Costs:0 must have an Endpoint (a route pattern, optionally after a method: \"GET /export\") and a whole-number Cost; got Endpoint '/export', Cost 'five'.")]
+    public async Task ABadCostInConfigurationStopsTheAppNamingIt(string endpoint, string cost, string expected)
+    {
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => TestServer.StartAsync(
+            o => o.Persistence = false,
+            app => app.MapGet("/export", () => "export").RequireFloodgate("api"),
+            settings: new()
+            {
+                ["Floodgate:Policies:api:PermitLimit"] = "10",
+                ["Floodgate:Policies:api:Window"] = "1m",
+                ["Floodgate:Policies:api:Costs:0:Endpoint"] = endpoint,
+                ["Floodgate:Policies:api:Costs:0:Cost"] = cost,
+            }));
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
 }
