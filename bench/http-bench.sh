@@ -26,8 +26,9 @@
 #    (DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0, which shows what is left without the runtime's), and never used (no
 #    request since the start but the readiness probe).
 #
-# Usage: [SWITCHES=40] [WINDOW=2] bench/http-bench.sh [rounds] [seconds per run] [warm-up seconds] [idle seconds]
-#        (defaults: 10, 10, 30, 30; about 30 minutes)
+# Usage: [SWITCHES=40] [WINDOW=2] [PARTS="separate switched idle"] [SWITCHED="policy check keyed free"] \
+#        bench/http-bench.sh [rounds] [seconds per run] [warm-up seconds] [idle seconds]
+#        (defaults: 10, 10, 30, 30; about 35 minutes). PARTS and SWITCHED choose parts and switched runs to repeat one.
 # FLOODGATE_CLOCK=ticker|precise|kernel picks what Floodgate's checks read for "now" (default: its automatic choice).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -125,6 +126,9 @@ measure() {
   rate=$(awk -v n=$((q1 - q0)) -v s="$seconds" 'BEGIN {printf "%.0f", n / s}')
 }
 
+parts="${PARTS:-separate switched idle}"
+switched_runs="${SWITCHED:-policy check keyed free}"
+if [[ " $parts " == *" separate "* ]]; then
 start_servers "$base_port"
 warm_up "${configs[@]}"
 
@@ -155,6 +159,7 @@ for c in "${configs[@]}"; do
 done
 
 stop_servers
+fi
 
 # Switched in one process (see the top): switched_run NAME PATH "STATES" [--setting=value...] writes one line per window,
 # "<state> <CPU µs per request> <bytes per request>", to $data/switched-NAME.txt; state 0 is off.
@@ -166,7 +171,10 @@ switched_run() {
   start switched "$port" "" "${@:4}"
   local url="http://127.0.0.1:$port"
   local total=$((warmup + switches_per_state * ${#states[@]} * 2 * (window + 1) + 5))
-  taskset -c 1 wrk -t1 -c32 -d"${total}s" "$url$path" >"$data/wrk-switched-$name.txt" &
+  # /keyed: every request carries an API key (one of 64, by a wrk script), so Floodgate reads and hashes a header.
+  local script=()
+  [ "$path" = /keyed ] && script=(-s "$PWD/wrk-api-keys.lua")
+  taskset -c 1 wrk -t1 -c32 -d"${total}s" "${script[@]}" "$url$path" >"$data/wrk-switched-$name.txt" &
   local load=$!
   echo "switched $name: warming up every state for ${warmup}s..." >&2
   local cycle=(0 "${states[@]}")
@@ -217,18 +225,25 @@ for item in sys.argv[2:]:
 PY
 }
 
+if [[ " $parts " == *" switched "* ]]; then
 switched_names=()
-switched_run policy / "1 2"
-switched_run nothing-but-the-check / "1" --Floodgate:RateLimitHeaders=Never
-switched_run free /free "1"
+has() { [[ " $switched_runs " == *" $1 "* ]]; }
+has policy && switched_run policy / "1 2"
+has check && switched_run nothing-but-the-check / "1" --Floodgate:RateLimitHeaders=Never
+has keyed && switched_run keyed /keyed "1"
+has free && switched_run free /free "1"
 echo
 echo "Switched in one process ($switches_per_state windows of ${window} s per state, each against the off-windows either side of it; server on core 0, wrk -t1 -c32 on core 1; every state warmed up for ${warmup} s):"
 echo
 echo "| state (against the same server with it off) | CPU per request, median (95% confidence interval) | quartiles | windows | off: CPU per request | allocated per request, off / on |"
 echo "|---|---:|---:|---:|---:|---:|"
-switched_rows policy "1=Floodgate, endpoint with a policy" "2=headers only: a middleware that sets the two RateLimit headers to constants, no limiter"
-switched_rows nothing-but-the-check "1=Floodgate, endpoint with a policy, \`RateLimitHeaders = Never\` (the check alone)"
-switched_rows free "1=Floodgate, endpoint without a policy"
+has policy && switched_rows policy "1=Floodgate, endpoint with a policy" "2=headers only: a middleware that sets the two RateLimit headers to constants, no limiter"
+has check && switched_rows nothing-but-the-check "1=Floodgate, endpoint with a policy, \`RateLimitHeaders = Never\` (the check alone)"
+has keyed && switched_rows keyed "1=Floodgate, endpoint with a policy keyed by an \`X-Api-Key\` header (64 keys)"
+has free && switched_rows free "1=Floodgate, endpoint without a policy"
+fi
+
+[[ " $parts " == *" idle "* ]] || exit 0
 
 # Idle: fresh servers, one request each, then nothing; the same apps with the thread pool's spin-waiting off; and
 # the two apps never used.

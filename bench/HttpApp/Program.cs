@@ -8,8 +8,8 @@ using Microsoft.AspNetCore.RateLimiting;
 // by client IP, as the docs show), `floodgate` (its defaults: persistence on, two policies from configuration,
 // RateLimit headers) or `switched`: Floodgate registered as in `floodgate`, its middleware on the request path only
 // while /switch/1 is set (/switch/0: off; /switch/2: instead of it, a middleware that only sets the two RateLimit
-// headers to constant values, which is what Kestrel charges any middleware for them). `/` has one policy, `/free`
-// none; `/stats` answers "<requests served> <bytes allocated> <process CPU time in ns>".
+// headers to constant values, which is what Kestrel charges any middleware for them). `/` has one policy, `/keyed` one
+// counted per X-Api-Key header, `/free` none; `/stats` answers "<requests served> <bytes allocated> <process CPU time in ns>".
 // Usage: HttpApp <mode> <port> [kernel|ticker|precise] [--config overrides]; listens on http://127.0.0.1:<port>/.
 string mode = args.Length > 0 ? args[0] : "none";
 string port = args.Length > 1 ? args[1] : "5090";
@@ -64,6 +64,7 @@ string Hello()
 }
 
 RouteHandlerBuilder limited = app.MapGet("/", Hello);
+RouteHandlerBuilder keyed = app.MapGet("/keyed", Hello);   // Floodgate: counted per X-Api-Key (the "partners" policy)
 app.MapGet("/free", Hello);
 app.MapGet("/stats", () => string.Create(System.Globalization.CultureInfo.InvariantCulture,
     $"{Interlocked.Read(ref served)} {GC.GetTotalAllocatedBytes(precise: true)} {Switch.ProcessCpuNanoseconds()}"));
@@ -83,6 +84,7 @@ if (mode == "builtin")
 else if (floodgate)
 {
     limited.RequireFloodgate("api");
+    keyed.RequireFloodgate("partners");
 }
 
 app.Run();

@@ -55,6 +55,21 @@ public sealed partial class ChallengeTests
     }
 
     [Fact]
+    public void APolicyKeyedByAnApiKeyNeverOffersTheChallenge()
+    {
+        // A pass lifts an address's block; a keyed policy's block belongs to the key, so a pass would promise nothing.
+        var options = new FloodgateOptions();
+        options.AddPolicy("api", new FloodgatePolicy { PermitLimit = 1, Window = TimeSpan.FromMinutes(1) });
+        options.AddPolicy("partners", new FloodgatePolicy { PermitLimit = 1, Window = TimeSpan.FromMinutes(1) }, FloodgateKey.Header("X-Api-Key"));
+        options.Challenge.Enabled = true;
+        var service = new ChallengeService(options, options.Policies.Keys, new FakeTimeProvider());
+        Assert.True(service.Offers("api"));
+        Assert.False(service.Offers("partners"));
+        string token = service.Issue("partners", s_client);
+        Assert.Equal(ChallengeOutcome.NotOffered, service.Verify(token, Solve(token, options.Challenge.Difficulty), s_client, out _));
+    }
+
+    [Fact]
     public void EachClientEarnsAtMostTheConfiguredPassesAnHour()
     {
         (ChallengeService service, FakeTimeProvider time) = Service(passes: 2);

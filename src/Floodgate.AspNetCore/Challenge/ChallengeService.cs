@@ -41,6 +41,7 @@ internal sealed class ChallengeService
     private readonly ConcurrentDictionary<UInt128, long> _used = new();                              // nonce → expiry (ms)
     private readonly ConcurrentDictionary<(ulong Policy, IpKey Client), PassWindow> _passes = new();
     private readonly Dictionary<ulong, string> _policies;
+    private readonly HashSet<string> _keyed;   // policies counted by a key (an API key): a pass frees an address, not a key
 
     private readonly System.Diagnostics.Metrics.Counter<long> _counted;
     private readonly Microsoft.Extensions.Logging.ILogger _logger;
@@ -56,6 +57,7 @@ internal sealed class ChallengeService
         _counted = FloodgateMeter.Instruments(meters, static meter =>
             meter.CreateCounter<long>("floodgate.challenges", description: "Proof-of-work challenges issued, solved and refused."));
         _policies = policies.ToDictionary(PolicyId);
+        _keyed = new HashSet<string>(options.KeysByPolicy.Keys, StringComparer.Ordinal);
         _key = _options.SigningKey is { } key ? Convert.FromBase64String(key) : RandomNumberGenerator.GetBytes(32);
     }
 
@@ -86,8 +88,11 @@ internal sealed class ChallengeService
         }
     }
 
-    /// <summary>Whether <paramref name="policy"/> offers the challenge at all.</summary>
-    public bool Offers(string policy) => _options.Policies.Count == 0 || _options.Policies.Contains(policy);
+    /// <summary>
+    /// Whether <paramref name="policy"/> offers the challenge at all: never a policy keyed by an API key or a user, since a
+    /// pass lifts an address's block and the key's would stay.
+    /// </summary>
+    public bool Offers(string policy) => !_keyed.Contains(policy) && (_options.Policies.Count == 0 || _options.Policies.Contains(policy));
 
     /// <summary>How many passes the client earned under the policy in the last hour.</summary>
     public int PassesUsed(string policy, in IpKey client) =>
