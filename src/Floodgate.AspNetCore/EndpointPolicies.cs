@@ -12,6 +12,9 @@ internal sealed class EndpointPolicies
 {
     public static readonly EndpointPolicies None = new([]);
 
+    /// <summary>A <c>[DisableFloodgate]</c> endpoint: no policy, no global guard, no lists.</summary>
+    public static readonly EndpointPolicies Disabled = new([]) { IsDisabled = true };
+
     private readonly string[] _statePrefixes;   // "\"api\";r=" per policy
     private readonly int _maxStateLength;       // the longest RateLimit value these policies can produce
 
@@ -35,6 +38,9 @@ internal sealed class EndpointPolicies
     }
 
     public int Count => Names.Length;
+
+    /// <summary>Gets whether the endpoint is <c>[DisableFloodgate]</c>: Floodgate does nothing for it.</summary>
+    public bool IsDisabled { get; private init; }
 
     public string[] Names { get; }
 

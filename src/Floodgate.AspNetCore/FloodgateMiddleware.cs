@@ -72,6 +72,18 @@ internal sealed class FloodgateMiddleware
     public Task InvokeAsync(HttpContext context)
     {
         FloodgateOptions options = _service.Options;
+
+        // The endpoint's policies first (one cached lookup): a [DisableFloodgate] endpoint (health probes, the admin
+        // endpoints) skips everything, the global guard included, so a flood cannot take down what must stay up. The
+        // endpoint is read through the feature collection's indexer (see CheckClient).
+        EndpointPolicies policies = (context.Features[typeof(IEndpointFeature)] as IEndpointFeature)?.Endpoint is { } endpoint
+            ? _byEndpoint.GetOrAdd(endpoint, _resolve)
+            : _withoutEndpoint;
+        if (policies.IsDisabled)
+        {
+            return _next(context);
+        }
+
         if (_service.Global is { } global)
         {
             // One shared budget for all requests: no per-client work before it, and a tiny static answer.
@@ -97,17 +109,17 @@ internal sealed class FloodgateMiddleware
                 return Busy(context, 1, _service.Rejections.Problems);
             }
 
-            return WithinCapAsync(context);
+            return WithinCapAsync(context, policies);
         }
 
-        return CheckClient(context);
+        return CheckClient(context, policies);
     }
 
-    private async Task WithinCapAsync(HttpContext context)
+    private async Task WithinCapAsync(HttpContext context, EndpointPolicies policies)
     {
         try
         {
-            await CheckClient(context).ConfigureAwait(false);
+            await CheckClient(context, policies).ConfigureAwait(false);
         }
         finally
         {
@@ -130,7 +142,7 @@ internal sealed class FloodgateMiddleware
         return response.Body.WriteAsync(s_busy).AsTask();
     }
 
-    private Task CheckClient(HttpContext context)
+    private Task CheckClient(HttpContext context, EndpointPolicies policies)
     {
         FloodgateOptions options = _service.Options;
         if (options.Exempt?.Invoke(context) == true)
@@ -138,20 +150,30 @@ internal sealed class FloodgateMiddleware
             return _next(context);
         }
 
-        // The endpoint, the client's address and (in WriteHeaders) the response headers are read through the feature
-        // collection's indexer: HttpContext's typed accessors (GetEndpoint, Connection, Response.Headers) each make a
-        // generic virtual call (Features.Get<T>) per request, which costs a lookup of its own; the indexer is a plain
-        // interface call.
+        // The client's address and (in WriteHeaders) the response headers are read through the feature collection's
+        // indexer: HttpContext's typed accessors (Connection, Response.Headers) each make a generic virtual call
+        // (Features.Get<T>) per request, which costs a lookup of its own; the indexer is a plain interface call.
         IFeatureCollection features = context.Features;
-        EndpointPolicies policies = (features[typeof(IEndpointFeature)] as IEndpointFeature)?.Endpoint is { } endpoint
-            ? _byEndpoint.GetOrAdd(endpoint, _resolve)
-            : _withoutEndpoint;
-        if (policies.Count == 0)
+        if (policies.Count == 0 && !_service.AppWideChecks)
         {
             return _next(context);
         }
 
         var address = (features[typeof(IHttpConnectionFeature)] as IHttpConnectionFeature)?.RemoteIpAddress;
+
+        // App-wide: the denylist on endpoints without a policy (those with one check it themselves), and a client
+        // blacklisted under any policy, by its address, on every endpoint.
+        if (_service.AppWideChecks && _service.TryRefuseAppWide(address, checkLists: policies.Count == 0, out Decision refused, out string policyName))
+        {
+            LogDecision(policyName, address, refused);
+            return RejectionWriter.WriteAsync(context, _service.Rejections, policyName, refused, RejectionWriter.StatusOf(refused.Reason));
+        }
+
+        if (policies.Count == 0)
+        {
+            return _next(context);
+        }
+
         if (policies.Counting is not null)
         {
             return CheckCountingAsync(context, policies, address);
@@ -387,6 +409,11 @@ internal sealed class FloodgateMiddleware
     /// <summary>An endpoint's policies, resolved once per endpoint: its [Floodgate]/RequireFloodgate names, else the default.</summary>
     private EndpointPolicies Resolve(Endpoint? endpoint)
     {
+        if (endpoint?.Metadata.GetMetadata<DisableFloodgateAttribute>() is not null)
+        {
+            return EndpointPolicies.Disabled;
+        }
+
         List<(string Name, int Cost)> uses = UsesOf(endpoint);
         return uses.Count == 0 ? EndpointPolicies.None : new EndpointPolicies(uses.Where(u => _service.Limiters.ContainsKey(u.Name))
             .Select(u => (u.Name, _service.Policies[u.Name], _service.Limiters[u.Name], _service.Remote.GetValueOrDefault(u.Name), u.Cost)).ToList(),

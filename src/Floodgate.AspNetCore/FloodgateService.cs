@@ -17,6 +17,7 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
     private readonly Dictionary<string, FloodgateLimiter> _limiters = new(StringComparer.Ordinal);
     private readonly Dictionary<string, FloodgatePolicy> _policies = new(StringComparer.Ordinal);
     private readonly Dictionary<string, IFloodgateRemoteLimiter> _remote = new(StringComparer.Ordinal);
+    private readonly (string Name, FloodgateLimiter Limiter)[] _appWide = [];
 
     public FloodgateService(IOptions<FloodgateOptions> options, IHostEnvironment environment, ILoggerFactory loggers, IServiceProvider services)
     {
@@ -86,6 +87,9 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
                 }
             }
 
+            // In name order, so that which policy answers an app-wide refusal does not depend on registration order.
+            _appWide = _limiters.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => (p.Key, p.Value)).ToArray();
+
             // The challenge grants passes in this process's tables: with a shared store it is not offered (see the README).
             if (Options.Challenge.Enabled && store is null)
             {
@@ -107,6 +111,49 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
     }
 
     public FloodgateOptions Options { get; }
+
+    /// <summary>
+    /// Gets whether requests need the app-wide step (the denylist on endpoints without a policy, blacklistings across
+    /// policies): when there is a policy to hold them. Without a list entry or a blacklisting the step costs a flag read.
+    /// </summary>
+    public bool AppWideChecks => _appWide.Length > 0;
+
+    /// <summary>
+    /// Refuses a request app-wide: a denylisted address (with <paramref name="checkLists"/>, for endpoints without a
+    /// policy; the lists are the same in every policy), or an address blacklisted under any policy. Allocation-free.
+    /// </summary>
+    public bool TryRefuseAppWide(System.Net.IPAddress? address, bool checkLists, out Decision decision, out string policy)
+    {
+        (string Name, FloodgateLimiter Limiter)[] all = _appWide;
+        if (checkLists)
+        {
+            FloodgateLimiter first = all[0].Limiter;
+            IpKey own = first.GetKey(address);
+            if (first.TryListDecision(in own, out decision) && decision.Reason == DecisionReason.Denylisted)
+            {
+                policy = all[0].Name;
+                return true;
+            }
+        }
+
+        for (int i = 0; i < all.Length; i++)
+        {
+            FloodgateLimiter limiter = all[i].Limiter;
+            if (limiter.MayHoldBlacklisted)
+            {
+                IpKey key = limiter.GetKey(address);
+                if (limiter.TryGetBan(in key, out decision) && decision.Reason == DecisionReason.Blacklisted)
+                {
+                    policy = all[i].Name;
+                    return true;
+                }
+            }
+        }
+
+        decision = default;
+        policy = string.Empty;
+        return false;
+    }
 
     /// <summary>Gets the hasher of the policies' keys (API keys, users); null when every policy counts addresses.</summary>
     public FloodgateKeyHasher? KeyHasher { get; }

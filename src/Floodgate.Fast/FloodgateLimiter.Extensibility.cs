@@ -58,6 +58,14 @@ public sealed partial class FloodgateLimiter
     [EditorBrowsable(EditorBrowsableState.Never)]
     public bool GrantPass(in IpKey key) => _engine.GrantPass(in key);
 
+    /// <summary>
+    /// Gets whether this table may hold a blacklisted client: false until its first blacklisting (escalation, an operator,
+    /// a shared store, or recovery), then true for good. The ASP.NET Core adapter skips its app-wide blacklist check of a
+    /// table until then.
+    /// </summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public bool MayHoldBlacklisted => _engine.MayHoldBlacklisted;
+
     /// <summary>Gets why the ban journal's last write failed; <see langword="null"/> while bans are journaled (or there is no journal).</summary>
     [EditorBrowsable(EditorBrowsableState.Never)]
     public string? JournalError => _checkpointer?.Journal?.LastWriteError;

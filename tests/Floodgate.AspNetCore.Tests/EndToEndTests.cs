@@ -122,21 +122,58 @@ public sealed class EndToEndTests
     }
 
     [Fact]
-    public async Task TheGlobalGuardAnswers503BeforeAnyPerClientWork()
+    public async Task TheGlobalGuardAnswers503BeforeAnyPerClientWorkButNeverOnADisabledEndpoint()
     {
         await using TestServer server = await Api(o => o.GlobalLimit = new FloodgatePolicy { PermitLimit = 3, Window = TimeSpan.FromSeconds(1) });
         var statuses = new List<HttpStatusCode>();
         for (int client = 10; client < 15; client++)
         {
-            statuses.Add((await server.ClientFrom(client).GetAsync("/health")).StatusCode);
+            statuses.Add((await server.ClientFrom(client).GetAsync("/nowhere")).StatusCode);   // no endpoint: counted by the guard
         }
 
-        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.ServiceUnavailable, HttpStatusCode.ServiceUnavailable], statuses);
+        Assert.Equal([HttpStatusCode.NotFound, HttpStatusCode.NotFound, HttpStatusCode.NotFound, HttpStatusCode.ServiceUnavailable, HttpStatusCode.ServiceUnavailable], statuses);
         HttpResponseMessage busy = await server.ClientFrom(15).GetAsync("/items");
         Assert.Equal("Service busy: please retry shortly.", await busy.Content.ReadAsStringAsync());   // tiny and static
         Assert.Equal(TimeSpan.FromSeconds(1), busy.Headers.RetryAfter!.Delta);
+
+        // Health probes (and the admin endpoints) are [DisableFloodgate]: the flood never reaches them, nor they it.
+        for (int i = 0; i < 10; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await server.ClientFrom(17).GetAsync("/health")).StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await server.ClientFrom(18).GetAsync("/items")).StatusCode);
         server.Time.Advance(TimeSpan.FromSeconds(1));
-        Assert.Equal(HttpStatusCode.OK, (await server.ClientFrom(16).GetAsync("/health")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await server.ClientFrom(16).GetAsync("/items")).StatusCode);
+    }
+
+    [Fact]
+    public async Task AtTheConcurrencyCapDisabledEndpointsStillAnswer()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int inside = 0;
+        await using TestServer server = await TestServer.StartAsync(
+            o =>
+            {
+                o.Persistence = false;
+                o.GlobalConcurrencyLimit = 2;
+            },
+            app =>
+            {
+                app.MapGet("/slow", async () =>
+                {
+                    Interlocked.Increment(ref inside);
+                    await release.Task;
+                    return "slow";
+                });
+                app.MapGet("/health", () => "ok").DisableFloodgate();
+            });
+        Task<HttpResponseMessage>[] held = [server.ClientFrom(2).GetAsync("/slow"), server.ClientFrom(3).GetAsync("/slow")];
+        await Eventually.WaitAsync(() => Task.FromResult(Volatile.Read(ref inside) == 2), "two requests holding the cap");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await server.ClientFrom(4).GetAsync("/slow")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await server.ClientFrom(4).GetAsync("/health")).StatusCode);
+        release.SetResult();
+        Assert.All(await Task.WhenAll(held), r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
     }
 
     [Fact]

@@ -65,6 +65,11 @@ internal sealed partial class LimiterEngine<TParams>
 
         if (length != 0)
         {
+            if (length < 0)
+            {
+                NoteBlacklisting();
+            }
+
             for (int attempt = 0; ; attempt++)
             {
                 long updated = length < 0

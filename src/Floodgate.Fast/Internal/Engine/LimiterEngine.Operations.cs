@@ -125,6 +125,7 @@ internal sealed partial class LimiterEngine<TParams>
             }
 
             // CAS: set the blacklist flag, keeping the rest of the word.
+            NoteBlacklisting();
             long updated = BlockWord.Make(BlockWord.Until(block), BlockWord.Generation(block), BlockWord.IsPunished(block), blacklisted: true);
             if (Interlocked.CompareExchange(ref cold.Block, updated, block) == block)
             {
@@ -227,6 +228,11 @@ internal sealed partial class LimiterEngine<TParams>
 
         ref ColdEntry cold = ref Table.Cold(slot);
         long until = durationMs > 0 ? Clock.StampMs() + durationMs : now;
+        if (durationMs < 0)
+        {
+            NoteBlacklisting();
+        }
+
         while (true)
         {
             long block = Volatile.Read(ref cold.Block);

@@ -106,6 +106,11 @@ internal sealed partial class LimiterEngine<TParams>
         ref ColdEntry cold = ref Table.Cold(slot);
         long fresh = Volatile.Read(ref cold.Block);
         bool blockState = blacklisted || until > 0;
+        if (blacklisted)
+        {
+            NoteBlacklisting();
+        }
+
         Volatile.Write(ref cold.Block, BlockWord.Make(until, BlockWord.Generation(fresh), punished, blacklisted));
         Volatile.Write(ref cold.Offenses, OffenseWord.Make(Math.Max(0, quietFrom), Math.Clamp(entry.OffenseCount, 0, OffenseWord.MaxCount), Volatile.Read(ref cold.Offenses)));
         Volatile.Write(ref cold.LastAllowed, Math.Max(0, lastAllowed));

@@ -40,7 +40,24 @@ internal abstract class LimiterEngine : IDisposable
         Denylist.Changed += UpdateListsInUse;
     }
 
+    private int _mayHoldBlacklisted;
+
     public event EventHandler<FloodgateEventArgs>? ClientStateChanged;
+
+    /// <summary>
+    /// Gets whether this table may hold a blacklisted client: false until the first blacklisting (escalation, operator,
+    /// shared store, or recovery), then true for good. Lets app-wide checks skip the table until there is one to find.
+    /// </summary>
+    public bool MayHoldBlacklisted => Volatile.Read(ref _mayHoldBlacklisted) != 0;
+
+    /// <summary>Called before any write that blacklists a client (so a reader that sees the flag clear finds none).</summary>
+    protected void NoteBlacklisting()
+    {
+        if (Volatile.Read(ref _mayHoldBlacklisted) == 0)
+        {
+            Volatile.Write(ref _mayHoldBlacklisted, 1);
+        }
+    }
 
     /// <summary>Gets the IPv6 prefix length client keys are made with: the limiter's, or the policy's when finer.</summary>
     public int KeyIpv6PrefixLength { get; }
