@@ -24,6 +24,12 @@ internal static partial class AdapterLog
     [LoggerMessage(EventId = 305, Level = LogLevel.Information, Message = "Floodgate: keyed policies {Policies} hash their keys with the secret from {Source}.")]
     public static partial void KeySecretSource(ILogger logger, string policies, string source);
 
+    [LoggerMessage(EventId = 306, Level = LogLevel.Debug, Message = "Floodgate {Policy} (shadow): {Client} would be refused: {Reason}.")]
+    public static partial void ShadowRefusal(ILogger logger, string policy, string client, DecisionReason reason);
+
+    [LoggerMessage(EventId = 307, Level = LogLevel.Information, Message = "Floodgate {Policy} (shadow): {Client} would be {Kind} (block {BlockCount}, until {ExpiresAt}).")]
+    public static partial void ShadowStateChange(ILogger logger, string policy, string client, FloodgateEventKind kind, int blockCount, DateTimeOffset? expiresAt);
+
     [LoggerMessage(EventId = 320, Level = LogLevel.Debug, Message = "Floodgate {Policy}: challenge issued to {Client}.")]
     public static partial void ChallengeIssued(ILogger logger, string policy, string client);
 

@@ -21,8 +21,14 @@ internal sealed class EndpointPolicies
     public EndpointPolicies(
         List<(string Name, FloodgatePolicy Policy, FloodgateLimiter Limiter, IFloodgateRemoteLimiter? Remote, int Cost)> policies,
         Func<string, FloodgateKey>? keyOf = null,
-        IReadOnlyDictionary<string, Func<HttpContext, bool>>? predicates = null)
+        IReadOnlyDictionary<string, Func<HttpContext, bool>>? predicates = null,
+        Func<string, bool>? shadowOf = null)
     {
+        // Shadow (dry-run) policies first: they see every request that reaches this step, refused by an enforced one or not.
+        bool[] shadow = policies.Select(p => shadowOf?.Invoke(p.Name) == true).ToArray();
+        policies = policies.Select((p, i) => (p, i)).OrderBy(x => shadow[x.i] ? 0 : 1).ThenBy(x => x.i).Select(x => x.p).ToList();
+        shadow = policies.Select(p => shadowOf?.Invoke(p.Name) == true).ToArray();
+        Shadow = shadow.Any(s => s) ? shadow : null;
         Names = policies.Select(p => p.Name).ToArray();
         CountRule?[] counting = policies.Select(p => CountRule.Of(p.Policy, predicates?.GetValueOrDefault(p.Name))).ToArray();
         Counting = counting.Any(c => c is not null) ? counting : null;
@@ -33,9 +39,17 @@ internal sealed class EndpointPolicies
         Remote = policies.Any(p => p.Remote is not null) ? policies.Select(p => p.Remote!).ToArray() : null;
         _statePrefixes = Names.Select(n => "\"" + n + "\";r=").ToArray();
         _maxStateLength = _statePrefixes.Sum(p => 2 + p.Length + 10 + 3 + 20);   // ", ", prefix, a uint, ";t=", a long
-        PolicyHeader = string.Join(", ", policies.Select(p =>
+        // A shadow policy is invisible to clients: no RateLimit item of its own.
+        PolicyHeader = string.Join(", ", policies.Where((_, i) => !shadow[i]).Select(p =>
             string.Create(CultureInfo.InvariantCulture, $"\"{p.Name}\";q={p.Policy.PermitLimit};w={(long)Math.Ceiling(p.Policy.Window.TotalSeconds)}")));
+        HasHeaders = shadow.Any(s => !s);
     }
+
+    /// <summary>Gets which policies are dry runs (shadow: never refuse), or null when none is.</summary>
+    public bool[]? Shadow { get; }
+
+    /// <summary>Gets whether any policy here sends RateLimit headers (a shadow policy sends none).</summary>
+    public bool HasHeaders { get; }
 
     public int Count => Names.Length;
 
@@ -72,7 +86,12 @@ internal sealed class EndpointPolicies
         int length = 0;
         for (int i = 0; i < decisions.Length; i++)
         {
-            if (i > 0)
+            if (Shadow?[i] == true)
+            {
+                continue;   // a dry run: not shown to clients
+            }
+
+            if (length > 0)
             {
                 ", ".CopyTo(buffer[length..]);
                 length += 2;

@@ -88,7 +88,7 @@ internal sealed class FloodgateMiddleware
         {
             // One shared budget for all requests: no per-client work before it, and a tiny static answer.
             Decision overall = global.Check(IpKey.Unknown);
-            if (!overall.IsAllowed)
+            if (!overall.IsAllowed && !Shadowed("global", address: null, overall))
             {
                 return Busy(context, RejectionWriter.Seconds(overall.RetryAfter), _service.Rejections.Problems);
             }
@@ -103,7 +103,7 @@ internal sealed class FloodgateMiddleware
         if (options.GlobalConcurrencyLimit is int cap)
         {
             // Interlocked: the count of requests in flight, shared by every thread serving requests.
-            if (Interlocked.Increment(ref _inFlight) > cap)
+            if (Interlocked.Increment(ref _inFlight) > cap && !Shadowed("concurrency", address: null, Decision.Denied(DecisionReason.RateLimited, cap, 1000, 1000)))
             {
                 Interlocked.Decrement(ref _inFlight);
                 return Busy(context, 1, _service.Rejections.Problems);
@@ -163,17 +163,30 @@ internal sealed class FloodgateMiddleware
 
         // App-wide: the denylist on endpoints without a policy (those with one check it themselves), and a client
         // blacklisted under any policy, by its address, on every endpoint.
-        if (_service.AppWideChecks && _service.TryRefuseAppWide(address, checkLists: policies.Count == 0, out Decision refused, out string policyName))
+        // Until the first blacklisting this is a flag read per policy; the lists of an endpoint with a policy are its own.
+        if (policies.Count == 0 || _service.MayHoldBlacklisted)
+        {
+            return CheckAppWide(context, policies, address);
+        }
+
+        return CheckPolicies(context, policies, address);
+    }
+
+    /// <summary>The app-wide refusals (see CheckClient), then the endpoint's policies; out of line, off the common path.</summary>
+    private Task CheckAppWide(HttpContext context, EndpointPolicies policies, System.Net.IPAddress? address)
+    {
+        if (_service.AppWideChecks && _service.TryRefuseAppWide(address, checkLists: policies.Count == 0, out Decision refused, out string policyName) &&
+            !Shadowed(policyName, address, refused))
         {
             LogDecision(policyName, address, refused);
             return RejectionWriter.WriteAsync(context, _service.Rejections, policyName, refused, RejectionWriter.StatusOf(refused.Reason));
         }
 
-        if (policies.Count == 0)
-        {
-            return _next(context);
-        }
+        return policies.Count == 0 ? _next(context) : CheckPolicies(context, policies, address);
+    }
 
+    private Task CheckPolicies(HttpContext context, EndpointPolicies policies, System.Net.IPAddress? address)
+    {
         if (policies.Counting is not null)
         {
             return CheckCountingAsync(context, policies, address);
@@ -184,7 +197,7 @@ internal sealed class FloodgateMiddleware
             return CheckSharedAsync(context, policies, address);
         }
 
-        if (policies.Keys is not null)
+        if (policies.Keys is not null || policies.Shadow is not null)
         {
             return CheckSeveral(context, policies, address);
         }
@@ -224,7 +237,7 @@ internal sealed class FloodgateMiddleware
                 LogDecision(policies.Names[i], address, decisions[i]);
             }
 
-            if (!decisions[i].IsAllowed)
+            if (!decisions[i].IsAllowed && !Shadowed(policies, i, address, decisions[i]))
             {
                 WriteHeaders(context, policies, decisions[..(i + 1)], allowed: false);
                 return RejectionWriter.WriteAsync(context, _service.Rejections, policies.Names[i], decisions[i], RejectionWriter.StatusOf(decisions[i].Reason));
@@ -253,7 +266,7 @@ internal sealed class FloodgateMiddleware
                 LogDecision(policies.Names[i], address, decisions[i]);
             }
 
-            if (!decisions[i].IsAllowed)
+            if (!decisions[i].IsAllowed && !Shadowed(policies, i, address, decisions[i]))
             {
                 WriteHeaders(context, policies, decisions.AsSpan(0, i + 1), allowed: false);
                 await RejectionWriter.WriteAsync(context, _service.Rejections, policies.Names[i], decisions[i], RejectionWriter.StatusOf(decisions[i].Reason)).ConfigureAwait(false);
@@ -316,7 +329,7 @@ internal sealed class FloodgateMiddleware
             }
 
             LogDecision(policies.Names[i], address, keyed[i], keys[i], decisions[i]);
-            if (!decisions[i].IsAllowed)
+            if (!decisions[i].IsAllowed && !Shadowed(policies, i, address, decisions[i]))
             {
                 WriteHeaders(context, policies, decisions.AsSpan(0, i + 1), allowed: false);
                 await RejectionWriter.WriteAsync(context, _service.Rejections, policies.Names[i], decisions[i], RejectionWriter.StatusOf(decisions[i].Reason)).ConfigureAwait(false);
@@ -374,11 +387,31 @@ internal sealed class FloodgateMiddleware
         }
     }
 
+    /// <summary>A refusal by a dry-run policy (its own Mode, or the app's): logged (event 306) and let through.</summary>
+    private bool Shadowed(EndpointPolicies policies, int i, System.Net.IPAddress? address, Decision decision) =>
+        policies.Shadow?[i] == true && Shadowed(policies.Names[i], address, decision, force: true);
+
+    /// <summary>A refusal while the app runs in Shadow mode (or <paramref name="force"/>): logged and let through.</summary>
+    private bool Shadowed(string policy, System.Net.IPAddress? address, Decision decision, bool force = false)
+    {
+        if (!force && _service.Options.Mode != FloodgateMode.Shadow)
+        {
+            return false;
+        }
+
+        if (_service.Logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
+        {
+            AdapterLog.ShadowRefusal(_service.Logger, policy, address?.ToString() ?? "unknown", decision.Reason);
+        }
+
+        return true;
+    }
+
     /// <summary>RateLimit-Policy and RateLimit for the decisions so far, on the answers <see cref="FloodgateOptions.RateLimitHeaders"/> names.</summary>
     private void WriteHeaders(HttpContext context, EndpointPolicies policies, ReadOnlySpan<Decision> decisions, bool allowed)
     {
         FloodgateRateLimitHeaders mode = _service.Options.RateLimitHeaders;
-        if (mode == FloodgateRateLimitHeaders.Never || (mode == FloodgateRateLimitHeaders.OnRejection && allowed))
+        if (mode == FloodgateRateLimitHeaders.Never || (mode == FloodgateRateLimitHeaders.OnRejection && allowed) || !policies.HasHeaders)
         {
             return;
         }
@@ -417,7 +450,7 @@ internal sealed class FloodgateMiddleware
         List<(string Name, int Cost)> uses = UsesOf(endpoint);
         return uses.Count == 0 ? EndpointPolicies.None : new EndpointPolicies(uses.Where(u => _service.Limiters.ContainsKey(u.Name))
             .Select(u => (u.Name, _service.Policies[u.Name], _service.Limiters[u.Name], _service.Remote.GetValueOrDefault(u.Name), u.Cost)).ToList(),
-            _service.Options.GetKey, _service.Options.CountPredicates);
+            _service.Options.GetKey, _service.Options.CountPredicates, _service.IsShadow);
     }
 
     /// <summary>

@@ -52,6 +52,11 @@ internal sealed class FloodgateOptionsValidator(FloodgatePolicyRegistry generate
             errors.AddRange(options.GlobalLimit.Validate("Floodgate:GlobalLimit"));
         }
 
+        if (!Enum.IsDefined(options.Mode))
+        {
+            errors.Add($"Floodgate:Mode must be Enforce or Shadow; got '{(int)options.Mode}'.");
+        }
+
         if (options.GlobalConcurrencyLimit <= 0)
         {
             errors.Add($"Floodgate:GlobalConcurrencyLimit must be greater than 0, or null for no cap; got {options.GlobalConcurrencyLimit}.");

@@ -18,6 +18,7 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
     private readonly Dictionary<string, FloodgatePolicy> _policies = new(StringComparer.Ordinal);
     private readonly Dictionary<string, IFloodgateRemoteLimiter> _remote = new(StringComparer.Ordinal);
     private readonly (string Name, FloodgateLimiter Limiter)[] _appWide = [];
+    private readonly FloodgateLimiter[] _appWideLimiters = [];
 
     public FloodgateService(IOptions<FloodgateOptions> options, IHostEnvironment environment, ILoggerFactory loggers, IServiceProvider services)
     {
@@ -79,16 +80,17 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
                     // The shared store decides; the in-process limiter is its local table, and its events are the store's.
                     IFloodgateRemoteLimiter remote = store.Create(name, policy, limiter);
                     _remote.Add(name, remote);
-                    remote.ClientStateChanged += (_, e) => LogStateChange(logger, name, e);
+                    remote.ClientStateChanged += (_, e) => LogStateChange(logger, name, e, IsShadow(name));
                 }
                 else
                 {
-                    limiter.ClientStateChanged += (_, e) => LogStateChange(logger, name, e);
+                    limiter.ClientStateChanged += (_, e) => LogStateChange(logger, name, e, IsShadow(name));
                 }
             }
 
             // In name order, so that which policy answers an app-wide refusal does not depend on registration order.
             _appWide = _limiters.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => (p.Key, p.Value)).ToArray();
+            _appWideLimiters = _appWide.Select(p => p.Limiter).ToArray();
 
             // The challenge grants passes in this process's tables: with a shared store it is not offered (see the README).
             if (Options.Challenge.Enabled && store is null)
@@ -112,11 +114,34 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
 
     public FloodgateOptions Options { get; }
 
+    /// <summary>Whether a policy is a dry run: its own <see cref="FloodgatePolicy.Mode"/>, or the app's.</summary>
+    public bool IsShadow(string policy) =>
+        Options.Mode == FloodgateMode.Shadow || (_policies.TryGetValue(policy, out FloodgatePolicy? declared) && declared.Mode == FloodgateMode.Shadow);
+
     /// <summary>
     /// Gets whether requests need the app-wide step (the denylist on endpoints without a policy, blacklistings across
     /// policies): when there is a policy to hold them. Without a list entry or a blacklisting the step costs a flag read.
     /// </summary>
     public bool AppWideChecks => _appWide.Length > 0;
+
+    /// <summary>Gets whether any policy's table may hold a blacklisted client (until the first blacklisting: a flag read per policy).</summary>
+    public bool MayHoldBlacklisted
+    {
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        get
+        {
+            FloodgateLimiter[] all = _appWideLimiters;
+            for (int i = 0; i < all.Length; i++)
+            {
+                if (all[i].MayHoldBlacklisted)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
 
     /// <summary>
     /// Refuses a request app-wide: a denylisted address (with <paramref name="checkLists"/>, for endpoints without a
@@ -205,8 +230,15 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
         Global?.Dispose();
     }
 
-    private static void LogStateChange(ILogger logger, string policy, FloodgateEventArgs e)
+    private static void LogStateChange(ILogger logger, string policy, FloodgateEventArgs e, bool shadow)
     {
+        if (shadow)
+        {
+            // A dry run: what would have happened, so that a candidate policy's effect can be read from the log.
+            AdapterLog.ShadowStateChange(logger, policy, e.Client.ToString(), e.Kind, e.BlockCount, e.ExpiresAt);
+            return;
+        }
+
         if (e.Kind == FloodgateEventKind.Blacklisted)
         {
             AdapterLog.ClientBlacklisted(logger, policy, e.Client.ToString(), e.BlockCount);

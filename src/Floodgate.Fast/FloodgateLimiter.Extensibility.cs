@@ -64,7 +64,11 @@ public sealed partial class FloodgateLimiter
     /// table until then.
     /// </summary>
     [EditorBrowsable(EditorBrowsableState.Never)]
-    public bool MayHoldBlacklisted => _engine.MayHoldBlacklisted;
+    public bool MayHoldBlacklisted
+    {
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        get => _engine.MayHoldBlacklisted;
+    }
 
     /// <summary>Gets why the ban journal's last write failed; <see langword="null"/> while bans are journaled (or there is no journal).</summary>
     [EditorBrowsable(EditorBrowsableState.Never)]

@@ -158,6 +158,13 @@ public sealed class FloodgatePolicy
     /// </summary>
     public string? CountStatusCodes { get; set; }
 
+    /// <summary>
+    /// Gets or sets whether the policy's refusals are carried out (<see cref="FloodgateMode.Enforce"/>) or only counted,
+    /// logged and measured (<see cref="FloodgateMode.Shadow"/>, a dry run). The engine decides the same either way; the
+    /// ASP.NET Core adapter carries out the mode. <value>The default value is <see cref="FloodgateMode.Enforce"/>.</value>
+    /// </summary>
+    public FloodgateMode Mode { get; set; }
+
     /// <summary>Returns a copy of this policy.</summary>
     /// <returns>A new policy with the same settings.</returns>
     public FloodgatePolicy Clone() => (FloodgatePolicy)MemberwiseClone();
@@ -217,6 +224,11 @@ public sealed class FloodgatePolicy
         }
 
         ValidateShape(Fail);
+
+        if (!Enum.IsDefined(Mode))
+        {
+            Fail(nameof(Mode), (int)Mode, "must be Enforce or Shadow");
+        }
 
         if (CountStatusCodes is not null && !Internal.StatusCodeSet.TryParse(CountStatusCodes, out _))
         {

@@ -141,6 +141,11 @@ public sealed partial class PolicyGenerator
             Line("int", "Burst", Long(p.Burst));
         }
 
+        if (p.Mode == 1)
+        {
+            Line("global::Floodgate.FloodgateMode", "Mode", "global::Floodgate.FloodgateMode.Shadow");
+        }
+
         if (p.CountStatusCodes is not null)
         {
             Line("string", "CountStatusCodes", "\"" + Escape(p.CountStatusCodes) + "\"");

@@ -241,6 +241,12 @@ public sealed partial class PolicyGenerator
             Contradiction("Cooldown cannot be combined with CountStatusCodes (a cooldown is between requests, and only some are counted); remove one");
         }
 
+        int mode = Int("Mode", 0);
+        if (mode is not (0 or 1))
+        {
+            Contradiction($"Mode must be Enforce or Shadow; got {mode}");
+        }
+
         long total = (long)permitLimit + Math.Max(0, grace) + (accumulate ? (accumulateLimit < 0 ? permitLimit : accumulateLimit) : 0);
         if (total > MaxTotalPermits)
         {
@@ -250,7 +256,7 @@ public sealed partial class PolicyGenerator
         return diagnostics.Count > errors ? null : new PolicySpec(
             name, ToTypeName(name), permitLimit, window, blockDuration, Bool("RelativeBlock", false), blockLimit, blockExceed,
             Bool("BlockExceedReset", true), maxWindow, accumulate, accumulateLimit, cooldown, grace, multiplier, maxBlock,
-            maxClientsPerPrefix, algorithm, burst, countStatusCodes, LocationInfo.From(location));
+            maxClientsPerPrefix, algorithm, burst, countStatusCodes, mode, LocationInfo.From(location));
     }
 
     private static string Keyword(TypeDeclarationSyntax type) => type switch

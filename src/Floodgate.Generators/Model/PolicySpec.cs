@@ -22,4 +22,5 @@ internal sealed record PolicySpec(
     int Algorithm,
     int Burst,
     string? CountStatusCodes,
+    int Mode,
     LocationInfo? Location);

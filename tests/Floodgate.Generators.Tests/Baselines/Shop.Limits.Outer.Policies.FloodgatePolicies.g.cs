@@ -43,6 +43,8 @@ partial class Outer
             public static long MaxBlockDurationMilliseconds => -1;
             /// <inheritdoc />
             public static int MaxClientsPerPrefix => 64;
+            /// <inheritdoc />
+            public static global::Floodgate.FloodgateMode Mode => global::Floodgate.FloodgateMode.Shadow;
         }
 
         /// <summary>The Floodgate policy "login", compiled from its [FloodgatePolicy] attribute.</summary>

@@ -34,7 +34,7 @@ internal abstract class LimiterEngine : IDisposable
         Clock = new MonotonicClock(options.TimeProvider, options.CoarseClock, options.ClockSource, PolicyMath.ShortestDuration(policy), options.KernelTicks);
         Allowlist = new AccessList(KeyIpv6PrefixLength);
         Denylist = new AccessList(KeyIpv6PrefixLength);
-        Metrics = new FloodgateMetrics(options.Name, Table.Capacity, options.MeterFactory);
+        Metrics = new FloodgateMetrics(options.Name, Table.Capacity, options.MeterFactory, policy.Mode == FloodgateMode.Shadow);
         BlockLengths = PolicyMath.BlockLengths(policy);
         Allowlist.Changed += UpdateListsInUse;
         Denylist.Changed += UpdateListsInUse;

@@ -23,9 +23,11 @@ internal sealed class FloodgateMetrics : IDisposable
     private readonly SharedMeter _meter;
     private readonly int _capacity;
     private readonly KeyValuePair<string, object?> _limiterTag;
+    private readonly bool _shadow;
 
-    public FloodgateMetrics(string limiterName, int capacity, IMeterFactory? meterFactory)
+    public FloodgateMetrics(string limiterName, int capacity, IMeterFactory? meterFactory, bool shadow = false)
     {
+        _shadow = shadow;   // a dry-run policy's decisions carry floodgate.mode = shadow
         // One spare row in front, so row 0 does not share a line with the array header.
         _cells = new long[(CounterRows.Count + 1) * RowWidth];
         _limiterTag = new("floodgate.limiter", limiterName);
@@ -73,7 +75,9 @@ internal sealed class FloodgateMetrics : IDisposable
         var measurements = new Measurement<long>[s_decisionNames.Length];
         for (int i = 0; i < s_decisionNames.Length; i++)
         {
-            measurements[i] = new(Read((MetricIndex)i), _limiterTag, new("floodgate.decision", s_decisionNames[i]));
+            measurements[i] = _shadow
+                ? new(Read((MetricIndex)i), _limiterTag, new("floodgate.decision", s_decisionNames[i]), new("floodgate.mode", "shadow"))
+                : new(Read((MetricIndex)i), _limiterTag, new("floodgate.decision", s_decisionNames[i]));
         }
 
         return measurements;

@@ -58,5 +58,6 @@ internal readonly struct StaticPolicyParameters<TPolicy> : IPolicyParameters
         Algorithm = TPolicy.Algorithm,
         Burst = TPolicy.Burst < 0 ? null : TPolicy.Burst,
         CountStatusCodes = TPolicy.CountStatusCodes,
+        Mode = TPolicy.Mode,
     };
 }
