@@ -114,6 +114,9 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
 
     public FloodgateOptions Options { get; }
 
+    /// <summary>Gets each policy's overflow count at the previous health check.</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, long> OverflowSeen { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Whether a policy is a dry run: its own <see cref="FloodgatePolicy.Mode"/>, or the app's.</summary>
     public bool IsShadow(string policy) =>
         Options.Mode == FloodgateMode.Shadow || (_policies.TryGetValue(policy, out FloodgatePolicy? declared) && declared.Mode == FloodgateMode.Shadow);

@@ -70,6 +70,13 @@ public sealed partial class FloodgateLimiter
         get => _engine.MayHoldBlacklisted;
     }
 
+    /// <summary>
+    /// Gets how many checks found no slot for their client and were decided by the shared overflow entry or the sketch
+    /// (the <c>floodgate.overflow</c> metric): a count that rises means the table is too small for its clients.
+    /// </summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public long OverflowCount => _engine.Metrics.Read(Internal.MetricIndex.Overflow);
+
     /// <summary>Gets why the ban journal's last write failed; <see langword="null"/> while bans are journaled (or there is no journal).</summary>
     [EditorBrowsable(EditorBrowsableState.Never)]
     public string? JournalError => _checkpointer?.Journal?.LastWriteError;

@@ -7,6 +7,9 @@ namespace Floodgate;
 [EditorBrowsable(EditorBrowsableState.Never)]
 public interface IFloodgateRemoteLimiter : IAsyncDisposable
 {
+    /// <summary>Gets whether the store answers: false while checks fall back to the outage policy (the health check reports it).</summary>
+    bool IsAvailable { get; }
+
     /// <summary>Raised when the store blocks, blacklists or releases a client (see <see cref="FloodgateLimiter.ClientStateChanged"/>).</summary>
     event EventHandler<FloodgateEventArgs>? ClientStateChanged;
 

@@ -102,7 +102,7 @@ public sealed partial class FloodgateRedisLimiter
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            RedisLog.BanSyncFailed(_logger, _name, e.Message, (long)_options.BanSyncInterval.TotalMilliseconds);
+            LogBanSyncFailed(e);
             return false;
         }
     }

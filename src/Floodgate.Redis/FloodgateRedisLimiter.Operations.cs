@@ -259,7 +259,7 @@ public sealed partial class FloodgateRedisLimiter
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            RedisLog.BanSyncFailed(_logger, _name, e.Message, (long)_options.BanSyncInterval.TotalMilliseconds);
+            LogBanSyncFailed(e);
             return;
         }
 
@@ -330,7 +330,7 @@ public sealed partial class FloodgateRedisLimiter
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            RedisLog.BanSyncFailed(_logger, _name, e.Message, (long)_options.BanSyncInterval.TotalMilliseconds);
+            LogBanSyncFailed(e);
             return false;
         }
         finally
@@ -418,6 +418,15 @@ public sealed partial class FloodgateRedisLimiter
             BlockExpiresAt = blocked ? _time.GetUtcNow().AddMilliseconds(bu - now) : null,
             BlockCount = count,
         };
+    }
+
+    /// <summary>A failed ban sync, at most once a minute (it is retried every BanSyncInterval while Redis is down).</summary>
+    private void LogBanSyncFailed(Exception e)
+    {
+        if (_banSyncFailedLog.ShouldLog(out int omitted))
+        {
+            RedisLog.BanSyncFailed(_logger, _name, LogThrottle.FirstLine(e.Message), (long)_options.BanSyncInterval.TotalMilliseconds, omitted);
+        }
     }
 
     private bool TryParseClient(ReadOnlySpan<char> text, out IpKey key)

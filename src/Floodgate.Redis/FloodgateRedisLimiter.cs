@@ -50,6 +50,8 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
     // The clients whose ban a decision changed while a ban sync runs (null when none runs): see SyncBansAsync.
     private System.Collections.Concurrent.ConcurrentDictionary<IpKey, byte>? _decidedDuringSync;
     private readonly RedisKey _banVersionKey;
+    private readonly LogThrottle _checkFailedLog;
+    private readonly LogThrottle _banSyncFailedLog;
     private long _syncedVersion = -1;   // the ban version the local table last agreed with; -1: never synced
     private Task _probing = Task.CompletedTask;
     private int _disposed;
@@ -102,6 +104,8 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
         _keyPrefix = _options.KeyPrefix + _name + ":{";
         _channel = RedisChannel.Literal(_options.KeyPrefix + "bans");
         _banVersionKey = _options.KeyPrefix + "bans:version";
+        _checkFailedLog = new LogThrottle(_time, TimeSpan.FromMinutes(1));
+        _banSyncFailedLog = new LogThrottle(_time, TimeSpan.FromMinutes(1));
         SharedAllowlist = new SharedAccessList(this, deny: false);
         SharedDenylist = new SharedAccessList(this, deny: true);
 
@@ -458,12 +462,12 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
         if (_breaker.Failure())
         {
             _metrics.BreakerChanged(open: true);
-            RedisLog.BreakerOpened(_logger, _name, _breaker.Failures, e.Message, _options.OutagePolicy, (long)_options.ProbeInterval.TotalMilliseconds);
+            RedisLog.BreakerOpened(_logger, _name, _breaker.Failures, LogThrottle.FirstLine(e.Message), _options.OutagePolicy, (long)_options.ProbeInterval.TotalMilliseconds);
             _probing = Task.Run(() => ProbeLoopAsync(_stopping.Token));
         }
-        else if (!_breaker.IsOpen)
+        else if (!_breaker.IsOpen && _checkFailedLog.ShouldLog(out int omitted))
         {
-            RedisLog.CheckFailed(_logger, _name, e.Message, _options.OutagePolicy);
+            RedisLog.CheckFailed(_logger, _name, LogThrottle.FirstLine(e.Message), _options.OutagePolicy, omitted);
         }
 
         return Outage(in key, cost);

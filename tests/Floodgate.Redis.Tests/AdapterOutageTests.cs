@@ -3,6 +3,7 @@ using System.Net;
 using Floodgate.Tests.Shared;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -65,6 +66,12 @@ public sealed class AdapterOutageTests : IDisposable
         Assert.Equal(6, Interlocked.Read(ref fallbacks));
         Assert.Contains(logs.Entries, e => e.Id == 400 && e.Level == LogLevel.Error && e.Message.Contains(_policy, StringComparison.Ordinal));
 
+        // Health tells the truth meanwhile: degraded, saying which policy is not shared.
+        using HttpClient probe = AdapterTests.ClientFrom(app, 9);
+        string health = await probe.GetStringAsync("/health");
+        Assert.StartsWith("Degraded", health, StringComparison.Ordinal);
+        Assert.Contains($"Redis does not answer for {_policy}", health, StringComparison.Ordinal);
+
         _server.Start();   // a fresh, empty server: the probe closes the breaker by itself
         await Eventually.WaitAsync(() => logs.Entries.Any(e => e.Id == 401), "the breaker closing");
         using HttpClient after = AdapterTests.ClientFrom(app, 4);
@@ -75,6 +82,7 @@ public sealed class AdapterOutageTests : IDisposable
         }
 
         Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests], shared);   // the shared limit of 4 again
+        Assert.StartsWith("Healthy", await probe.GetStringAsync("/health"), StringComparison.Ordinal);
         Assert.Equal(6, Interlocked.Read(ref fallbacks));
     }
 
@@ -101,9 +109,14 @@ public sealed class AdapterOutageTests : IDisposable
         });
         builder.Services.AddFloodgate();
         builder.Services.AddFloodgateRedis();
+        builder.Services.AddHealthChecks().AddFloodgate();
         WebApplication app = builder.Build();
         app.UseFloodgate();
         app.MapGet("/api", () => "ok").RequireFloodgate(_policy);
+        app.MapHealthChecks("/health", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions
+        {
+            ResponseWriter = (context, report) => context.Response.WriteAsync(report.Status + ": " + string.Join("; ", report.Entries.Select(e => e.Value.Description))),
+        }).DisableFloodgate();
         await app.StartAsync();
         return app;
     }

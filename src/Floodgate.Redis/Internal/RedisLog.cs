@@ -14,16 +14,16 @@ internal static partial class RedisLog
     public static partial void BreakerClosed(ILogger logger, string policy);
 
     [LoggerMessage(EventId = 402, Level = LogLevel.Warning,
-        Message = "Floodgate policy '{Policy}': a check failed on Redis ({Reason}); decided by the outage policy {OutagePolicy}.")]
-    public static partial void CheckFailed(ILogger logger, string policy, string reason, RedisOutagePolicy outagePolicy);
+        Message = "Floodgate policy '{Policy}': a check failed on Redis ({Reason}); decided by the outage policy {OutagePolicy} ({Omitted} more since the last such line, at most one a minute).")]
+    public static partial void CheckFailed(ILogger logger, string policy, string reason, RedisOutagePolicy outagePolicy, int omitted);
 
     [LoggerMessage(EventId = 403, Level = LogLevel.Information,
         Message = "Floodgate policy '{Policy}': the server did not have the script (NOSCRIPT, after a restart, failover or SCRIPT FLUSH); sent it in full.")]
     public static partial void ScriptReloaded(ILogger logger, string policy);
 
     [LoggerMessage(EventId = 404, Level = LogLevel.Warning,
-        Message = "Floodgate policy '{Policy}': could not re-read local bans from Redis ({Reason}); trying again in {IntervalMs} ms.")]
-    public static partial void BanSyncFailed(ILogger logger, string policy, string reason, long intervalMs);
+        Message = "Floodgate policy '{Policy}': could not re-read local bans from Redis ({Reason}); trying again every {IntervalMs} ms ({Omitted} more since the last such line, at most one a minute).")]
+    public static partial void BanSyncFailed(ILogger logger, string policy, string reason, long intervalMs, int omitted);
 
     [LoggerMessage(EventId = 405, Level = LogLevel.Warning,
         Message = "Floodgate: could not subscribe to the ban channel '{Channel}' ({Reason}); other instances' unblocks reach this one by the periodic ban sync only.")]

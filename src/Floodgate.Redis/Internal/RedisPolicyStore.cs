@@ -60,6 +60,8 @@ internal sealed class RedisPolicyStore : IFloodgateRemoteStore, IAsyncDisposable
             remove => limiter.ClientStateChanged -= value;
         }
 
+        public bool IsAvailable => limiter.IsRedisAvailable;
+
         public ValueTask<Decision> CheckAsync(IPAddress? address, CancellationToken cancellationToken) => limiter.CheckAsync(address, cancellationToken);
 
         public ValueTask<Decision> CheckAsync(IPAddress? address, int cost, CancellationToken cancellationToken) => limiter.CheckAsync(address, cost, cancellationToken);
