@@ -30,6 +30,12 @@ internal static partial class AdapterLog
     [LoggerMessage(EventId = 307, Level = LogLevel.Information, Message = "Floodgate {Policy} (shadow): {Client} would be {Kind} (block {BlockCount}, until {ExpiresAt}).")]
     public static partial void ShadowStateChange(ILogger logger, string policy, string client, FloodgateEventKind kind, int blockCount, DateTimeOffset? expiresAt);
 
+    [LoggerMessage(EventId = 308, Level = LogLevel.Warning, Message = "Floodgate policy '{Policy}' is defined both in configuration (Floodgate:Policies:{Policy}) and in code (AddPolicy): the code's definition applies; its Key and Costs from configuration still do.")]
+    public static partial void DefinedTwice(ILogger logger, string policy);
+
+    [LoggerMessage(EventId = 309, Level = LogLevel.Warning, Message = "Floodgate: the challenge is enabled but off: Redis shares state, and passes are granted in this process's tables only. Turn Floodgate:Challenge:Enabled off, or run without Redis.")]
+    public static partial void ChallengeOffWithRedis(ILogger logger);
+
     [LoggerMessage(EventId = 320, Level = LogLevel.Debug, Message = "Floodgate {Policy}: challenge issued to {Client}.")]
     public static partial void ChallengeIssued(ILogger logger, string policy, string client);
 

@@ -118,6 +118,9 @@ public sealed class FloodgateOptions
     /// <summary>Gets the errors found reading the adapter's per-policy settings (Key, Costs) from configuration, for the validator.</summary>
     internal List<string> KeyErrors { get; } = [];
 
+    /// <summary>Gets the policies as configuration bound them, to tell one that code then replaced (a warning at startup).</summary>
+    internal Dictionary<string, FloodgatePolicy> BoundPolicies { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Gets the costs set in configuration (<c>Floodgate:Policies:&lt;name&gt;:Costs</c>), checked against the endpoints at startup.</summary>
     internal List<AspNetCore.ConfiguredCost> ConfiguredCosts { get; } = [];
 

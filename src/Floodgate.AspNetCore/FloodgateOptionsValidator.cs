@@ -26,6 +26,12 @@ internal sealed class FloodgateOptionsValidator(FloodgatePolicyRegistry generate
         errors.AddRange(generated.Conflicts.Select(conflict => $"Floodgate policy {conflict}. Rename one."));
         var known = new HashSet<string>(options.Policies.Keys.Concat(generated.Names), StringComparer.Ordinal);
 
+        if (configuration?.GetSection("Floodgate") is { } section && section.Exists())
+        {
+            // A misspelt setting would otherwise be ignored (or reported as a different error): name it, and its closest match.
+            errors.AddRange(KnownSettings.Unknown(section).Select(problem => problem + "."));
+        }
+
         errors.AddRange(options.KeyErrors);
         foreach ((string policy, FloodgateKey key) in options.KeysByPolicy.Where(k => !known.Contains(k.Key)))
         {

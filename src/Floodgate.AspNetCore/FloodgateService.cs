@@ -92,7 +92,20 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
             _appWide = _limiters.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => (p.Key, p.Value)).ToArray();
             _appWideLimiters = _appWide.Select(p => p.Limiter).ToArray();
 
-            // The challenge grants passes in this process's tables: with a shared store it is not offered (see the README).
+            foreach ((string name, FloodgatePolicy bound) in Options.BoundPolicies)
+            {
+                if (Options.Policies.TryGetValue(name, out FloodgatePolicy? used) && !ReferenceEquals(used, bound))
+                {
+                    AdapterLog.DefinedTwice(logger, name);   // one rule: code wins; said, not silent
+                }
+            }
+
+            // The challenge grants passes in this process's tables: with a shared store it is not offered, and startup says so.
+            if (Options.Challenge.Enabled && store is not null)
+            {
+                AdapterLog.ChallengeOffWithRedis(logger);
+            }
+
             if (Options.Challenge.Enabled && store is null)
             {
                 Challenge = new Challenge.ChallengeService(Options, _limiters.Keys, time, meters, logger);

@@ -27,6 +27,11 @@ public static class FloodgateServiceCollectionExtensions
             {
                 IConfigurationSection section = configuration.GetSection("Floodgate");
                 FloodgateConfiguration.WithDurations(section).Bind(o);
+                foreach ((string name, FloodgatePolicy policy) in o.Policies)
+                {
+                    o.BoundPolicies[name] = policy;   // to tell, at startup, a policy that code replaced
+                }
+
                 ReadKeys(o, section);
             });
         services.AddSingleton<IOptionsChangeTokenSource<FloodgateOptions>>(provider => new ConfigurationChangeTokenSource<FloodgateOptions>(provider.GetRequiredService<IConfiguration>()));

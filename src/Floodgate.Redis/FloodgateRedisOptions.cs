@@ -24,8 +24,19 @@ public sealed class FloodgateRedisOptions
     /// Gets or sets the prefix of every key and of the pub/sub channel. A client's state under a policy is the hash
     /// <c>{KeyPrefix}{policy}:{{client}}</c>: the client in braces is the hash tag, so all its keys share a cluster slot.
     /// </summary>
-    /// <value>The default value is <c>"floodgate:"</c>.</value>
-    public string KeyPrefix { get; set; } = "floodgate:";
+    /// <value>The default value is <c>"floodgate:"</c>; through <c>AddFloodgateRedis()</c>, <c>"floodgate:&lt;application name&gt;:"</c>.</value>
+    public string KeyPrefix { get; set; } = DefaultKeyPrefix;
+
+    /// <summary>
+    /// The prefix a limiter built directly gets. Through <c>AddFloodgateRedis()</c> an unchanged prefix becomes
+    /// <c>floodgate:&lt;application name&gt;:</c>, so two apps on one Redis never share state by accident; set
+    /// <see cref="KeyPrefix"/> to the same value in apps that should.
+    /// </summary>
+    public const string DefaultKeyPrefix = "floodgate:";
+
+    /// <summary>The default prefix of an app: <c>floodgate:&lt;name&gt;:</c>, the name without braces (they mark the hash tag).</summary>
+    internal static string PrefixFor(string? applicationName) =>
+        string.IsNullOrWhiteSpace(applicationName) ? DefaultKeyPrefix : "floodgate:" + applicationName.Replace("{", string.Empty, StringComparison.Ordinal).Replace("}", string.Empty, StringComparison.Ordinal) + ":";
 
     /// <summary>Gets or sets what checks decide while Redis is unavailable.</summary>
     /// <value>The default value is <see cref="RedisOutagePolicy.LocalFallback"/>.</value>

@@ -30,6 +30,14 @@ public static class FloodgateRedisServiceCollectionExtensions
             options.Configure(configure);
         }
 
+        // Two apps on one Redis must not share their "login" state by accident: the default prefix names the app.
+        options.PostConfigure<IConfiguration>(static (o, configuration) =>
+        {
+            if (o.KeyPrefix == FloodgateRedisOptions.DefaultKeyPrefix)
+            {
+                o.KeyPrefix = FloodgateRedisOptions.PrefixFor(configuration["applicationName"] ?? System.Reflection.Assembly.GetEntryAssembly()?.GetName().Name);
+            }
+        });
         options.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FloodgateRedisOptions>, FloodgateRedisOptionsValidator>());
         services.TryAddSingleton<RedisPolicyStore>();
