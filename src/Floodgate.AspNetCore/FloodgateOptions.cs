@@ -53,8 +53,16 @@ public sealed class FloodgateOptions
     /// </summary>
     public Func<HttpContext, bool>? Exempt { get; set; }
 
-    /// <summary>Gets or sets the client slots per policy. <value>The default value is 262,144.</value></summary>
-    public int Capacity { get; set; } = FloodgateLimiterOptions.DefaultCapacity;
+    /// <summary>
+    /// Gets or sets the client slots per policy (rounded up to a power of two; about 112 bytes each, fixed at startup).
+    /// The default keeps an app's tables small: 8 policies take under 64 MiB. Raise it for a policy that must tell more
+    /// clients apart at once than that; a table that overflows makes the health check Degraded.
+    /// <value>The default value is 65,536.</value>
+    /// </summary>
+    public int Capacity { get; set; } = DefaultCapacity;
+
+    /// <summary>The default <see cref="Capacity"/>: 65,536 slots per policy, 7 MiB each.</summary>
+    public const int DefaultCapacity = 1 << 16;
 
     /// <summary>Gets or sets the IPv6 prefix clients are grouped by (48 to 128). <value>The default value is 64.</value></summary>
     public int Ipv6PrefixLength { get; set; } = IpKey.DefaultIpv6PrefixLength;

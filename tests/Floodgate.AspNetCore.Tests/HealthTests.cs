@@ -49,3 +49,27 @@ public sealed class HealthTests
         Assert.Equal(HttpStatusCode.OK, (await probe.GetAsync("/health")).StatusCode);
     }
 }
+
+/// <summary>The memory an app's tables take at the defaults.</summary>
+public sealed class MemoryBudgetTests
+{
+    [Fact]
+    public async Task AnAppWithEightPoliciesAtTheDefaultsHoldsUnder64MiBOfTables()
+    {
+        await using TestServer server = await TestServer.StartAsync(
+            o =>
+            {
+                o.Persistence = false;
+                for (int i = 0; i < 8; i++)
+                {
+                    o.AddPolicy("policy-" + i, new FloodgatePolicy { PermitLimit = 10, Window = TimeSpan.FromMinutes(1), BlockDuration = TimeSpan.FromMinutes(5) });
+                }
+            },
+            _ => { });
+        var limiters = server.Services.GetRequiredService<FloodgateService>().Limiters.Values.ToList();
+        Assert.Equal(8, limiters.Count);
+        long total = limiters.Sum(l => l.MemoryBytes);
+        Assert.True(total < 64L << 20, $"8 policies take {total / (1 << 20)} MiB");
+        Assert.All(limiters, l => Assert.Equal(FloodgateOptions.DefaultCapacity, l.Capacity));
+    }
+}
