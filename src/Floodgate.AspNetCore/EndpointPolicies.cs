@@ -25,9 +25,9 @@ internal sealed class EndpointPolicies
         Func<string, bool>? shadowOf = null)
     {
         // Shadow (dry-run) policies first: they see every request that reaches this step, refused by an enforced one or not.
+        // (OrderBy is stable: each group keeps the endpoint's order.)
+        policies = policies.OrderBy(p => shadowOf?.Invoke(p.Name) == true ? 0 : 1).ToList();
         bool[] shadow = policies.Select(p => shadowOf?.Invoke(p.Name) == true).ToArray();
-        policies = policies.Select((p, i) => (p, i)).OrderBy(x => shadow[x.i] ? 0 : 1).ThenBy(x => x.i).Select(x => x.p).ToList();
-        shadow = policies.Select(p => shadowOf?.Invoke(p.Name) == true).ToArray();
         Shadow = shadow.Any(s => s) ? shadow : null;
         Names = policies.Select(p => p.Name).ToArray();
         CountRule?[] counting = policies.Select(p => CountRule.Of(p.Policy, predicates?.GetValueOrDefault(p.Name))).ToArray();

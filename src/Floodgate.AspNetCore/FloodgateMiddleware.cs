@@ -225,18 +225,9 @@ internal sealed class FloodgateMiddleware
         Span<Decision> decisions = policies.Count <= 16 ? stackalloc Decision[policies.Count] : new Decision[policies.Count];
         for (int i = 0; i < decisions.Length; i++)
         {
-            if (policies.Keys?[i] is { } key && ReadKey(context, policies.Names[i], key) is { } value)
-            {
-                IpKey hashed = _service.KeyHasher!.Hash(value);   // the value goes no further than the hasher
-                decisions[i] = policies.Limiters[i].CheckKey(address, in hashed, policies.Costs[i]);
-                LogDecision(policies.Names[i], in hashed, decisions[i]);
-            }
-            else
-            {
-                decisions[i] = policies.Costs[i] == 1 ? policies.Limiters[i].Check(address) : policies.Limiters[i].Check(address, policies.Costs[i]);
-                LogDecision(policies.Names[i], address, decisions[i]);
-            }
-
+            bool keyed = TryHashKey(context, policies, i, out IpKey key);
+            decisions[i] = Decide(policies, i, address, keyed, in key, peek: false);
+            LogDecision(policies.Names[i], address, keyed, key, decisions[i]);
             if (!decisions[i].IsAllowed && !Shadowed(policies, i, address, decisions[i]))
             {
                 WriteHeaders(context, policies, decisions[..(i + 1)], allowed: false);
@@ -254,17 +245,9 @@ internal sealed class FloodgateMiddleware
         var decisions = new Decision[policies.Count];
         for (int i = 0; i < decisions.Length; i++)
         {
-            if (policies.Keys?[i] is { } key && ReadKey(context, policies.Names[i], key) is { } value)
-            {
-                IpKey hashed = _service.KeyHasher!.Hash(value);
-                decisions[i] = await policies.Remote![i].CheckKeyAsync(address, hashed, policies.Costs[i], context.RequestAborted).ConfigureAwait(false);
-                LogDecision(policies.Names[i], in hashed, decisions[i]);
-            }
-            else
-            {
-                decisions[i] = await policies.Remote![i].CheckAsync(address, policies.Costs[i], context.RequestAborted).ConfigureAwait(false);
-                LogDecision(policies.Names[i], address, decisions[i]);
-            }
+            bool keyed = TryHashKey(context, policies, i, out IpKey key);
+            decisions[i] = await DecideAsync(policies, i, address, keyed, key, peek: false, context.RequestAborted).ConfigureAwait(false);
+            LogDecision(policies.Names[i], address, keyed, key, decisions[i]);
 
             if (!decisions[i].IsAllowed && !Shadowed(policies, i, address, decisions[i]))
             {
@@ -276,6 +259,22 @@ internal sealed class FloodgateMiddleware
 
         WriteHeaders(context, policies, decisions, allowed: true);
         await _next(context).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The hash of the request's key under policy <paramref name="i"/> (the value goes no further than the hasher); false
+    /// when the policy counts addresses or the request has no key, and it is counted by its address.
+    /// </summary>
+    private bool TryHashKey(HttpContext context, EndpointPolicies policies, int i, out IpKey hashed)
+    {
+        if (policies.Keys?[i] is { } key && ReadKey(context, policies.Names[i], key) is { } value)
+        {
+            hashed = _service.KeyHasher!.Hash(value);
+            return true;
+        }
+
+        hashed = default;
+        return false;
     }
 
     /// <summary>The request's key under a policy; null (counted by its address) when it has none, or the app's custom reader threw.</summary>
@@ -310,11 +309,7 @@ internal sealed class FloodgateMiddleware
         CancellationToken aborted = context.RequestAborted;
         for (int i = 0; i < count; i++)
         {
-            if (policies.Keys?[i] is { } key && ReadKey(context, policies.Names[i], key) is { } value)
-            {
-                keys[i] = _service.KeyHasher!.Hash(value);
-                keyed[i] = true;
-            }
+            keyed[i] = TryHashKey(context, policies, i, out keys[i]);
 
             if (policies.Counting![i] is not null)
             {
@@ -369,10 +364,17 @@ internal sealed class FloodgateMiddleware
                 : remote.CheckAsync(address, cost, cancellationToken);
         }
 
+        return new ValueTask<Decision>(Decide(policies, i, address, keyed, in key, peek));
+    }
+
+    /// <summary>One policy's check (or, with <paramref name="peek"/>, what it would decide) in process.</summary>
+    private static Decision Decide(EndpointPolicies policies, int i, System.Net.IPAddress? address, bool keyed, in IpKey key, bool peek)
+    {
         FloodgateLimiter limiter = policies.Limiters[i];
-        return new ValueTask<Decision>(peek
+        int cost = policies.Costs[i];
+        return peek
             ? keyed ? limiter.PeekKey(address, in key, cost) : limiter.Peek(address, cost)
-            : keyed ? limiter.CheckKey(address, in key, cost) : limiter.Check(address, cost));
+            : keyed ? limiter.CheckKey(address, in key, cost) : cost == 1 ? limiter.Check(address) : limiter.Check(address, cost);
     }
 
     private void LogDecision(string policy, System.Net.IPAddress? address, bool keyed, IpKey key, Decision decision)

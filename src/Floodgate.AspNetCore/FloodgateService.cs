@@ -18,7 +18,6 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
     private readonly Dictionary<string, FloodgatePolicy> _policies = new(StringComparer.Ordinal);
     private readonly Dictionary<string, IFloodgateRemoteLimiter> _remote = new(StringComparer.Ordinal);
     private readonly (string Name, FloodgateLimiter Limiter)[] _appWide = [];
-    private readonly FloodgateLimiter[] _appWideLimiters = [];
 
     public FloodgateService(IOptions<FloodgateOptions> options, IHostEnvironment environment, ILoggerFactory loggers, IServiceProvider services)
     {
@@ -90,7 +89,6 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
 
             // In name order, so that which policy answers an app-wide refusal does not depend on registration order.
             _appWide = _limiters.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => (p.Key, p.Value)).ToArray();
-            _appWideLimiters = _appWide.Select(p => p.Limiter).ToArray();
 
             foreach ((string name, FloodgatePolicy bound) in Options.BoundPolicies)
             {
@@ -146,10 +144,10 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         get
         {
-            FloodgateLimiter[] all = _appWideLimiters;
+            (string Name, FloodgateLimiter Limiter)[] all = _appWide;
             for (int i = 0; i < all.Length; i++)
             {
-                if (all[i].MayHoldBlacklisted)
+                if (all[i].Limiter.MayHoldBlacklisted)
                 {
                     return true;
                 }

@@ -190,18 +190,8 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
     /// <returns>The decision.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="cost"/> is out of range.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    public ValueTask<Decision> CheckAsync(IPAddress? address, int cost, CancellationToken cancellationToken)
-    {
-        if (cost < 1 || cost > MaxCost)
-        {
-            throw new ArgumentOutOfRangeException(nameof(cost), cost, $"A request's cost must be between 1 and the policy's largest request, {MaxCost} (its PermitLimit, or a token bucket's Burst).");
-        }
-
-        IpKey key = _local.GetKey(address);
-        return _local.TryListDecision(in key, out Decision listed)
-            ? new ValueTask<Decision>(listed)
-            : CheckAsync(key, client: null, cancellationToken, cost);
-    }
+    public ValueTask<Decision> CheckAsync(IPAddress? address, int cost, CancellationToken cancellationToken) =>
+        CheckKeyAsync(address, _local.GetKey(address), cost, cancellationToken);   // the client is its address's key
 
     /// <summary>
     /// Counts a request of a client known by a key hash (an API key, a user: see <see cref="FloodgateLimiter.CheckKey"/>) on

@@ -260,25 +260,27 @@ internal sealed partial class LimiterEngine<TParams>
     public override bool TryGetBan(in IpKey client, out Decision decision)
     {
         int slot = Find(Grouped(in client));
-        if (slot >= 0)
+        if (slot >= 0 && BanAt(Volatile.Read(ref Table.Cold(slot).Block), Clock.NowMs(), out decision))
         {
-            long block = Volatile.Read(ref Table.Cold(slot).Block);
-            if (BlockWord.IsBlacklisted(block))
-            {
-                decision = Decision.Forbidden(DecisionReason.Blacklisted, _p.PermitLimit);
-                return true;
-            }
-
-            long left = BlockWord.Until(block) - Clock.NowMs();
-            if (left > 0)
-            {
-                decision = Decision.Denied(DecisionReason.Blocked, _p.PermitLimit, left, left);
-                return true;
-            }
+            return true;
         }
 
         decision = default;
         return false;
+    }
+
+    /// <summary>The denial a block word holds at <paramref name="now"/>: blacklisted, or blocked for the time left.</summary>
+    private bool BanAt(long block, long now, out Decision decision)
+    {
+        if (BlockWord.IsBlacklisted(block))
+        {
+            decision = Decision.Forbidden(DecisionReason.Blacklisted, _p.PermitLimit);
+            return true;
+        }
+
+        long left = BlockWord.Until(block) - now;
+        decision = left > 0 ? Decision.Denied(DecisionReason.Blocked, _p.PermitLimit, left, left) : default;
+        return left > 0;
     }
 
     /// <summary>Sets H in the slot's window word (whatever else it holds), so checks consult the block state.</summary>
@@ -357,15 +359,9 @@ internal sealed partial class LimiterEngine<TParams>
 
         long now = Clock.StampMs();
         long block = Volatile.Read(ref Table.Cold(slot).Block);
-        if (BlockWord.IsBlacklisted(block))
+        if (BanAt(block, now, out Decision banned))
         {
-            return Decision.Forbidden(DecisionReason.Blacklisted, _p.PermitLimit);
-        }
-
-        long left = BlockWord.Until(block) - now;
-        if (left > 0)
-        {
-            return Decision.Denied(DecisionReason.Blocked, _p.PermitLimit, left, left);
+            return banned;
         }
 
         Measure(slot, block, now, out bool active, out _, out int remaining, out long resetAfter);
