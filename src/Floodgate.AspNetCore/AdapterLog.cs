@@ -36,6 +36,15 @@ internal static partial class AdapterLog
     [LoggerMessage(EventId = 309, Level = LogLevel.Warning, Message = "Floodgate: the challenge is enabled but off: Redis shares state, and passes are granted in this process's tables only. Turn Floodgate:Challenge:Enabled off, or run without Redis.")]
     public static partial void ChallengeOffWithRedis(ILogger logger);
 
+    [LoggerMessage(EventId = 310, Level = LogLevel.Information, Message = "Floodgate configuration reloaded: {Changes}.")]
+    public static partial void Reloaded(ILogger logger, string changes);
+
+    [LoggerMessage(EventId = 311, Level = LogLevel.Error, Message = "Floodgate configuration change refused; the running configuration stays: {Errors}")]
+    public static partial void ReloadRefused(ILogger logger, string errors);
+
+    [LoggerMessage(EventId = 312, Level = LogLevel.Warning, Message = "Floodgate: {Setting} changed in configuration ({Running} -> {Configured}); it is read at startup only, so the running value stays until the next start.")]
+    public static partial void ReloadStartupOnly(ILogger logger, string setting, string running, string configured);
+
     [LoggerMessage(EventId = 320, Level = LogLevel.Debug, Message = "Floodgate {Policy}: challenge issued to {Client}.")]
     public static partial void ChallengeIssued(ILogger logger, string policy, string client);
 

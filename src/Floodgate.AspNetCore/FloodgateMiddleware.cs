@@ -15,9 +15,10 @@ internal sealed class FloodgateMiddleware
     private readonly FloodgateService _service;
     private static readonly byte[] s_busy = "Service busy: please retry shortly."u8.ToArray();
 
-    private readonly ConcurrentDictionary<Endpoint, EndpointPolicies> _byEndpoint = new();
+    // Replaced (not cleared) when a configuration reload changes the policies: a request holds one consistent cache.
+    private volatile ConcurrentDictionary<Endpoint, EndpointPolicies> _byEndpoint = new();
     private readonly Func<Endpoint, EndpointPolicies> _resolve;   // one delegate, not one per lookup
-    private readonly EndpointPolicies _withoutEndpoint;           // requests no endpoint matched (404s)
+    private volatile EndpointPolicies _withoutEndpoint;           // requests no endpoint matched (404s)
     private int _inFlight;
 
     public FloodgateMiddleware(RequestDelegate next, FloodgateService service, IEnumerable<EndpointDataSource> endpoints)
@@ -26,6 +27,12 @@ internal sealed class FloodgateMiddleware
         _service = service;
         _resolve = Resolve;
         _withoutEndpoint = Resolve(null);
+        service.Changed += () =>
+        {
+            // Reloaded policies: endpoints resolve again on their next request (numbers, modes, headers, the default policy).
+            _withoutEndpoint = Resolve(null);
+            _byEndpoint = new();
+        };
 
         // Every policy an endpoint names must exist: fail at startup, not on a request.
         var unknown = endpoints.SelectMany(source => source.Endpoints)
@@ -450,9 +457,14 @@ internal sealed class FloodgateMiddleware
         }
 
         List<(string Name, int Cost)> uses = UsesOf(endpoint);
-        return uses.Count == 0 ? EndpointPolicies.None : new EndpointPolicies(uses.Where(u => _service.Limiters.ContainsKey(u.Name))
-            .Select(u => (u.Name, _service.Policies[u.Name], _service.Limiters[u.Name], _service.Remote.GetValueOrDefault(u.Name), u.Cost)).ToList(),
-            _service.Options.GetKey, _service.Options.CountPredicates, _service.IsShadow);
+        // Read once: a reload replaces each whole, and a policy it removed is simply not applied.
+        IReadOnlyDictionary<string, FloodgateLimiter> limiters = _service.Limiters;
+        IReadOnlyDictionary<string, FloodgatePolicy> declared = _service.Policies;
+        IReadOnlyDictionary<string, IFloodgateRemoteLimiter> remote = _service.Remote;
+        FloodgateOptions options = _service.Options;
+        return uses.Count == 0 ? EndpointPolicies.None : new EndpointPolicies(uses.Where(u => limiters.ContainsKey(u.Name) && declared.ContainsKey(u.Name))
+            .Select(u => (u.Name, declared[u.Name], limiters[u.Name], remote.GetValueOrDefault(u.Name), u.Cost)).ToList(),
+            options.GetKey, options.CountPredicates, _service.IsShadow);
     }
 
     /// <summary>

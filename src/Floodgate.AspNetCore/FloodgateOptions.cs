@@ -198,6 +198,85 @@ public sealed class FloodgateOptions
     /// <summary>Gets the policies whose counted requests a predicate chooses.</summary>
     internal IReadOnlyDictionary<string, Func<HttpContext, bool>> CountPredicates => _countWhen;
 
+    /// <summary>
+    /// For a configuration reload: gives these (reloaded) options the running values of the settings read at startup
+    /// only (table sizes, persistence, keys, costs, the challenge), and says which of them the configuration changed,
+    /// as <c>(setting, running, configured)</c>; a secret's value is never shown.
+    /// </summary>
+    internal List<(string Setting, string Running, string Configured)> KeepStartupSettings(FloodgateOptions running)
+    {
+        var changed = new List<(string, string, string)>();
+        Capacity = Keep("Floodgate:Capacity", running.Capacity, Capacity);
+        Ipv6PrefixLength = Keep("Floodgate:Ipv6PrefixLength", running.Ipv6PrefixLength, Ipv6PrefixLength);
+        Ipv4NetworkPrefixLength = Keep("Floodgate:Ipv4NetworkPrefixLength", running.Ipv4NetworkPrefixLength, Ipv4NetworkPrefixLength);
+        Ipv6NetworkPrefixLength = Keep("Floodgate:Ipv6NetworkPrefixLength", running.Ipv6NetworkPrefixLength, Ipv6NetworkPrefixLength);
+        DataDirectory = Keep("Floodgate:DataDirectory", running.DataDirectory, DataDirectory);
+        Persistence = Keep("Floodgate:Persistence", running.Persistence, Persistence);
+        CheckpointInterval = Keep("Floodgate:CheckpointInterval", running.CheckpointInterval, CheckpointInterval);
+        JournalBans = Keep("Floodgate:JournalBans", running.JournalBans, JournalBans);
+        CheckpointTimeout = running.CheckpointTimeout;
+        if (KeySecret != running.KeySecret)
+        {
+            changed.Add(("Floodgate:KeySecret", "(hidden)", "(hidden)"));
+            KeySecret = running.KeySecret;
+        }
+
+        FloodgateChallengeOptions challenge = Challenge, was = running.Challenge;
+        challenge.Enabled = Keep("Floodgate:Challenge:Enabled", was.Enabled, challenge.Enabled);
+        challenge.Difficulty = Keep("Floodgate:Challenge:Difficulty", was.Difficulty, challenge.Difficulty);
+        challenge.TokenLifetime = Keep("Floodgate:Challenge:TokenLifetime", was.TokenLifetime, challenge.TokenLifetime);
+        challenge.MaxPassesPerHour = Keep("Floodgate:Challenge:MaxPassesPerHour", was.MaxPassesPerHour, challenge.MaxPassesPerHour);
+        challenge.Path = Keep("Floodgate:Challenge:Path", was.Path, challenge.Path);
+        if (challenge.SigningKey != was.SigningKey)
+        {
+            changed.Add(("Floodgate:Challenge:SigningKey", "(hidden)", "(hidden)"));
+            challenge.SigningKey = was.SigningKey;
+        }
+
+        if (!challenge.Policies.SequenceEqual(was.Policies))
+        {
+            changed.Add(("Floodgate:Challenge:Policies", string.Join(",", was.Policies), string.Join(",", challenge.Policies)));
+            challenge.Policies.Clear();
+            challenge.Policies.AddRange(was.Policies);
+        }
+
+        foreach (string policy in _keys.Keys.Union(running._keys.Keys).Order(StringComparer.Ordinal))
+        {
+            FloodgateKey before = running.GetKey(policy), after = GetKey(policy);
+            if (before.ToString() != after.ToString())
+            {
+                changed.Add(($"Floodgate:Policies:{policy}:Key", before.ToString(), after.ToString()));
+            }
+        }
+
+        _keys.Clear();
+        foreach ((string policy, FloodgateKey key) in running._keys)
+        {
+            _keys[policy] = key;
+        }
+
+        string costs = string.Join("; ", running.ConfiguredCosts.Select(c => $"{c.Policy}: {c.Endpoint} = {c.Cost}"));
+        string configuredCosts = string.Join("; ", ConfiguredCosts.Select(c => $"{c.Policy}: {c.Endpoint} = {c.Cost}"));
+        if (costs != configuredCosts)
+        {
+            changed.Add(("Floodgate:Policies:<name>:Costs", costs, configuredCosts));
+        }
+
+        ConfiguredCosts.Clear();
+        ConfiguredCosts.AddRange(running.ConfiguredCosts);
+        return changed;
+
+        T Keep<T>(string setting, T runningValue, T configured)
+        {
+            if (!EqualityComparer<T>.Default.Equals(runningValue, configured))
+            {
+                changed.Add((setting, Convert.ToString(runningValue, System.Globalization.CultureInfo.InvariantCulture) ?? string.Empty, Convert.ToString(configured, System.Globalization.CultureInfo.InvariantCulture) ?? string.Empty));
+            }
+
+            return runningValue;
+        }
+    }
+
     /// <summary>Gets who a policy counts requests as.</summary>
     /// <param name="policy">The policy's name.</param>
     /// <returns>Its key; <see cref="FloodgateKey.Address"/> unless one was set.</returns>

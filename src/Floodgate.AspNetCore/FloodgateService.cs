@@ -12,22 +12,46 @@ namespace Floodgate.AspNetCore;
 /// (<see cref="Challenge"/>, its tokens, passes, counter and logs) and the rejections (<see cref="Rejections"/>);
 /// the admin endpoints and the health check read the tables.
 /// </summary>
-internal sealed class FloodgateService : IDisposable, IAsyncDisposable
+internal sealed partial class FloodgateService : IDisposable, IAsyncDisposable
 {
-    private readonly Dictionary<string, FloodgateLimiter> _limiters = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, FloodgatePolicy> _policies = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, IFloodgateRemoteLimiter> _remote = new(StringComparer.Ordinal);
-    private readonly (string Name, FloodgateLimiter Limiter)[] _appWide = [];
+    // The running set: each replaced whole (copy on write) when configuration reloads, so a request reads one consistent
+    // dictionary; a limiter object lives on across reloads (its policy changes in place, FloodgateLimiter.Reconfigure).
+    private volatile Dictionary<string, FloodgateLimiter> _limiters = new(StringComparer.Ordinal);
+    private volatile Dictionary<string, FloodgatePolicy> _policies = new(StringComparer.Ordinal);
+    private volatile Dictionary<string, IFloodgateRemoteLimiter> _remote = new(StringComparer.Ordinal);
+    private volatile (string Name, FloodgateLimiter Limiter)[] _appWide = [];
+    private volatile FloodgateOptions _options;
+    private volatile FloodgateLimiter? _global;
+    private volatile FloodgateRejections _rejections = null!;
+
+    // Policies removed by a reload: kept (requests may still hold them; their data directory stays locked) until
+    // shutdown, and revived with their state if configuration brings them back.
+    private readonly Dictionary<string, (FloodgateLimiter Limiter, IFloodgateRemoteLimiter? Remote, FloodgatePolicy Policy)> _retired = new(StringComparer.Ordinal);
+    private readonly List<FloodgateLimiter> _retiredGlobals = [];
+    private readonly HashSet<string> _generated = new(StringComparer.Ordinal);
+    private readonly Lock _reloadGate = new();
+    private bool _disposed;
+    private readonly List<IDisposable> _reloadSubscriptions = [];
+    private readonly TimeProvider _time;
+    private readonly System.Diagnostics.Metrics.IMeterFactory? _meters;
+    private readonly IHostEnvironment _environment;
+    private readonly IFloodgateRemoteStore? _store;
+    private readonly Microsoft.AspNetCore.Http.IProblemDetailsService? _problems;
 
     public FloodgateService(IOptions<FloodgateOptions> options, IHostEnvironment environment, ILoggerFactory loggers, IServiceProvider services)
     {
-        Options = options.Value;
+        _options = options.Value;
         TimeProvider time = (TimeProvider?)services.GetService(typeof(TimeProvider)) ?? TimeProvider.System;
+        _time = time;
         var meters = (System.Diagnostics.Metrics.IMeterFactory?)services.GetService(typeof(System.Diagnostics.Metrics.IMeterFactory));
+        _meters = meters;
+        _environment = environment;
         ILogger logger = loggers.CreateLogger("Floodgate");
         Logger = logger;
         WarnIfForwardedHeadersTrustEveryone(services, logger);
         var store = (IFloodgateRemoteStore?)services.GetService(typeof(IFloodgateRemoteStore));
+        _store = store;
+        _problems = (Microsoft.AspNetCore.Http.IProblemDetailsService?)services.GetService(typeof(Microsoft.AspNetCore.Http.IProblemDetailsService));
         try
         {
             KeyHasher = CreateKeyHasher(Options, environment, store is not null, logger);
@@ -43,47 +67,17 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
                 // table holds a share of the limit, so it is a runtime policy there).
                 registry.TryGetPolicy(name, out FloodgatePolicy? policy);
                 AddPolicy(name, policy!, options => registry.CreateLimiter(name, options));
+                _generated.Add(name);
             }
 
             void AddPolicy(string name, FloodgatePolicy policy, Func<FloodgateLimiterOptions, FloodgateLimiter> create)
             {
-                var limiterOptions = new FloodgateLimiterOptions
-                {
-                    Capacity = Options.Capacity,
-                    Ipv6PrefixLength = Options.Ipv6PrefixLength,
-                    Ipv4NetworkPrefixLength = Options.Ipv4NetworkPrefixLength,
-                    Ipv6NetworkPrefixLength = Options.Ipv6NetworkPrefixLength,
-                    TimeProvider = time,
-                    Name = name,
-                    MeterFactory = meters,
-                    Logger = logger,
-                    DataDirectory = Options.Persistence ? Path.Combine(environment.ContentRootPath, Options.DataDirectory, DirectoryName(name)) : null,
-                    CheckpointInterval = Options.CheckpointInterval,
-                    CheckpointTimeout = Options.CheckpointTimeout,
-                    JournalBans = Options.JournalBans,
-                };
-                FloodgateLimiter limiter = store is null ? create(limiterOptions) : new FloodgateLimiter(store.LocalPolicy(policy), limiterOptions);
+                (FloodgateLimiter limiter, IFloodgateRemoteLimiter? remote) = CreatePolicy(Options, name, policy, create);
                 _limiters.Add(name, limiter);
                 _policies.Add(name, policy);
-                if (store is not null)
+                if (remote is not null)
                 {
-                    // The store's lists are the truth for shared entries: ones restored from a checkpoint may have been removed since.
-                    limiter.Allowlist.Clear();
-                    limiter.Denylist.Clear();
-                }
-
-                AddEntries(limiter.Allowlist, Options.Allowlist);
-                AddEntries(limiter.Denylist, Options.Denylist);
-                if (store is not null)
-                {
-                    // The shared store decides; the in-process limiter is its local table, and its events are the store's.
-                    IFloodgateRemoteLimiter remote = store.Create(name, policy, limiter);
                     _remote.Add(name, remote);
-                    remote.ClientStateChanged += (_, e) => LogStateChange(logger, name, e, IsShadow(name));
-                }
-                else
-                {
-                    limiter.ClientStateChanged += (_, e) => LogStateChange(logger, name, e, IsShadow(name));
                 }
             }
 
@@ -111,10 +105,11 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
 
             if (Options.GlobalLimit is { } global)
             {
-                Global = new FloodgateLimiter(global, new FloodgateLimiterOptions { Capacity = 16, TimeProvider = time, Name = "global", MeterFactory = meters });
+                _global = CreateGlobal(global);
             }
 
-            Rejections = new FloodgateRejections(Options, (Microsoft.AspNetCore.Http.IProblemDetailsService?)services.GetService(typeof(Microsoft.AspNetCore.Http.IProblemDetailsService)), Challenge);
+            _rejections = new FloodgateRejections(Options, _problems, Challenge);
+            WatchConfiguration(services);
         }
         catch
         {
@@ -123,7 +118,11 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
         }
     }
 
-    public FloodgateOptions Options { get; }
+    /// <summary>Gets the running options: those of startup, or of the last configuration reload that was applied.</summary>
+    public FloodgateOptions Options => _options;
+
+    /// <summary>Raised (on the reloading thread) after a configuration reload changed the running policies or settings.</summary>
+    public event Action? Changed;
 
     /// <summary>Gets each policy's overflow count at the previous health check.</summary>
     public System.Collections.Concurrent.ConcurrentDictionary<string, long> OverflowSeen { get; } = new(StringComparer.Ordinal);
@@ -201,12 +200,12 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
     public Challenge.ChallengeService? Challenge { get; }
 
     /// <summary>Gets what writing a rejection needs (the rejection writer is given this, not the service).</summary>
-    public FloodgateRejections Rejections { get; }
+    public FloodgateRejections Rejections => _rejections;
 
     public ILogger Logger { get; }
 
     /// <summary>Gets the global limiter: one shared budget for all requests.</summary>
-    public FloodgateLimiter? Global { get; }
+    public FloodgateLimiter? Global => _global;
 
     /// <summary>Gets the in-process limiter of each policy (with a shared store: its local table and fallback).</summary>
     public IReadOnlyDictionary<string, FloodgateLimiter> Limiters => _limiters;
@@ -219,30 +218,113 @@ internal sealed class FloodgateService : IDisposable, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        foreach (IFloodgateRemoteLimiter remote in _remote.Values)
+        StopWatching();
+        foreach (IFloodgateRemoteLimiter remote in AllRemote())
         {
             await remote.DisposeAsync().ConfigureAwait(false);
         }
 
-        _remote.Clear();
+        _remote = new(StringComparer.Ordinal);
+        _retired.Clear();
         Dispose();
     }
 
     public void Dispose()
     {
-        foreach (IFloodgateRemoteLimiter remote in _remote.Values)
+        StopWatching();
+        foreach (IFloodgateRemoteLimiter remote in AllRemote())
         {
             remote.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
 
-        _remote.Clear();
-        foreach (FloodgateLimiter limiter in _limiters.Values)
+        _remote = new(StringComparer.Ordinal);
+        foreach (FloodgateLimiter limiter in _limiters.Values.Concat(_retired.Values.Select(r => r.Limiter)).Concat(_retiredGlobals))
         {
             limiter.Dispose();
         }
 
-        Global?.Dispose();
+        _retired.Clear();
+        _retiredGlobals.Clear();
+        _global?.Dispose();
     }
+
+    private List<IFloodgateRemoteLimiter> AllRemote()
+    {
+        lock (_reloadGate)
+        {
+            return _remote.Values.Concat(_retired.Values.Select(r => r.Remote).OfType<IFloodgateRemoteLimiter>()).ToList();
+        }
+    }
+
+    private void StopWatching()
+    {
+        lock (_reloadGate)
+        {
+            _disposed = true;
+            foreach (IDisposable subscription in _reloadSubscriptions)
+            {
+                subscription.Dispose();
+            }
+
+            _reloadSubscriptions.Clear();
+        }
+    }
+
+    /// <summary>
+    /// One policy's limiter (persisted in its own sub-directory of the data directory) with its lists, and with a
+    /// shared store its shared limiter; state changes are logged.
+    /// </summary>
+    private (FloodgateLimiter Limiter, IFloodgateRemoteLimiter? Remote) CreatePolicy(FloodgateOptions options, string name, FloodgatePolicy policy, Func<FloodgateLimiterOptions, FloodgateLimiter> create)
+    {
+        var limiterOptions = new FloodgateLimiterOptions
+        {
+            Capacity = options.Capacity,
+            Ipv6PrefixLength = options.Ipv6PrefixLength,
+            Ipv4NetworkPrefixLength = options.Ipv4NetworkPrefixLength,
+            Ipv6NetworkPrefixLength = options.Ipv6NetworkPrefixLength,
+            TimeProvider = _time,
+            Name = name,
+            MeterFactory = _meters,
+            Logger = Logger,
+            DataDirectory = options.Persistence ? Path.Combine(_environment.ContentRootPath, options.DataDirectory, DirectoryName(name)) : null,
+            CheckpointInterval = options.CheckpointInterval,
+            CheckpointTimeout = options.CheckpointTimeout,
+            JournalBans = options.JournalBans,
+        };
+        IFloodgateRemoteStore? store = _store;
+        FloodgateLimiter limiter = store is null ? create(limiterOptions) : new FloodgateLimiter(store.LocalPolicy(policy), limiterOptions);
+        try
+        {
+            if (store is not null)
+            {
+                // The store's lists are the truth for shared entries: ones restored from a checkpoint may have been removed since.
+                limiter.Allowlist.Clear();
+                limiter.Denylist.Clear();
+            }
+
+            AddEntries(limiter.Allowlist, options.Allowlist);
+            AddEntries(limiter.Denylist, options.Denylist);
+            ILogger logger = Logger;
+            if (store is not null)
+            {
+                // The shared store decides; the in-process limiter is its local table, and its events are the store's.
+                IFloodgateRemoteLimiter remote = store.Create(name, policy, limiter);
+                remote.ClientStateChanged += (_, e) => LogStateChange(logger, name, e, IsShadow(name));
+                return (limiter, remote);
+            }
+
+            limiter.ClientStateChanged += (_, e) => LogStateChange(logger, name, e, IsShadow(name));
+            return (limiter, null);
+        }
+        catch
+        {
+            limiter.Dispose();
+            throw;
+        }
+    }
+
+    private FloodgateLimiter CreateGlobal(FloodgatePolicy global) =>
+        new(global, new FloodgateLimiterOptions { Capacity = 16, TimeProvider = _time, Name = "global", MeterFactory = _meters });
 
     private static void LogStateChange(ILogger logger, string policy, FloodgateEventArgs e, bool shadow)
     {

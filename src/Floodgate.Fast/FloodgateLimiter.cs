@@ -24,7 +24,7 @@ namespace Floodgate;
 /// </remarks>
 public sealed partial class FloodgateLimiter : IDisposable
 {
-    private readonly LimiterEngine _engine;
+    private LimiterEngine _engine;   // replaced, over the same state, by Reconfigure
     private readonly int _ipv6PrefixLength;
     private Checkpointer? _checkpointer;
 
@@ -312,6 +312,60 @@ public sealed partial class FloodgateLimiter : IDisposable
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(hasher);
         return new FloodgatePartitionedRateLimiter<TResource>(this, address, key, hasher);
+    }
+
+    /// <summary>
+    /// Applies a changed policy to this limiter while it runs: every client keeps its state (its count in the current
+    /// window, its block with the time left, its block count, its blacklisting), and the new numbers apply from the next
+    /// check: a client over a lowered <see cref="FloodgatePolicy.PermitLimit"/> is limited until its window ends, a
+    /// raised one admits it again at once; a running block keeps its end, and the next block has the new duration.
+    /// Persistence goes on in the same data directory. Checks may run meanwhile; one that started before sees the old numbers.
+    /// </summary>
+    /// <param name="policy">The changed policy; copied.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="policy"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">
+    /// The policy is invalid, or it changes how clients are keyed or what a slot holds (<see cref="FloodgatePolicy.Algorithm"/>,
+    /// <see cref="FloodgatePolicy.Ipv4PrefixLength"/>, <see cref="FloodgatePolicy.Ipv6PrefixLength"/>): those need a new limiter.
+    /// The message names each setting and its values.
+    /// </exception>
+    /// <exception cref="InvalidOperationException">The limiter was compiled for a policy type (<see cref="Create{TPolicy}"/>).</exception>
+    public void Reconfigure(FloodgatePolicy policy)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        if (IsPrecompiled)
+        {
+            throw new InvalidOperationException("This Floodgate limiter runs a policy compiled with [FloodgatePolicy]: change the attribute and rebuild.");
+        }
+
+        FloodgatePolicy copy = policy.Clone();
+        LimiterEngine current = _engine;
+        var errors = new List<string>(copy.Validate(nameof(FloodgatePolicy)));
+        FloodgatePolicy running = current.Policy;
+        if (copy.Algorithm != running.Algorithm)
+        {
+            errors.Add($"FloodgatePolicy.Algorithm cannot change in a running limiter (slots hold another shape); running {running.Algorithm}, got {copy.Algorithm}.");
+        }
+
+        if (copy.Ipv4PrefixLength != running.Ipv4PrefixLength)
+        {
+            errors.Add($"FloodgatePolicy.Ipv4PrefixLength cannot change in a running limiter (clients are keyed by it); running {Show(running.Ipv4PrefixLength)}, got {Show(copy.Ipv4PrefixLength)}.");
+        }
+
+        if (copy.Ipv6PrefixLength != running.Ipv6PrefixLength)
+        {
+            errors.Add($"FloodgatePolicy.Ipv6PrefixLength cannot change in a running limiter (clients are keyed by it); running {Show(running.Ipv6PrefixLength)}, got {Show(copy.Ipv6PrefixLength)}.");
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException("Invalid Floodgate policy change: " + string.Join(" ", errors));
+        }
+
+        var next = new LimiterEngine<RuntimePolicyParameters>(new RuntimePolicyParameters(copy), copy, current) { EventSender = this };
+        _checkpointer?.Retarget(next);
+        Volatile.Write(ref _engine, next);
+
+        static string Show(int? length) => length?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none";
     }
 
     /// <summary>

@@ -93,4 +93,13 @@ public interface IFloodgateRemoteLimiter : IAsyncDisposable
     /// <param name="add"><see langword="true"/> to add, <see langword="false"/> to remove.</param>
     /// <returns><see langword="true"/> when the shared list changed.</returns>
     Task<bool> ChangeListAsync(bool deny, IPNetwork network, bool add);
+
+    /// <summary>
+    /// Applies a changed policy while the app runs: the shared state is kept and the new numbers apply from the next
+    /// check. The local table is the caller's: reconfigure it with <see cref="IFloodgateSharedStore{TShared}.LocalPolicy"/>.
+    /// </summary>
+    /// <param name="policy">The changed policy.</param>
+    /// <exception cref="ArgumentException">The policy is invalid, or changes what the store cannot change in place.</exception>
+    /// <exception cref="NotSupportedException">This store cannot change a policy while it runs (the default).</exception>
+    void Reconfigure(FloodgatePolicy policy) => throw new NotSupportedException($"{GetType().Name} cannot change its policy while it runs; restart the app to apply it.");
 }

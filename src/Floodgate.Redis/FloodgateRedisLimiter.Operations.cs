@@ -306,7 +306,7 @@ public sealed partial class FloodgateRedisLimiter
 
                     ClientState shared = Describe(client, fields);
                     long left = shared.IsBlocked ? (long)Math.Ceiling((shared.BlockExpiresAt!.Value - _time.GetUtcNow()).TotalMilliseconds) : 0;
-                    long want = shared.IsBlacklisted ? -1 : left > 0 ? (_p.RelativeBlock ? Math.Min(left, RelativeBlockLocalMs) : left) : 0;
+                    long want = shared.IsBlacklisted ? -1 : left > 0 ? (P.RelativeBlock ? Math.Min(left, RelativeBlockLocalMs) : left) : 0;
                     bool agrees = _local.TryGetBan(in client, out Decision held)
                         ? (want < 0 ? held.Reason == DecisionReason.Blacklisted : want > 0 && held.Reason == DecisionReason.Blocked)
                         : want == 0;
@@ -376,30 +376,30 @@ public sealed partial class FloodgateRedisLimiter
         bool active;
         int counted, remaining;
         long resetAfter;
-        if (_p.Algorithm == FloodgateAlgorithm.TokenBucket)
+        if (P.Algorithm == FloodgateAlgorithm.TokenBucket)
         {
-            ShapeMath.DescribeBucket(ws, c, now, _p.PermitLimit, _p.WindowMs, (long)_p.Burst * _p.WindowMs, out counted, out remaining, out resetAfter);
+            ShapeMath.DescribeBucket(ws, c, now, P.PermitLimit, P.WindowMs, (long)P.Burst * P.WindowMs, out counted, out remaining, out resetAfter);
             active = counted > 0;
         }
-        else if (_p.Algorithm == FloodgateAlgorithm.SlidingWindow)
+        else if (P.Algorithm == FloodgateAlgorithm.SlidingWindow)
         {
-            ShapeMath.DescribeSliding(blockEnded ? 0 : ws, c, blockEnded ? 0 : cy, now, _p.PermitLimit, _p.WindowMs, out counted, out remaining, out resetAfter);
+            ShapeMath.DescribeSliding(blockEnded ? 0 : ws, c, blockEnded ? 0 : cy, now, P.PermitLimit, P.WindowMs, out counted, out remaining, out resetAfter);
             active = resetAfter > 0;
         }
         else
         {
-            active = ws != 0 && now - ws < _p.WindowMs && !blockEnded;
-            int carry = _p.AccumulateCap > 0 && ws != 0 && !(_p.MaxWindowMs >= 0 && now - ws >= _p.MaxWindowMs)
-                ? Math.Clamp(_p.PermitLimit + _p.AccumulateCap - c, 0, _p.AccumulateCap)
+            active = ws != 0 && now - ws < P.WindowMs && !blockEnded;
+            int carry = P.AccumulateCap > 0 && ws != 0 && !(P.MaxWindowMs >= 0 && now - ws >= P.MaxWindowMs)
+                ? Math.Clamp(P.PermitLimit + P.AccumulateCap - c, 0, P.AccumulateCap)
                 : 0;
-            remaining = active ? Math.Max(0, _p.PermitLimit + _p.AccumulateCap - c) : _p.PermitLimit + carry;
-            counted = active ? Math.Max(0, c - (_p.AccumulateCap - cy)) : 0;
-            resetAfter = active ? Math.Max(0, ws + _p.WindowMs - now) : 0;
+            remaining = active ? Math.Max(0, P.PermitLimit + P.AccumulateCap - c) : P.PermitLimit + carry;
+            counted = active ? Math.Max(0, c - (P.AccumulateCap - cy)) : 0;
+            resetAfter = active ? Math.Max(0, ws + P.WindowMs - now) : 0;
         }
 
         int count = (int)oc;
         if (count != 0 && !blacklisted && bu <= now &&
-            ((_p.BlockExceedReset && punished) || (_p.MaxWindowMs >= 0 && now - Math.Max(qf, bu) >= _p.MaxWindowMs)))
+            ((P.BlockExceedReset && punished) || (P.MaxWindowMs >= 0 && now - Math.Max(qf, bu) >= P.MaxWindowMs)))
         {
             count = 0;
         }

@@ -30,8 +30,7 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
 
     private readonly string _name;
     private readonly FloodgateRedisOptions _options;
-    private readonly PolicyScript _script;
-    private readonly RuntimePolicyParameters _p;
+    private volatile PolicyScript _script;   // the policy's script and numbers, replaced together by Reconfigure
     private readonly FloodgateLimiter _local;
     private readonly bool _ownsLocal;
     private readonly IConnectionMultiplexer _redis;
@@ -75,6 +74,9 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
     {
     }
 
+    /// <summary>Gets the policy's numbers, read in place from the current script.</summary>
+    private ref readonly RuntimePolicyParameters P => ref _script.Parameters;
+
     /// <summary>The adapter's constructor: <paramref name="local"/> (built with <see cref="LocalPolicy"/>) is the local table, owned by the caller.</summary>
     internal FloodgateRedisLimiter(string name, FloodgatePolicy policy, FloodgateRedisOptions options, FloodgateLimiter? local)
     {
@@ -96,7 +98,6 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
         _name = name!;
         _options = options.Clone();
         _script = new PolicyScript(policy, _options.ForeverRetention);
-        _p = _script.Parameters;
         _time = _options.TimeProvider;
         _logger = _options.Logger ?? NullLogger.Instance;
         _breaker = new CircuitBreaker(_options.BreakerFailureThreshold);
@@ -255,23 +256,52 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
         ClientState state = Describe(client, fields);
         if (state.IsBlacklisted)
         {
-            return Decision.Forbidden(DecisionReason.Blacklisted, _p.PermitLimit);
+            return Decision.Forbidden(DecisionReason.Blacklisted, P.PermitLimit);
         }
 
         long resetAfter = (long)state.ResetAfter.TotalMilliseconds;
         if (state.IsBlocked)
         {
             long left = Math.Max(1, (long)Math.Ceiling(((state.BlockExpiresAt ?? _time.GetUtcNow()) - _time.GetUtcNow()).TotalMilliseconds));
-            return Decision.Denied(DecisionReason.Blocked, _p.PermitLimit, left, left);
+            return Decision.Denied(DecisionReason.Blocked, P.PermitLimit, left, left);
         }
 
         return state.Remaining >= cost
-            ? new Decision(DecisionReason.Allowed, _p.PermitLimit, state.Remaining, 0, resetAfter > 0 || _p.Algorithm == FloodgateAlgorithm.TokenBucket ? resetAfter : _p.WindowMs)
-            : Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, Math.Max(1, resetAfter), resetAfter);
+            ? new Decision(DecisionReason.Allowed, P.PermitLimit, state.Remaining, 0, resetAfter > 0 || P.Algorithm == FloodgateAlgorithm.TokenBucket ? resetAfter : P.WindowMs)
+            : Decision.Denied(DecisionReason.RateLimited, P.PermitLimit, Math.Max(1, resetAfter), resetAfter);
+    }
+
+    /// <summary>
+    /// Applies a changed policy: the clients' state in Redis is kept and the new numbers apply from the next check
+    /// (the script is replaced; Redis loads it on first use). The local table is the caller's to change when it owns it
+    /// (built with the store's <c>LocalPolicy</c>); one this limiter made itself changes with it.
+    /// </summary>
+    /// <param name="policy">The changed policy.</param>
+    /// <exception cref="ArgumentException">The policy is invalid or changes its <see cref="FloodgatePolicy.Algorithm"/>.</exception>
+    public void Reconfigure(FloodgatePolicy policy)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        var errors = new List<string>(policy.Validate(_name));
+        if (policy.Algorithm != P.Algorithm)
+        {
+            errors.Add($"{_name}.Algorithm cannot change in a running limiter; running {P.Algorithm}, got {policy.Algorithm}.");
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException("Invalid Floodgate policy change: " + string.Join(" ", errors));
+        }
+
+        if (_ownsLocal)
+        {
+            _local.Reconfigure(LocalPolicy(policy, _options.LocalFallbackShare));
+        }
+
+        _script = new PolicyScript(policy, _options.ForeverRetention);
     }
 
     /// <summary>Gets the most permits one request may cost: the shared policy's PermitLimit, or a token bucket's Burst.</summary>
-    public int MaxCost => ShapeMath.LargestRequest(_p.Algorithm == FloodgateAlgorithm.TokenBucket, _p.PermitLimit, _p.Burst);
+    public int MaxCost => ShapeMath.LargestRequest(P.Algorithm == FloodgateAlgorithm.TokenBucket, P.PermitLimit, P.Burst);
 
     /// <summary>
     /// Known bans locally, then Redis (or the outage policy): <paramref name="key"/> in the local table, <paramref name="client"/>
@@ -422,7 +452,7 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
         long reset = (long)reply[3];
         if (reason == DecisionReason.Allowed)
         {
-            return new Decision(DecisionReason.Allowed, _p.PermitLimit, remaining, 0, reset);
+            return new Decision(DecisionReason.Allowed, P.PermitLimit, remaining, 0, reset);
         }
 
         int kind = (int)reply[4];
@@ -433,7 +463,7 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
         }
         else if (reason == DecisionReason.Blocked && retry > 0)
         {
-            MirrorDecision(in key, _p.RelativeBlock ? Math.Min(retry, RelativeBlockLocalMs) : retry);
+            MirrorDecision(in key, P.RelativeBlock ? Math.Min(retry, RelativeBlockLocalMs) : retry);
         }
 
         if (kind != 0)
@@ -443,8 +473,8 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
         }
 
         return reason is DecisionReason.Blacklisted or DecisionReason.Denylisted
-            ? Decision.Forbidden(reason, _p.PermitLimit)
-            : Decision.Denied(reason, _p.PermitLimit, retry, reset);
+            ? Decision.Forbidden(reason, P.PermitLimit)
+            : Decision.Denied(reason, P.PermitLimit, retry, reset);
     }
 
     private Decision Failed(in IpKey key, Exception e, int cost)
@@ -469,8 +499,8 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
         _metrics.Fallback(_options.OutagePolicy);
         return _options.OutagePolicy switch
         {
-            RedisOutagePolicy.FailOpen => new Decision(DecisionReason.Allowed, _p.PermitLimit, _p.PermitLimit, 0, _p.WindowMs),
-            RedisOutagePolicy.FailClosed => Decision.Denied(DecisionReason.RateLimited, _p.PermitLimit, 1000, 1000),
+            RedisOutagePolicy.FailOpen => new Decision(DecisionReason.Allowed, P.PermitLimit, P.PermitLimit, 0, P.WindowMs),
+            RedisOutagePolicy.FailClosed => Decision.Denied(DecisionReason.RateLimited, P.PermitLimit, 1000, 1000),
             _ => _local.Check(in key, Math.Min(cost, _local.MaxCost)),   // the local share may be smaller than the cost
         };
     }

@@ -32,7 +32,7 @@ internal sealed class BanJournal : IDisposable
     private static readonly int EntrySize = System.Runtime.CompilerServices.Unsafe.SizeOf<PersistedEntry>();
     private static readonly int RecordSize = 4 + 4 + 16 + 8 + EntrySize + 8;   // magic, flags, key, written at, entry, checksum
 
-    private readonly LimiterEngine _engine;
+    private volatile LimiterEngine _engine;   // replaced when the policy changes
     private readonly ILogger _logger;
     private readonly string _directory;
     private readonly KeyQueue _queue = new(QueueCapacity);
@@ -76,6 +76,9 @@ internal sealed class BanJournal : IDisposable
 
     /// <summary>Gets the bytes the journal's files take on disk (tests).</summary>
     internal long DiskBytes => System.IO.Directory.EnumerateFiles(_directory, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
+
+    /// <summary>Points recovery and writes at the engine made for a changed policy over the same state.</summary>
+    internal void Retarget(LimiterEngine engine) => _engine = engine;
 
     /// <summary>
     /// Opens the journal in <paramref name="directory"/>, replays the records written since <paramref name="checkpointUtcTicks"/>

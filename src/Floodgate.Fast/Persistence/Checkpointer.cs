@@ -17,7 +17,7 @@ internal sealed class Checkpointer : IDisposable
     private const string LockFileName = "floodgate.lock";
     private const string JournalDirectoryName = "journal";
 
-    private readonly LimiterEngine _engine;
+    private volatile LimiterEngine _engine;   // replaced when the policy changes (FloodgateLimiter.Reconfigure)
     private readonly CheckpointStore _store;
     private readonly FileStream _lock;
     private readonly ILogger _logger;
@@ -62,6 +62,13 @@ internal sealed class Checkpointer : IDisposable
 
     /// <summary>Gets the ban journal, when bans are journaled.</summary>
     internal BanJournal? Journal => _journal;
+
+    /// <summary>Points the checkpoints and the journal at the engine made for a changed policy over the same state.</summary>
+    internal void Retarget(LimiterEngine engine)
+    {
+        _engine = engine;
+        _journal?.Retarget(engine);
+    }
 
     /// <summary>Gets when the last checkpoint was written (or recovered from); null before any.</summary>
     public DateTimeOffset? LastCheckpointAt { get; private set; }

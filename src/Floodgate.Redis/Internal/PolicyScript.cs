@@ -48,7 +48,9 @@ internal sealed class PolicyScript
     public byte[] Sha1 { get; }
 
     /// <summary>Gets the policy's numbers as the script uses them (milliseconds, -1 for none or forever).</summary>
-    public RuntimePolicyParameters Parameters { get; }
+#pragma warning disable SA1401, CA1051 // a field, so that the limiter reads the numbers in place
+    public readonly RuntimePolicyParameters Parameters;
+#pragma warning restore SA1401, CA1051
 
     private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
 

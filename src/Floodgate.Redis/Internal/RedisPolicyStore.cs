@@ -92,6 +92,8 @@ internal sealed class RedisPolicyStore : IFloodgateRemoteStore, IAsyncDisposable
             add ? (deny ? limiter.SharedDenylist : limiter.SharedAllowlist).AddAsync(network)
                 : (deny ? limiter.SharedDenylist : limiter.SharedAllowlist).RemoveAsync(network);
 
+        public void Reconfigure(FloodgatePolicy policy) => limiter.Reconfigure(policy);
+
         public ValueTask DisposeAsync() => limiter.DisposeAsync();
     }
 }

@@ -23,6 +23,15 @@ internal sealed partial class LimiterEngine<TParams> : LimiterEngine
         _inverseWindow = 1.0 / parameters.WindowMs;
     }
 
+    /// <summary>An engine for a changed policy over <paramref name="previous"/>'s state (see the base constructor).</summary>
+    public LimiterEngine(TParams parameters, FloodgatePolicy policy, LimiterEngine previous)
+        : base(previous, policy)
+    {
+        _p = parameters;
+        _inversePermitLimit = 1.0 / parameters.PermitLimit;
+        _inverseWindow = 1.0 / parameters.WindowMs;
+    }
+
     /// <summary>True when a violation may start a block (so the window must point checks to the block state).</summary>
     private bool ViolationsBlock => _p.BlockDurationMs > 0 || _p.BlockLimit >= 0;
 

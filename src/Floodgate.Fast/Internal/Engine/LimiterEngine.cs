@@ -40,7 +40,40 @@ internal abstract class LimiterEngine : IDisposable
         Denylist.Changed += UpdateListsInUse;
     }
 
-    private int _mayHoldBlacklisted;
+    /// <summary>
+    /// An engine for a changed policy over <paramref name="previous"/>'s state: the same table, sketches, lists, clock,
+    /// metrics and journal, so every client keeps its count, block and blacklisting, and the new numbers apply to them
+    /// from the next check. The caller keeps the key layout (algorithm, prefix lengths) the same. The previous engine
+    /// stays usable for checks already running on it and is never disposed (it owns nothing the new one does not).
+    /// </summary>
+    protected LimiterEngine(LimiterEngine previous, FloodgatePolicy policy)
+    {
+        Policy = policy;
+        Table = previous.Table;
+        Homeless = previous.Homeless;
+        Networks = previous.Networks;
+        _ipv4NetworkBits = previous._ipv4NetworkBits;
+        _ipv6NetworkBits = previous._ipv6NetworkBits;
+        KeyIpv6PrefixLength = previous.KeyIpv6PrefixLength;
+        _ipv4GroupMask = previous._ipv4GroupMask;
+        _ipv6GroupBits = previous._ipv6GroupBits;
+        _grouping = previous._grouping;
+        ResidentsFirst = previous.ResidentsFirst;
+        Clock = previous.Clock;
+        Allowlist = previous.Allowlist;
+        Denylist = previous.Denylist;
+        Metrics = previous.Metrics;
+        Metrics.Shadow = policy.Mode == FloodgateMode.Shadow;
+        BlockLengths = PolicyMath.BlockLengths(policy);
+        Journal = previous.Journal;
+        ClientStateChanged = previous.ClientStateChanged;
+        _changes = Volatile.Read(ref previous._changes) + 1;   // a changed policy: the next checkpoint writes
+        Allowlist.Changed -= previous.UpdateListsInUse;
+        Denylist.Changed -= previous.UpdateListsInUse;
+        Allowlist.Changed += UpdateListsInUse;
+        Denylist.Changed += UpdateListsInUse;
+        _listsInUse = Allowlist.Count + Denylist.Count > 0;
+    }
 
     public event EventHandler<FloodgateEventArgs>? ClientStateChanged;
 
@@ -48,14 +81,14 @@ internal abstract class LimiterEngine : IDisposable
     /// Gets whether this table may hold a blacklisted client: false until the first blacklisting (escalation, operator,
     /// shared store, or recovery), then true for good. Lets app-wide checks skip the table until there is one to find.
     /// </summary>
-    public bool MayHoldBlacklisted => Volatile.Read(ref _mayHoldBlacklisted) != 0;
+    public bool MayHoldBlacklisted => Volatile.Read(ref Table.MayHoldBlacklisted) != 0;
 
     /// <summary>Called before any write that blacklists a client (so a reader that sees the flag clear finds none).</summary>
     protected void NoteBlacklisting()
     {
-        if (Volatile.Read(ref _mayHoldBlacklisted) == 0)
+        if (Volatile.Read(ref Table.MayHoldBlacklisted) == 0)
         {
-            Volatile.Write(ref _mayHoldBlacklisted, 1);
+            Volatile.Write(ref Table.MayHoldBlacklisted, 1);
         }
     }
 

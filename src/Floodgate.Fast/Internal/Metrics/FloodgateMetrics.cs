@@ -23,7 +23,7 @@ internal sealed class FloodgateMetrics : IDisposable
     private readonly SharedMeter _meter;
     private readonly int _capacity;
     private readonly KeyValuePair<string, object?> _limiterTag;
-    private readonly bool _shadow;
+    private volatile bool _shadow;
 
     public FloodgateMetrics(string limiterName, int capacity, IMeterFactory? meterFactory, bool shadow = false)
     {
@@ -34,6 +34,13 @@ internal sealed class FloodgateMetrics : IDisposable
         _capacity = capacity;
         _meter = SharedMeter.For(meterFactory);
         _meter.Add(this);
+    }
+
+    /// <summary>Gets or sets whether the decisions carry <c>floodgate.mode = shadow</c> (a reload may change the policy's mode).</summary>
+    public bool Shadow
+    {
+        get => _shadow;
+        set => _shadow = value;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

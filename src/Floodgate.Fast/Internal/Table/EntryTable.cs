@@ -68,6 +68,14 @@ internal sealed unsafe partial class EntryTable
     /// <summary>Gets the number of slots.</summary>
     public int Capacity { get; }
 
+    /// <summary>
+    /// 1 once the table may hold a blacklisted client (see LimiterEngine.MayHoldBlacklisted); kept with the state, so an
+    /// engine made for a changed policy over this table sees it.
+    /// </summary>
+#pragma warning disable SA1401, CA1051 // read and written with Volatile by the engines sharing the table
+    public int MayHoldBlacklisted;
+#pragma warning restore SA1401, CA1051
+
     /// <summary>Gets the bytes the slots hold.</summary>
     public long Bytes => _bytes;
 
