@@ -64,6 +64,38 @@ public sealed class AdapterTests(RedisFixture redis) : IClassFixture<RedisFixtur
     }
 
     [Fact]
+    public async Task AReloadedLimitAppliesOnRedisOverTheSharedCounts()
+    {
+        string prefix = "reload" + Guid.NewGuid().ToString("N")[..8] + ":";
+        await using WebApplication first = await StartAppAsync(prefix);
+        await using WebApplication second = await StartAppAsync(prefix);
+        using HttpClient toFirst = ClientFrom(first, 2);
+        using HttpClient toSecond = ClientFrom(second, 2);
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await (i % 2 == 0 ? toFirst : toSecond).GetAsync("/api")).StatusCode);
+        }
+
+        // Each instance reloads its own configuration: 4 -> 8 on both.
+        foreach (WebApplication app in new[] { first, second })
+        {
+            app.Configuration["Floodgate:Policies:api:PermitLimit"] = "8";
+            ((IConfigurationRoot)app.Configuration).Reload();
+        }
+
+        // The 4 spent on Redis still count: 4 more across both instances, then a refusal, with the new numbers in the headers.
+        var statuses = new List<HttpStatusCode>();
+        for (int i = 0; i < 5; i++)
+        {
+            using HttpResponseMessage response = await (i % 2 == 0 ? toFirst : toSecond).GetAsync("/api");
+            statuses.Add(response.StatusCode);
+            Assert.Equal("\"api\";q=8;w=60", response.Headers.GetValues("RateLimit-Policy").Single());
+        }
+
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests], statuses);
+    }
+
+    [Fact]
     public async Task AnAdminDenylistEntryOnOneAppReachesTheOtherAndConfiguredEntriesStayLocal()
     {
         string prefix = "lists" + Guid.NewGuid().ToString("N")[..8] + ":";
