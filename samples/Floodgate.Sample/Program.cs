@@ -57,6 +57,10 @@ app.MapGet("/partner/orders", () => new[] { "order-1", "order-2" }).RequireFlood
 app.MapHealthChecks("/health").DisableFloodgate();
 app.MapFloodgateAdmin("/floodgate", "FloodgateAdmins");
 
+// A live view with unblock buttons, for the same operators. The sample's AdminKey scheme reads a header, which a
+// browser does not send by itself: with cookie sign-in (your identity provider) the page just opens.
+app.MapFloodgateDashboard("/floodgate/dashboard", "FloodgateAdmins");
+
 app.Run();
 
 // Compiled at build time: the generator turns the attribute into a checker with its numbers as constants, and

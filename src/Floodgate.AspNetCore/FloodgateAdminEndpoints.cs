@@ -87,7 +87,7 @@ public static class FloodgateAdminEndpoints
         return TypedResults.Json(target.Address is { } ip ? WithChallengePasses(service, ip, views) : views, AdminJson.Default.DictionaryStringClientView);
     }
 
-    private static async Task<IResult> ChangeAsync(FloodgateService service, Target target, Change change)
+    internal static async Task<IResult> ChangeAsync(FloodgateService service, Target target, Change change)
     {
         List<string> policies = await PoliciesWhereAsync(service, target, l => target.Local(l, change), r => target.RemoteAsync(r, change)).ConfigureAwait(false);
         return change switch
@@ -99,7 +99,7 @@ public static class FloodgateAdminEndpoints
     }
 
     /// <summary>An address, or a key hash as the admin endpoints list it (<c>k</c> and 30 hex digits: the <c>id</c> of a keyed client).</summary>
-    private static Task<IResult> WithClientAsync(string text, FloodgateService service, Func<Target, Task<IResult>> action)
+    internal static Task<IResult> WithClientAsync(string text, FloodgateService service, Func<Target, Task<IResult>> action)
     {
         if (FloodgateKeyHasher.TryParse(text, out IpKey hash))
         {
@@ -163,7 +163,7 @@ public static class FloodgateAdminEndpoints
         return views.ToDictionary(p => p.Key, p => p.Value with { ChallengePasses = challenge.PassesUsed(p.Key, key) }, StringComparer.Ordinal);
     }
 
-    private enum Change
+    internal enum Change
     {
         Unblock,
         Blacklist,
@@ -171,7 +171,7 @@ public static class FloodgateAdminEndpoints
     }
 
     /// <summary>Whom an operation is about: an address (every policy), a key hash (the keyed policies), or every client.</summary>
-    private readonly record struct Target(IPAddress? Address, IpKey Key, bool IsKey)
+    internal readonly record struct Target(IPAddress? Address, IpKey Key, bool IsKey)
     {
         public static Target All => default;
 

@@ -254,6 +254,7 @@ internal sealed class FloodgateMiddleware
         {
             bool keyed = TryHashKey(context, policies, i, out IpKey key);
             decisions[i] = await DecideAsync(policies, i, address, keyed, key, peek: false, context.RequestAborted).ConfigureAwait(false);
+            CountShared(policies, i, decisions[i]);
             LogDecision(policies.Names[i], address, keyed, key, decisions[i]);
 
             if (!decisions[i].IsAllowed && !Shadowed(policies, i, address, decisions[i]))
@@ -327,6 +328,7 @@ internal sealed class FloodgateMiddleware
             {
                 // Counted now: every request of an ordinary policy, and one a counting policy would refuse at the door.
                 decisions[i] = await DecideAsync(policies, i, address, keyed[i], keys[i], peek: false, aborted).ConfigureAwait(false);
+                CountShared(policies, i, decisions[i]);
                 counted[i] = true;
             }
 
@@ -354,9 +356,19 @@ internal sealed class FloodgateMiddleware
                 {
                     // The answer is out (or on its way): this count only decides the client's next requests.
                     Decision after = await DecideAsync(policies, i, address, keyed[i], keys[i], peek: false, CancellationToken.None).ConfigureAwait(false);
+                    CountShared(policies, i, after);
                     LogDecision(policies.Names[i], address, keyed[i], keys[i], after);
                 }
             }
+        }
+    }
+
+    /// <summary>Counts a decision made on the shared store for the dashboard (the engine counts those it makes in process).</summary>
+    private void CountShared(EndpointPolicies policies, int i, Decision decision)
+    {
+        if (policies.Remote is not null)
+        {
+            _service.Tallies.For(policies.Names[i]).CountDecision(decision.Reason);
         }
     }
 

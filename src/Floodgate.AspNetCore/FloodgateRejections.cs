@@ -6,8 +6,11 @@ namespace Floodgate.AspNetCore;
 /// What writing a rejection needs, and nothing else: the response settings of the options (contact, hook, IPv6
 /// grouping), the app's problem details service when it registered one, and the challenge when it is on.
 /// </summary>
-internal sealed class FloodgateRejections(FloodgateOptions options, IProblemDetailsService? problems, Challenge.ChallengeService? challenge)
+internal sealed class FloodgateRejections(FloodgateOptions options, IProblemDetailsService? problems, Challenge.ChallengeService? challenge, Dashboard.PolicyTallies? tallies = null)
 {
+    /// <summary>Gets where refusals are tallied for the dashboard (the service's, kept across reloads).</summary>
+    public Dashboard.PolicyTallies Tallies { get; } = tallies ?? new();
+
     /// <summary>Gets the options: <c>Contact</c>, <c>OnRejected</c>, <c>Ipv6PrefixLength</c>.</summary>
     public FloodgateOptions Options { get; } = options;
 

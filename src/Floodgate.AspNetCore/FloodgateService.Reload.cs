@@ -263,7 +263,7 @@ internal sealed partial class FloodgateService
             }
 
             _options = next;
-            _rejections = new FloodgateRejections(next, _problems, Challenge);
+            _rejections = new FloodgateRejections(next, _problems, Challenge, Tallies);
             Changed?.Invoke();
             AdapterLog.Reloaded(Logger, string.Join("; ", changes));
             return true;

@@ -108,7 +108,7 @@ internal sealed partial class FloodgateService : IDisposable, IAsyncDisposable
                 _global = CreateGlobal(global);
             }
 
-            _rejections = new FloodgateRejections(Options, _problems, Challenge);
+            _rejections = new FloodgateRejections(Options, _problems, Challenge, Tallies);
             WatchConfiguration(services);
         }
         catch
@@ -117,6 +117,12 @@ internal sealed partial class FloodgateService : IDisposable, IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>Gets the clock the limiters run on.</summary>
+    public TimeProvider Time => _time;
+
+    /// <summary>Gets the refusals and shared decisions tallied per policy for the dashboard.</summary>
+    public Dashboard.PolicyTallies Tallies { get; } = new();
 
     /// <summary>Gets the running options: those of startup, or of the last configuration reload that was applied.</summary>
     public FloodgateOptions Options => _options;

@@ -20,6 +20,7 @@ internal static class RejectionWriter
     {
         FloodgateOptions options = rejections.Options;
         IProblemDetailsService? problems = rejections.Problems;
+        rejections.Tallies.For(policyName).Refused(IpKey.Create(context.Connection.RemoteIpAddress, options.Ipv6PrefixLength));
         HttpResponse response = context.Response;
         response.StatusCode = status;
         if (decision.RetryAfter != TimeSpan.MaxValue)

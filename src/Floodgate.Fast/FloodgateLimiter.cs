@@ -84,6 +84,24 @@ public sealed partial class FloodgateLimiter : IDisposable
     /// <summary>Gets the number of client slots (the configured capacity rounded up to a power of two).</summary>
     public int Capacity => _engine.Table.Capacity;
 
+    /// <summary>
+    /// Gets how many checks were decided with <paramref name="reason"/> since the limiter was made (what the
+    /// <c>floodgate.decisions</c> metric reports): for dashboards and tests. Summed over the per-thread counters; allocation-free.
+    /// </summary>
+    /// <param name="reason">The decision's reason.</param>
+    /// <returns>The count.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="reason"/> is not a defined reason.</exception>
+    public long GetDecisionCount(DecisionReason reason)
+    {
+        if (reason > DecisionReason.Denylisted)
+        {
+            throw new ArgumentOutOfRangeException(nameof(reason), reason, "Not a decision reason.");
+        }
+
+        // MetricIndex lists the decision counters in DecisionReason order.
+        return _engine.Metrics.Read((Internal.MetricIndex)reason);
+    }
+
     /// <summary>Gets the bytes of native memory the limiter holds, fixed at construction (112 per slot, plus its sketches).</summary>
     public long MemoryBytes => _engine.MemoryBytes;
 

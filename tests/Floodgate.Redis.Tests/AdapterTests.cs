@@ -96,6 +96,45 @@ public sealed class AdapterTests(RedisFixture redis) : IClassFixture<RedisFixtur
     }
 
     [Fact]
+    public async Task TheDashboardShowsRedisStateAndItsButtonLiftsABanOnEveryInstance()
+    {
+        string prefix = "dash" + Guid.NewGuid().ToString("N")[..8] + ":";
+        await using WebApplication first = await StartAppAsync(prefix);
+        await using WebApplication second = await StartAppAsync(prefix);
+        using HttpClient client = ClientFrom(first, 2);
+        for (int i = 0; i < 6; i++)
+        {
+            await client.GetAsync("/api");   // 4 allowed, then refused with a block
+        }
+
+        // The first app counted the decisions it asked Redis for.
+        using HttpClient operatorOfFirst = ClientFrom(first, 9);
+        using (JsonDocument firstData = JsonDocument.Parse(await operatorOfFirst.GetStringAsync("/floodgate/dashboard/data")))
+        {
+            JsonElement api = firstData.RootElement.GetProperty("policies")[0];
+            Assert.True(api.GetProperty("shared").GetBoolean());
+            Assert.Equal(4, api.GetProperty("decisions").GetProperty("allowed").GetInt64());
+            Assert.Equal(2, api.GetProperty("refusals").GetInt64());
+            Assert.Equal("127.0.0.2", firstData.RootElement.GetProperty("top")[0].GetProperty("client").GetString());
+        }
+
+        // The second app saw none of it, and its dashboard shows the ban, read from Redis.
+        using HttpClient operatorOfSecond = ClientFrom(second, 9);
+        using (JsonDocument data = JsonDocument.Parse(await operatorOfSecond.GetStringAsync("/floodgate/dashboard/data")))
+        {
+            Assert.Equal("available", data.RootElement.GetProperty("redis").GetString());
+            JsonElement ban = data.RootElement.GetProperty("banned").EnumerateArray().Single();
+            Assert.Equal("127.0.0.2", ban.GetProperty("id").GetString());
+            Assert.InRange(ban.GetProperty("secondsLeft").GetDouble(), 590, 600);
+        }
+
+        using var unblock = new HttpRequestMessage(HttpMethod.Post, "/floodgate/dashboard/clients/127.0.0.2/unblock");
+        unblock.Headers.Add(FloodgateDashboardEndpoints.ActionHeader, "1");
+        Assert.Equal(HttpStatusCode.OK, (await operatorOfSecond.SendAsync(unblock)).StatusCode);
+        await Eventually.WaitAsync(async () => (await client.GetAsync("/api")).StatusCode == HttpStatusCode.OK, "the dashboard's unblock reaching the other app");
+    }
+
+    [Fact]
     public async Task AnAdminDenylistEntryOnOneAppReachesTheOtherAndConfiguredEntriesStayLocal()
     {
         string prefix = "lists" + Guid.NewGuid().ToString("N")[..8] + ":";
@@ -206,6 +245,7 @@ public sealed class AdapterTests(RedisFixture redis) : IClassFixture<RedisFixtur
         app.UseAuthorization();
         app.MapGet("/api", () => "ok").RequireFloodgate("api");
         app.MapFloodgateAdmin("/floodgate", "operators");
+        app.MapFloodgateDashboard("/floodgate/dashboard", "operators");
         await app.StartAsync();
         return app;
     }

@@ -63,12 +63,20 @@ internal sealed class ChallengeService
 
     public int Difficulty => _options.Difficulty;
 
+    private long _issued;
+    private long _solved;
+    private long _refused;
+
+    /// <summary>Gets how many challenges were issued, solved and refused since the app started (the dashboard shows them).</summary>
+    public (long Issued, long Solved, long Refused) Counts => (Volatile.Read(ref _issued), Volatile.Read(ref _solved), Volatile.Read(ref _refused));
+
     /// <summary>Gets where answers are posted.</summary>
     public string Path => _options.Path;
 
     /// <summary>Counts and logs a challenge put on a rejection page.</summary>
     public void Issued(string policy, in IpKey client)
     {
+        Interlocked.Increment(ref _issued);
         _counted.Add(1, new KeyValuePair<string, object?>("floodgate.challenge.outcome", "issued"), new KeyValuePair<string, object?>("floodgate.limiter", policy));
         AdapterLog.ChallengeIssued(_logger, policy, client.ToString());
     }
@@ -78,6 +86,7 @@ internal sealed class ChallengeService
     {
         _counted.Add(1, new KeyValuePair<string, object?>("floodgate.challenge.outcome", outcome == ChallengeOutcome.Solved ? "solved" : "refused"),
             new KeyValuePair<string, object?>("floodgate.challenge.reason", outcome.ToString()));
+        Interlocked.Increment(ref outcome == ChallengeOutcome.Solved ? ref _solved : ref _refused);
         if (outcome == ChallengeOutcome.Solved)
         {
             AdapterLog.ChallengeSolved(_logger, policy!, client.ToString(), PassesUsed(policy!, client));
