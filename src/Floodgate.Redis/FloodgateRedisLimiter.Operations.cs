@@ -223,8 +223,22 @@ public sealed partial class FloodgateRedisLimiter
 
     private async Task SyncBansLoopAsync(CancellationToken stopping)
     {
-        // At once: a new instance learns the shared lists (and re-reads bans restored from a checkpoint).
-        await SyncBansIfChangedAsync().ConfigureAwait(false);
+        // At once: a new instance learns the shared lists (and re-reads bans restored from a checkpoint). A first sync
+        // that fails (a connection still coming up, a slow first answer) is retried soon, not a whole BanSyncInterval
+        // later: until it succeeds, the local table knows no shared ban. The retry waits on the system clock: it is
+        // about a connection, not about policy time (a test's frozen clock would otherwise never retry).
+        for (int attempt = 0; attempt < StartSyncAttempts && !await SyncBansIfChangedAsync().ConfigureAwait(false); attempt++)
+        {
+            try
+            {
+                await Task.Delay(StartSyncRetryDelay, TimeProvider.System, stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+
         while (!stopping.IsCancellationRequested)
         {
             try
@@ -248,7 +262,10 @@ public sealed partial class FloodgateRedisLimiter
     /// decided by checks arrive with their answers and end by the local clock), and every operator change bumps the
     /// ban version, so the bans are re-read only when the version moved since the last sync (and at the first one).
     /// </summary>
-    private async Task SyncBansIfChangedAsync()
+    private const int StartSyncAttempts = 40;
+    private static readonly TimeSpan StartSyncRetryDelay = TimeSpan.FromMilliseconds(250);
+
+    private async Task<bool> SyncBansIfChangedAsync()
     {
         long version;
         try
@@ -260,13 +277,21 @@ public sealed partial class FloodgateRedisLimiter
 #pragma warning restore CA1031
         {
             LogBanSyncFailed(e);
-            return;
+            return false;
         }
 
-        if (version != Volatile.Read(ref _syncedVersion) && await SyncBansAsync().ConfigureAwait(false) && await SyncListsAsync().ConfigureAwait(false))
+        if (version == Volatile.Read(ref _syncedVersion))
+        {
+            return true;
+        }
+
+        if (await SyncBansAsync().ConfigureAwait(false) && await SyncListsAsync().ConfigureAwait(false))
         {
             Volatile.Write(ref _syncedVersion, version);
+            return true;
         }
+
+        return false;
     }
 
     /// <summary>Re-reads every ban of the local table from Redis and makes the table agree; false when it could not.</summary>
