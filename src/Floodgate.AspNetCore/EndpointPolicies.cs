@@ -38,7 +38,7 @@ internal sealed class EndpointPolicies
         Limiters = policies.Select(p => p.Limiter).ToArray();
         Remote = policies.Any(p => p.Remote is not null) ? policies.Select(p => p.Remote!).ToArray() : null;
         _statePrefixes = Names.Select(n => "\"" + n + "\";r=").ToArray();
-        _maxStateLength = _statePrefixes.Sum(p => 2 + p.Length + 10 + 3 + 20);   // ", ", prefix, a uint, ";t=", a long
+        _maxStateLength = _statePrefixes.Sum(p => 2 + p.Length + 10 + 3 + 20 + PartitionKeyLength);   // ", ", prefix, a uint, ";t=", a long, ";pk=:…:"
         // A shadow policy is invisible to clients: no RateLimit item of its own.
         PolicyHeader = string.Join(", ", policies.Where((_, i) => !shadow[i]).Select(p =>
             string.Create(CultureInfo.InvariantCulture, $"\"{p.Name}\";q={p.Policy.PermitLimit};w={(long)Math.Ceiling(p.Policy.Window.TotalSeconds)}")));
@@ -75,14 +75,23 @@ internal sealed class EndpointPolicies
     /// <summary>The RateLimit-Policy header value, e.g. <c>"api";q=100;w=60</c>.</summary>
     public string PolicyHeader { get; }
 
+    /// <summary>";pk=:" and the base64 of 8 bytes and ":".</summary>
+    private const int PartitionKeyLength = 5 + 12 + 1;
+
     /// <summary>The RateLimit header value of one policy's decision, e.g. <c>"api";r=99;t=60</c>: one allocation.</summary>
     public string StateHeader(Decision decision) => StateHeader(new ReadOnlySpan<Decision>(in decision));
 
-    /// <summary>The RateLimit header value of the first decisions, one item per policy in order: one allocation.</summary>
-    public string StateHeader(ReadOnlySpan<Decision> decisions)
+    /// <summary>
+    /// The RateLimit header value of the first decisions, one item per policy in order: one allocation. <paramref name="jitter"/>
+    /// seconds are added to each <c>t</c> (RateLimitResetJitter). A policy counted by a key (an API key) carries it as its
+    /// partition key, <c>pk</c>: 8 bytes of the key's keyed hash, which tell a client's keys apart and reveal nothing (an
+    /// address-counted policy has none: it would be an identifier of the address).
+    /// </summary>
+    public string StateHeader(ReadOnlySpan<Decision> decisions, long jitter = 0, ReadOnlySpan<IpKey> keys = default)
     {
         // Formatted once into a stack buffer sized for the longest possible value, then copied into the string.
         Span<char> buffer = _maxStateLength <= 1024 ? stackalloc char[_maxStateLength] : new char[_maxStateLength];
+        Span<byte> bytes = stackalloc byte[8];
         int length = 0;
         for (int i = 0; i < decisions.Length; i++)
         {
@@ -103,8 +112,17 @@ internal sealed class EndpointPolicies
             length += written;
             ";t=".CopyTo(buffer[length..]);
             length += 3;
-            RejectionWriter.Seconds(decisions[i].ResetAfter).TryFormat(buffer[length..], out written, default, CultureInfo.InvariantCulture);
+            (RejectionWriter.Seconds(decisions[i].ResetAfter) + jitter).TryFormat(buffer[length..], out written, default, CultureInfo.InvariantCulture);
             length += written;
+            if (i < keys.Length && keys[i].IsKeyHash)
+            {
+                ";pk=:".CopyTo(buffer[length..]);
+                length += 5;
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(bytes, keys[i].Low);
+                Convert.TryToBase64Chars(bytes, buffer[length..], out written);
+                length += written;
+                buffer[length++] = ':';
+            }
         }
 
         return new string(buffer[..length]);

@@ -13,7 +13,8 @@ internal sealed class FloodgateMiddleware
 {
     private readonly RequestDelegate _next;
     private readonly FloodgateService _service;
-    private static readonly byte[] s_busy = "Service busy: please retry shortly."u8.ToArray();
+    private static readonly byte[] s_busy = RejectionWriter.BusyBody("global");
+    private static readonly byte[] s_busyConcurrency = RejectionWriter.BusyBody("concurrency");
 
     // Replaced (not cleared) when a configuration reload changes the policies: a request holds one consistent cache.
     private volatile ConcurrentDictionary<Endpoint, EndpointPolicies> _byEndpoint = new();
@@ -97,7 +98,7 @@ internal sealed class FloodgateMiddleware
             Decision overall = global.Check(IpKey.Unknown);
             if (!overall.IsAllowed && !Shadowed("global", address: null, overall))
             {
-                return Busy(context, RejectionWriter.Seconds(overall.RetryAfter), _service.Rejections.Problems);
+                return Busy(context, RejectionWriter.Seconds(overall.RetryAfter), _service.Rejections.Problems, "global", s_busy);
             }
         }
 
@@ -113,7 +114,7 @@ internal sealed class FloodgateMiddleware
             if (Interlocked.Increment(ref _inFlight) > cap && !Shadowed("concurrency", address: null, Decision.Denied(DecisionReason.RateLimited, cap, 1000, 1000)))
             {
                 Interlocked.Decrement(ref _inFlight);
-                return Busy(context, 1, _service.Rejections.Problems);
+                return Busy(context, 1, _service.Rejections.Problems, "concurrency", s_busyConcurrency);
             }
 
             return WithinCapAsync(context, policies);
@@ -134,7 +135,7 @@ internal sealed class FloodgateMiddleware
         }
     }
 
-    private static Task Busy(HttpContext context, long retryAfterSeconds, IProblemDetailsService? problems)
+    private static Task Busy(HttpContext context, long retryAfterSeconds, IProblemDetailsService? problems, string limit, byte[] body)
     {
         HttpResponse response = context.Response;
         response.StatusCode = StatusCodes.Status503ServiceUnavailable;
@@ -142,11 +143,12 @@ internal sealed class FloodgateMiddleware
         if (problems is not null)
         {
             // The app asked for its own problem details (AddProblemDetails): its customisations apply here too.
-            return RejectionWriter.WriteBusyProblemAsync(context, problems, retryAfterSeconds, s_busy);
+            return RejectionWriter.WriteBusyProblemAsync(context, problems, retryAfterSeconds, limit, body);
         }
 
-        response.ContentType = "text/plain; charset=utf-8";
-        return response.Body.WriteAsync(s_busy).AsTask();
+        // Tiny and static: the draft's temporary-reduced-capacity problem, made once.
+        response.ContentType = "application/problem+json";
+        return response.Body.WriteAsync(body).AsTask();
     }
 
     private Task CheckClient(HttpContext context, EndpointPolicies policies)
@@ -215,7 +217,7 @@ internal sealed class FloodgateMiddleware
             int cost = policies.Costs[0];
             Decision decision = cost == 1 ? policies.Limiters[0].Check(address) : policies.Limiters[0].Check(address, cost);
             LogDecision(policies.Names[0], address, decision);
-            WriteHeaders(context, policies, new ReadOnlySpan<Decision>(in decision), decision.IsAllowed);
+            WriteHeaders(context, policies, new ReadOnlySpan<Decision>(in decision), decision.IsAllowed, address);
             return decision.IsAllowed
                 ? _next(context)
                 : RejectionWriter.WriteAsync(context, _service.Rejections, policies.Names[0], decision, RejectionWriter.StatusOf(decision.Reason));
@@ -230,19 +232,26 @@ internal sealed class FloodgateMiddleware
     {
         // Their decisions on the stack (an endpoint names a handful), one string for the header.
         Span<Decision> decisions = policies.Count <= 16 ? stackalloc Decision[policies.Count] : new Decision[policies.Count];
+        // The keys too, for the headers' partition keys (pk): only when a policy here is keyed.
+        Span<IpKey> keys = policies.Keys is null ? default : policies.Count <= 16 ? stackalloc IpKey[policies.Count] : new IpKey[policies.Count];
         for (int i = 0; i < decisions.Length; i++)
         {
             bool keyed = TryHashKey(context, policies, i, out IpKey key);
+            if (keyed)
+            {
+                keys[i] = key;
+            }
+
             decisions[i] = Decide(policies, i, address, keyed, in key, peek: false);
             LogDecision(policies.Names[i], address, keyed, key, decisions[i]);
             if (!decisions[i].IsAllowed && !Shadowed(policies, i, address, decisions[i]))
             {
-                WriteHeaders(context, policies, decisions[..(i + 1)], allowed: false);
+                WriteHeaders(context, policies, decisions[..(i + 1)], allowed: false, address, keys);
                 return RejectionWriter.WriteAsync(context, _service.Rejections, policies.Names[i], decisions[i], RejectionWriter.StatusOf(decisions[i].Reason));
             }
         }
 
-        WriteHeaders(context, policies, decisions, allowed: true);
+        WriteHeaders(context, policies, decisions, allowed: true, address, keys);
         return _next(context);
     }
 
@@ -250,22 +259,28 @@ internal sealed class FloodgateMiddleware
     private async Task CheckSharedAsync(HttpContext context, EndpointPolicies policies, System.Net.IPAddress? address)
     {
         var decisions = new Decision[policies.Count];
+        IpKey[]? keys = policies.Keys is null ? null : new IpKey[policies.Count];
         for (int i = 0; i < decisions.Length; i++)
         {
             bool keyed = TryHashKey(context, policies, i, out IpKey key);
+            if (keyed)
+            {
+                keys![i] = key;
+            }
+
             decisions[i] = await DecideAsync(policies, i, address, keyed, key, peek: false, context.RequestAborted).ConfigureAwait(false);
             CountShared(policies, i, decisions[i]);
             LogDecision(policies.Names[i], address, keyed, key, decisions[i]);
 
             if (!decisions[i].IsAllowed && !Shadowed(policies, i, address, decisions[i]))
             {
-                WriteHeaders(context, policies, decisions.AsSpan(0, i + 1), allowed: false);
+                WriteHeaders(context, policies, decisions.AsSpan(0, i + 1), allowed: false, address, keys);
                 await RejectionWriter.WriteAsync(context, _service.Rejections, policies.Names[i], decisions[i], RejectionWriter.StatusOf(decisions[i].Reason)).ConfigureAwait(false);
                 return;
             }
         }
 
-        WriteHeaders(context, policies, decisions, allowed: true);
+        WriteHeaders(context, policies, decisions, allowed: true, address, keys);
         await _next(context).ConfigureAwait(false);
     }
 
@@ -335,13 +350,13 @@ internal sealed class FloodgateMiddleware
             LogDecision(policies.Names[i], address, keyed[i], keys[i], decisions[i]);
             if (!decisions[i].IsAllowed && !Shadowed(policies, i, address, decisions[i]))
             {
-                WriteHeaders(context, policies, decisions.AsSpan(0, i + 1), allowed: false);
+                WriteHeaders(context, policies, decisions.AsSpan(0, i + 1), allowed: false, address, keys);
                 await RejectionWriter.WriteAsync(context, _service.Rejections, policies.Names[i], decisions[i], RejectionWriter.StatusOf(decisions[i].Reason)).ConfigureAwait(false);
                 return;
             }
         }
 
-        WriteHeaders(context, policies, decisions, allowed: true);
+        WriteHeaders(context, policies, decisions, allowed: true, address, keys);
         bool threw = true;
         try
         {
@@ -429,9 +444,10 @@ internal sealed class FloodgateMiddleware
     }
 
     /// <summary>RateLimit-Policy and RateLimit for the decisions so far, on the answers <see cref="FloodgateOptions.RateLimitHeaders"/> names.</summary>
-    private void WriteHeaders(HttpContext context, EndpointPolicies policies, ReadOnlySpan<Decision> decisions, bool allowed)
+    private void WriteHeaders(HttpContext context, EndpointPolicies policies, ReadOnlySpan<Decision> decisions, bool allowed, System.Net.IPAddress? address, ReadOnlySpan<IpKey> keys = default)
     {
-        FloodgateRateLimitHeaders mode = _service.Options.RateLimitHeaders;
+        FloodgateOptions options = _service.Options;
+        FloodgateRateLimitHeaders mode = options.RateLimitHeaders;
         if (mode == FloodgateRateLimitHeaders.Never || (mode == FloodgateRateLimitHeaders.OnRejection && allowed) || !policies.HasHeaders)
         {
             return;
@@ -440,7 +456,7 @@ internal sealed class FloodgateMiddleware
         // Through the indexer, like the other features (see CheckClient).
         IHeaderDictionary headers = (context.Features[typeof(IHttpResponseFeature)] as IHttpResponseFeature)?.Headers ?? context.Response.Headers;
         headers["RateLimit-Policy"] = policies.PolicyHeader;
-        headers["RateLimit"] = policies.StateHeader(decisions);
+        headers["RateLimit"] = policies.StateHeader(decisions, RejectionWriter.Jitter(address, options.RateLimitResetJitter), keys);
     }
 
     /// <summary>A keyed decision's log line names the key's fingerprint, never its value.</summary>

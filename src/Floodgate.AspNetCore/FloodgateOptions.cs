@@ -91,6 +91,15 @@ public sealed class FloodgateOptions
     /// </summary>
     public FloodgateRateLimitHeaders RateLimitHeaders { get; set; } = FloodgateRateLimitHeaders.Always;
 
+    /// <summary>
+    /// Gets or sets the most seconds added to the reset times a client is told: the <c>t</c> of its <c>RateLimit</c>
+    /// header and the <c>Retry-After</c> of its refusals, so that clients limited together do not all come back at the
+    /// same moment (the jitter draft-ietf-httpapi-ratelimit-headers recommends). Each client address gets its own fixed
+    /// share of the range, so its values do not jump between answers. Whole seconds, at most an hour.
+    /// <value>The default value is <see cref="TimeSpan.Zero"/>: exact reset times.</value>
+    /// </summary>
+    public TimeSpan RateLimitResetJitter { get; set; }
+
     /// <summary>Gets or sets whether bans are journaled as they happen, so a crash loses none older than about a quarter of a second (see <see cref="FloodgateLimiterOptions.JournalBans"/>). <value>The default value is <see langword="true"/>.</value></summary>
     public bool JournalBans { get; set; } = true;
 

@@ -75,6 +75,11 @@ internal sealed class FloodgateOptionsValidator(FloodgatePolicyRegistry generate
 
         errors.AddRange(new FloodgateLimiterOptions { Capacity = options.Capacity, Ipv6PrefixLength = options.Ipv6PrefixLength, Ipv4NetworkPrefixLength = options.Ipv4NetworkPrefixLength, Ipv6NetworkPrefixLength = options.Ipv6NetworkPrefixLength, CheckpointInterval = options.CheckpointInterval }
             .Validate().Select(e => e.Replace("FloodgateLimiterOptions.", "Floodgate:", StringComparison.Ordinal)));
+        if (options.RateLimitResetJitter < TimeSpan.Zero || options.RateLimitResetJitter > TimeSpan.FromHours(1))
+        {
+            errors.Add($"Floodgate:RateLimitResetJitter must be between 0 and 1 hour; got {options.RateLimitResetJitter}.");
+        }
+
         if (!Enum.IsDefined(options.RateLimitHeaders))
         {
             errors.Add($"Floodgate:RateLimitHeaders must be Always, OnRejection or Never; got '{(int)options.RateLimitHeaders}'.");

@@ -153,6 +153,7 @@ internal sealed partial class FloodgateService
             Scalar("Floodgate:DefaultPolicy", current.DefaultPolicy, next.DefaultPolicy);
             Scalar("Floodgate:GlobalConcurrencyLimit", current.GlobalConcurrencyLimit, next.GlobalConcurrencyLimit);
             Scalar("Floodgate:RateLimitHeaders", current.RateLimitHeaders, next.RateLimitHeaders);
+            Scalar("Floodgate:RateLimitResetJitter", current.RateLimitResetJitter, next.RateLimitResetJitter);
             Scalar("Floodgate:Contact", current.Contact, next.Contact);
 
             // New policies first: making one may fail (its data directory), and then nothing has changed yet.

@@ -14,7 +14,7 @@ internal static class KnownSettings
     [
         "Policies", "GlobalLimit", "GlobalConcurrencyLimit", "Mode", "DefaultPolicy", "Allowlist", "Denylist", "Capacity",
         "Ipv6PrefixLength", "Ipv4NetworkPrefixLength", "Ipv6NetworkPrefixLength", "DataDirectory", "Persistence",
-        "CheckpointInterval", "RateLimitHeaders", "JournalBans", "Challenge", "Contact", "KeySecret",
+        "CheckpointInterval", "RateLimitHeaders", "RateLimitResetJitter", "JournalBans", "Challenge", "Contact", "KeySecret",
         "Redis", "Outbound",
     ];
 

@@ -11,7 +11,10 @@ namespace Floodgate.AspNetCore;
 /// <summary>Statuses, headers and bodies: 429/403/503 with Retry-After, RateLimit headers, problem+json or HTML.</summary>
 internal static class RejectionWriter
 {
-    private const string TooManyRequestsType = "https://httpwg.org/specs/rfc6585.html#status-429";
+    // The problem types of draft-ietf-httpapi-ratelimit-headers-11 (section 5), each with "violated-policies".
+    internal const string QuotaExceededType = "https://iana.org/assignments/http-problem-types#quota-exceeded";
+    internal const string AbnormalUsageType = "https://iana.org/assignments/http-problem-types#abnormal-usage-detected";
+    internal const string ReducedCapacityType = "https://iana.org/assignments/http-problem-types#temporary-reduced-capacity";
 
     public static int StatusOf(DecisionReason reason) => reason is DecisionReason.Blacklisted or DecisionReason.Denylisted ? 403 : 429;
 
@@ -23,9 +26,11 @@ internal static class RejectionWriter
         rejections.Tallies.For(policyName).Refused(IpKey.Create(context.Connection.RemoteIpAddress, options.Ipv6PrefixLength));
         HttpResponse response = context.Response;
         response.StatusCode = status;
-        if (decision.RetryAfter != TimeSpan.MaxValue)
+        // Whole seconds, plus the client's share of the jitter (RateLimitResetJitter; 0 unless set), as the RateLimit t has.
+        long? retryAfter = decision.RetryAfter != TimeSpan.MaxValue ? Seconds(decision.RetryAfter) + Jitter(context.Connection.RemoteIpAddress, options.RateLimitResetJitter) : null;
+        if (retryAfter is { } wait)
         {
-            response.Headers.RetryAfter = Seconds(decision.RetryAfter).ToString(CultureInfo.InvariantCulture);
+            response.Headers.RetryAfter = wait.ToString(CultureInfo.InvariantCulture);
         }
 
         if (options.OnRejected is { } hook)
@@ -46,9 +51,9 @@ internal static class RejectionWriter
             _ when status == 503 => "Service busy",
             _ => "Too many requests",
         };
-        string detail = decision.RetryAfter == TimeSpan.MaxValue
+        string detail = retryAfter is not { } after
             ? "Requests from your address are not accepted."
-            : $"Please try again in {Describe(decision.RetryAfter)}.";
+            : $"Please try again in {Describe(after)}.";
 
         if (PrefersHtml(context.Request))
         {
@@ -57,12 +62,24 @@ internal static class RejectionWriter
             return;
         }
 
-        string type = status == 429 ? TooManyRequestsType : "about:blank";
-        long? retryAfter = decision.RetryAfter != TimeSpan.MaxValue ? Seconds(decision.RetryAfter) : null;
+        // A limit exceeded: quota-exceeded; a block or blacklisting earned by repeated violations: abnormal-usage-detected;
+        // the denylist (an operator's choice, no quota): about:blank, without violated-policies.
+        string type = decision.Reason switch
+        {
+            DecisionReason.RateLimited or DecisionReason.Cooldown => QuotaExceededType,
+            DecisionReason.Blocked or DecisionReason.Blacklisted => AbnormalUsageType,
+            _ => "about:blank",
+        };
+        bool violated = type != "about:blank";
         if (problems is not null)
         {
             // The app's problem details service (AddProblemDetails): its customisations (trace ids, extensions) apply.
             var details = new ProblemDetails { Type = type, Title = title, Status = status, Detail = detail };
+            if (violated)
+            {
+                details.Extensions["violated-policies"] = ViolatedPolicies(policyName);
+            }
+
             details.Extensions["policy"] = policyName;
             if (retryAfter is { } seconds)
             {
@@ -90,6 +107,13 @@ internal static class RejectionWriter
             json.WriteString("title", title);
             json.WriteNumber("status", status);
             json.WriteString("detail", detail);
+            if (violated)
+            {
+                json.WriteStartArray("violated-policies");
+                json.WriteStringValue(policyName);
+                json.WriteEndArray();
+            }
+
             json.WriteString("policy", policyName);
             if (retryAfter is { } seconds)
             {
@@ -108,15 +132,54 @@ internal static class RejectionWriter
     }
 
     /// <summary>The global guard's 503 through the app's problem details service; its plain text when the service declines.</summary>
-    public static async Task WriteBusyProblemAsync(HttpContext context, IProblemDetailsService problems, long retryAfterSeconds, byte[] plain)
+    public static async Task WriteBusyProblemAsync(HttpContext context, IProblemDetailsService problems, long retryAfterSeconds, string limit, byte[] plain)
     {
-        var details = new ProblemDetails { Type = "about:blank", Title = "Service busy", Status = 503, Detail = "Please retry shortly." };
+        var details = new ProblemDetails { Type = ReducedCapacityType, Title = "Service busy", Status = 503, Detail = "Please retry shortly." };
+        details.Extensions["violated-policies"] = ViolatedPolicies(limit);
         details.Extensions["retryAfter"] = retryAfterSeconds;
         if (!await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = details }).ConfigureAwait(false))
         {
-            context.Response.ContentType = "text/plain; charset=utf-8";
+            context.Response.ContentType = "application/problem+json";
             await context.Response.Body.WriteAsync(plain).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// <c>["policy"]</c> as a <see cref="JsonElement"/>: a type the problem details writer can serialize under Native AOT
+    /// (its generated context knows JsonElement, not arrays).
+    /// </summary>
+    private static JsonElement ViolatedPolicies(string policy)
+    {
+        var buffer = new ArrayBufferWriter<byte>(64);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartArray();
+            json.WriteStringValue(policy);
+            json.WriteEndArray();
+        }
+
+        using JsonDocument document = JsonDocument.Parse(buffer.WrittenMemory);
+        return document.RootElement.Clone();
+    }
+
+    /// <summary>The global guard's answer, made once: temporary-reduced-capacity naming the limit ("global" or "concurrency").</summary>
+    public static byte[] BusyBody(string limit) => System.Text.Encoding.UTF8.GetBytes(
+        $$"""{"type":"{{ReducedCapacityType}}","title":"Service busy","status":503,"detail":"Please retry shortly.","violated-policies":["{{limit}}"]}""");
+
+    /// <summary>
+    /// The seconds added to a client's reset times (<see cref="FloodgateOptions.RateLimitResetJitter"/>): fixed per client
+    /// address (a per-process hash), so one client's values do not jump between answers while clients spread over the range.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    internal static long Jitter(IPAddress? address, TimeSpan jitter)
+    {
+        if (jitter <= TimeSpan.Zero)
+        {
+            return 0;
+        }
+
+        uint range = (uint)jitter.TotalSeconds + 1;
+        return (uint)HashCode.Combine(address) % range;
     }
 
     /// <summary>True when the client ranks text/html above JSON (browsers); APIs and */* get problem+json.</summary>
@@ -154,12 +217,12 @@ internal static class RejectionWriter
         return ticks <= 0 ? 0 : (ticks / TimeSpan.TicksPerSecond) + ((ticks % TimeSpan.TicksPerSecond) != 0 ? 1 : 0);
     }
 
-    private static string Describe(TimeSpan wait) => Seconds(wait) switch
+    private static string Describe(long seconds) => seconds switch
     {
         <= 1 => "a second",
-        < 120 and var s => $"{s} seconds",
-        < 7200 => $"{Math.Ceiling(wait.TotalMinutes)} minutes",
-        _ => $"{Math.Ceiling(wait.TotalHours)} hours",
+        < 120 => $"{seconds} seconds",
+        < 7200 => $"{(seconds + 59) / 60} minutes",
+        _ => $"{(seconds + 3599) / 3600} hours",
     };
 
     /// <summary>The challenge markup when this rejection may offer one (a 429 that is not a ban, a policy that offers it, passes left).</summary>

@@ -133,7 +133,8 @@ public sealed class EndToEndTests
 
         Assert.Equal([HttpStatusCode.NotFound, HttpStatusCode.NotFound, HttpStatusCode.NotFound, HttpStatusCode.ServiceUnavailable, HttpStatusCode.ServiceUnavailable], statuses);
         HttpResponseMessage busy = await server.ClientFrom(15).GetAsync("/items");
-        Assert.Equal("Service busy: please retry shortly.", await busy.Content.ReadAsStringAsync());   // tiny and static
+        Assert.Equal("application/problem+json", busy.Content.Headers.ContentType?.MediaType);   // tiny and static
+        Assert.Contains("temporary-reduced-capacity", await busy.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal(TimeSpan.FromSeconds(1), busy.Headers.RetryAfter!.Delta);
 
         // Health probes (and the admin endpoints) are [DisableFloodgate]: the flood never reaches them, nor they it.
