@@ -33,6 +33,16 @@ internal static class KnownSettings
     /// <summary>FloodgateChallengeOptions' settings.</summary>
     public static readonly string[] Challenge = ["Enabled", "Difficulty", "TokenLifetime", "MaxPassesPerHour", "Path", "Policies", "SigningKey"];
 
+    /// <summary>FloodgateRedisOptions' settings (<c>Floodgate:Redis</c>, read by Floodgate.Redis; the adapter checks the names).</summary>
+    public static readonly string[] Redis =
+    [
+        "Configuration", "KeyPrefix", "OutagePolicy", "LocalFallbackShare", "Timeout", "BreakerFailureThreshold", "ProbeInterval",
+        "BanSyncInterval", "ForeverRetention", "LocalCapacity", "Ipv6PrefixLength",
+    ];
+
+    /// <summary>FloodgateOutboundOptions' settings (<c>Floodgate:Outbound</c>, the section the docs give AddFloodgateOutbound).</summary>
+    public static readonly string[] Outbound = ["DefaultPolicy", "Hosts", "Backoff", "MaxWait", "HonorRetryAfter", "MaxUpstreamBackoff", "Capacity", "Name"];
+
     /// <summary>Every setting under <paramref name="floodgate"/> that no options type has, each with the closest known name.</summary>
     public static IEnumerable<string> Unknown(IConfigurationSection floodgate)
     {
@@ -48,8 +58,20 @@ internal static class KnownSettings
             {
                 "GLOBALLIMIT" => Policy,
                 "CHALLENGE" => Challenge,
+                "REDIS" => Redis,
+                "OUTBOUND" => Outbound,
                 _ => null,
             };
+            if (setting.Key.Equals("Outbound", StringComparison.OrdinalIgnoreCase))
+            {
+                // Its policies: the default one, and one per host.
+                foreach (string problem in UnknownIn(setting.GetSection("DefaultPolicy"), Policy)
+                    .Concat(setting.GetSection("Hosts").GetChildren().SelectMany(host => UnknownIn(host, Policy))))
+                {
+                    yield return problem;
+                }
+            }
+
             if (inner is not null)
             {
                 foreach (string problem in UnknownIn(setting, inner))

@@ -17,6 +17,11 @@ public sealed class ConfigurationSurpriseTests
     [InlineData("Floodgate:Challenge:Dificulty", "Floodgate:Challenge:Dificulty is not a Floodgate setting; did you mean Difficulty?")]
     [InlineData("Floodgate:Capacty", "Floodgate:Capacty is not a Floodgate setting; did you mean Capacity?")]
     [InlineData("Floodgate:SomethingElse", "Floodgate:SomethingElse is not a Floodgate setting.")]
+    [InlineData("Floodgate:Redis:Timout", "Floodgate:Redis:Timout is not a Floodgate setting; did you mean Timeout?")]
+    [InlineData("Floodgate:Redis:KeyPrefx", "Floodgate:Redis:KeyPrefx is not a Floodgate setting; did you mean KeyPrefix?")]
+    [InlineData("Floodgate:Outbound:Backof", "Floodgate:Outbound:Backof is not a Floodgate setting; did you mean Backoff?")]
+    [InlineData("Floodgate:Outbound:DefaultPolicy:Windw", "Floodgate:Outbound:DefaultPolicy:Windw is not a Floodgate setting; did you mean Window?")]
+    [InlineData("Floodgate:Outbound:Hosts:api.example.com:PermitLimt", "Floodgate:Outbound:Hosts:api.example.com:PermitLimt is not a Floodgate setting; did you mean PermitLimit?")]
     public async Task AnUnknownSettingStopsStartupNamingItAndTheClosestKnownName(string setting, string expected)
     {
         var settings = new Dictionary<string, string?>
@@ -35,7 +40,6 @@ public sealed class ConfigurationSurpriseTests
     [Fact]
     public async Task EveryKnownSettingIsAccepted()
     {
-        // The sections of the packages beside the adapter (Redis, Outbound) are theirs to check.
         await using TestServer server = await TestServer.StartAsync(_ => { }, app => app.MapGet("/", () => "ok").RequireFloodgate("api"), settings: new()
         {
             ["Floodgate:Persistence"] = "false",
@@ -46,6 +50,8 @@ public sealed class ConfigurationSurpriseTests
             ["Floodgate:Policies:api:Costs:0:Cost"] = "2",
             ["Floodgate:Challenge:Enabled"] = "false",
             ["Floodgate:Outbound:DefaultPolicy:PermitLimit"] = "5",
+            ["Floodgate:Outbound:Hosts:api.example.com:PermitLimit"] = "5",
+            ["Floodgate:Outbound:Backoff"] = "15s",
         });
         Assert.Equal(HttpStatusCode.OK, (await server.ClientFrom(2).GetAsync("/")).StatusCode);
     }
@@ -54,14 +60,17 @@ public sealed class ConfigurationSurpriseTests
     [InlineData(typeof(FloodgateOptions))]
     [InlineData(typeof(FloodgatePolicy))]
     [InlineData(typeof(FloodgateChallengeOptions))]
+    [InlineData(typeof(FloodgateOutboundOptions))]
     public void TheKnownNamesAreEveryOptionOfTheirType(Type type)
     {
         string[] known = type == typeof(FloodgateOptions) ? KnownSettings.Options
             : type == typeof(FloodgatePolicy) ? KnownSettings.Policy
+            : type == typeof(FloodgateOutboundOptions) ? KnownSettings.Outbound
             : KnownSettings.Challenge;
         var bindable = type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
             .Where(p => p.SetMethod?.IsPublic == true || p.PropertyType.Namespace == "System.Collections.Generic" || p.PropertyType == typeof(FloodgateChallengeOptions))
             .Where(p => !typeof(Delegate).IsAssignableFrom(p.PropertyType))   // code only (Exempt, OnRejected)
+            .Where(p => p.PropertyType != typeof(TimeProvider) && p.PropertyType != typeof(Microsoft.Extensions.Logging.ILogger))   // code only
             .Select(p => p.Name)
             .Order(StringComparer.Ordinal);
         Assert.Equal(bindable, known.Except(["Redis", "Outbound"]).Order(StringComparer.Ordinal));

@@ -14,6 +14,18 @@ namespace Floodgate.Redis.Tests;
 public sealed class RedisConfigurationTests(RedisFixture redis) : IClassFixture<RedisFixture>
 {
     [Fact]
+    public void TheAdaptersKnownRedisSettingsAreEveryBindableOptionOfFloodgateRedisOptions()
+    {
+        // The adapter checks the names under Floodgate:Redis (a misspelt one stops startup); this keeps its list true.
+        var bindable = typeof(FloodgateRedisOptions).GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance)
+            .Where(p => p.SetMethod?.IsPublic == true)
+            .Where(p => p.PropertyType.IsPrimitive || p.PropertyType.IsEnum || p.PropertyType == typeof(string) || p.PropertyType == typeof(TimeSpan))
+            .Select(p => p.Name)
+            .Order(StringComparer.Ordinal);
+        Assert.Equal(bindable, Floodgate.AspNetCore.KnownSettings.Redis.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task TheDefaultKeyPrefixNamesTheAppSoTwoAppsDoNotShareTheirLoginState()
     {
         string shop = "shop" + Guid.NewGuid().ToString("N")[..6];
