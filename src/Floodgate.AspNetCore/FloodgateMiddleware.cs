@@ -75,6 +75,16 @@ internal sealed class FloodgateMiddleware
         {
             throw new InvalidOperationException("Floodgate: " + string.Join("; ", badCosts) + ".");
         }
+
+        // The largest cost each policy is asked for, so that a configuration reload cannot lower a policy below it (a
+        // check of more permits than the policy's largest request would fail on the request path).
+        foreach (Endpoint endpoint in all)
+        {
+            foreach ((string name, int cost) in UsesOf(endpoint))
+            {
+                service.NoteCost(name, cost, endpoint.DisplayName ?? endpoint.ToString() ?? name);
+            }
+        }
     }
 
     public Task InvokeAsync(HttpContext context)
@@ -430,7 +440,7 @@ internal sealed class FloodgateMiddleware
     /// <summary>A refusal while the app runs in Shadow mode (or <paramref name="force"/>): logged and let through.</summary>
     private bool Shadowed(string policy, System.Net.IPAddress? address, Decision decision, bool force = false)
     {
-        if (!force && _service.Options.Mode != FloodgateMode.Shadow)
+        if (!force && _service.Options.Mode != FloodgatePolicyMode.Shadow)
         {
             return false;
         }

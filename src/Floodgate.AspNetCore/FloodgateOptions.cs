@@ -27,12 +27,12 @@ public sealed class FloodgateOptions
     public int? GlobalConcurrencyLimit { get; set; }
 
     /// <summary>
-    /// Gets or sets whether Floodgate carries out its refusals app-wide. <see cref="FloodgateMode.Shadow"/> is a dry run
+    /// Gets or sets whether Floodgate carries out its refusals app-wide. <see cref="FloodgatePolicyMode.Shadow"/> is a dry run
     /// of everything: every policy as if its own <see cref="FloodgatePolicy.Mode"/> were Shadow, and the global limit, the
     /// concurrency cap, the denylist and app-wide blacklistings only logged and measured, never answered.
-    /// <value>The default value is <see cref="FloodgateMode.Enforce"/>: each policy's own mode applies.</value>
+    /// <value>The default value is <see cref="FloodgatePolicyMode.Enforce"/>: each policy's own mode applies.</value>
     /// </summary>
-    public FloodgateMode Mode { get; set; }
+    public FloodgatePolicyMode Mode { get; set; }
 
     /// <summary>
     /// Gets or sets the policy applied to endpoints that name none (and are not <c>[DisableFloodgate]</c>).

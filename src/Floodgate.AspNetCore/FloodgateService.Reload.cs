@@ -16,6 +16,13 @@ internal sealed partial class FloodgateService
     private static readonly PropertyInfo[] s_policySettings = typeof(FloodgatePolicy).GetProperties(BindingFlags.Public | BindingFlags.Instance)
         .Where(p => p.CanRead && p.CanWrite).OrderBy(p => p.MetadataToken).ToArray();
 
+    // The largest cost an endpoint asks of each policy, with that endpoint (noted by the middleware at startup).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (int Cost, string Endpoint)> _largestCosts = new(StringComparer.Ordinal);
+
+    /// <summary>Notes that <paramref name="endpoint"/> asks <paramref name="cost"/> permits of <paramref name="policy"/>.</summary>
+    internal void NoteCost(string policy, int cost, string endpoint) =>
+        _largestCosts.AddOrUpdate(policy, (cost, endpoint), (_, known) => cost > known.Cost ? (cost, endpoint) : known);
+
     /// <summary>
     /// Listens to the options' change tokens (those <c>IOptionsMonitor</c> listens to) and rebuilds the options with the
     /// options factory, inside a try: <c>IOptionsMonitor</c> itself would throw a validation failure on the
@@ -95,6 +102,7 @@ internal sealed partial class FloodgateService
                     (limiter, before) = (retired.Limiter, retired.Policy);
                 }
 
+                errors.AddRange(CostErrors(name, policy));
                 if (limiter is not null && before is not null)
                 {
                     List<string> diff = Differences(before, policy);
@@ -298,6 +306,17 @@ internal sealed partial class FloodgateService
             .Where(p => !Equals(p.Was, p.Now))
             .Select(p => $"{p.Name} {Show(p.Was)} -> {Show(p.Now)}")
             .ToList();
+
+    /// <summary>A policy whose largest request would fall below what an endpoint asks of it.</summary>
+    private IEnumerable<string> CostErrors(string name, FloodgatePolicy policy)
+    {
+        int largest = policy.Algorithm == FloodgateAlgorithm.TokenBucket ? policy.Burst ?? policy.PermitLimit : policy.PermitLimit;
+        if (_largestCosts.TryGetValue(name, out (int Cost, string Endpoint) asked) && asked.Cost > largest)
+        {
+            string setting = policy.Algorithm == FloodgateAlgorithm.TokenBucket && policy.Burst is not null ? "Burst" : "PermitLimit";
+            yield return $"Floodgate:Policies:{name}:{setting} would be {largest}, below the {asked.Cost} permits one request of {asked.Endpoint} costs; lower that cost first, or keep {setting} at {asked.Cost} or more.";
+        }
+    }
 
     /// <summary>What a running limiter cannot change: how clients are keyed and what a slot holds.</summary>
     private static IEnumerable<string> KeyLayoutErrors(string section, FloodgatePolicy before, FloodgatePolicy after)

@@ -135,7 +135,7 @@ internal sealed partial class FloodgateService : IDisposable, IAsyncDisposable
 
     /// <summary>Whether a policy is a dry run: its own <see cref="FloodgatePolicy.Mode"/>, or the app's.</summary>
     public bool IsShadow(string policy) =>
-        Options.Mode == FloodgateMode.Shadow || (_policies.TryGetValue(policy, out FloodgatePolicy? declared) && declared.Mode == FloodgateMode.Shadow);
+        Options.Mode == FloodgatePolicyMode.Shadow || (_policies.TryGetValue(policy, out FloodgatePolicy? declared) && declared.Mode == FloodgatePolicyMode.Shadow);
 
     /// <summary>
     /// Gets whether requests need the app-wide step (the denylist on endpoints without a policy, blacklistings across

@@ -159,11 +159,11 @@ public sealed class FloodgatePolicy
     public string? CountStatusCodes { get; set; }
 
     /// <summary>
-    /// Gets or sets whether the policy's refusals are carried out (<see cref="FloodgateMode.Enforce"/>) or only counted,
-    /// logged and measured (<see cref="FloodgateMode.Shadow"/>, a dry run). The engine decides the same either way; the
-    /// ASP.NET Core adapter carries out the mode. <value>The default value is <see cref="FloodgateMode.Enforce"/>.</value>
+    /// Gets or sets whether the policy's refusals are carried out (<see cref="FloodgatePolicyMode.Enforce"/>) or only counted,
+    /// logged and measured (<see cref="FloodgatePolicyMode.Shadow"/>, a dry run). The engine decides the same either way; the
+    /// ASP.NET Core adapter carries out the mode. <value>The default value is <see cref="FloodgatePolicyMode.Enforce"/>.</value>
     /// </summary>
-    public FloodgateMode Mode { get; set; }
+    public FloodgatePolicyMode Mode { get; set; }
 
     /// <summary>Returns a copy of this policy.</summary>
     /// <returns>A new policy with the same settings.</returns>

@@ -74,6 +74,6 @@ public sealed class FloodgatePolicyAttribute : Attribute
     /// <summary>Gets or sets <see cref="FloodgatePolicy.CountStatusCodes"/> (<c>"401"</c>, <c>"4xx"</c>); null (the default) counts every request. A set that cannot be read is a build error (FLOOD009).</summary>
     public string? CountStatusCodes { get; set; }
 
-    /// <summary>Gets or sets <see cref="FloodgatePolicy.Mode"/>: <see cref="FloodgateMode.Shadow"/> for a dry run. <value>The default value is <see cref="FloodgateMode.Enforce"/>.</value></summary>
-    public FloodgateMode Mode { get; set; }
+    /// <summary>Gets or sets <see cref="FloodgatePolicy.Mode"/>: <see cref="FloodgatePolicyMode.Shadow"/> for a dry run. <value>The default value is <see cref="FloodgatePolicyMode.Enforce"/>.</value></summary>
+    public FloodgatePolicyMode Mode { get; set; }
 }

@@ -67,6 +67,6 @@ public interface IFloodgatePolicyDefinition
     /// <summary>Gets <see cref="FloodgatePolicy.CountStatusCodes"/>; null (the default) counts every request.</summary>
     static virtual string? CountStatusCodes => null;
 
-    /// <summary>Gets <see cref="FloodgatePolicy.Mode"/>. Defaults to <see cref="FloodgateMode.Enforce"/>.</summary>
-    static virtual FloodgateMode Mode => FloodgateMode.Enforce;
+    /// <summary>Gets <see cref="FloodgatePolicy.Mode"/>. Defaults to <see cref="FloodgatePolicyMode.Enforce"/>.</summary>
+    static virtual FloodgatePolicyMode Mode => FloodgatePolicyMode.Enforce;
 }

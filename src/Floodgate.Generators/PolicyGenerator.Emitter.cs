@@ -143,7 +143,7 @@ public sealed partial class PolicyGenerator
 
         if (p.Mode == 1)
         {
-            Line("global::Floodgate.FloodgateMode", "Mode", "global::Floodgate.FloodgateMode.Shadow");
+            Line("global::Floodgate.FloodgatePolicyMode", "Mode", "global::Floodgate.FloodgatePolicyMode.Shadow");
         }
 
         if (p.CountStatusCodes is not null)

@@ -24,7 +24,7 @@ public sealed class DashboardTests(ITestOutputHelper output)
             o.Challenge.Enabled = true;
             o.AddPolicy("api", new FloodgatePolicy { PermitLimit = 3, Window = TimeSpan.FromMinutes(1), BlockDuration = TimeSpan.FromMinutes(10) });
             o.AddPolicy("login", new FloodgatePolicy { PermitLimit = 1, Window = TimeSpan.FromMinutes(1), BlockDuration = TimeSpan.FromMinutes(10), BlockLimit = 0 });
-            o.AddPolicy("api-candidate", new FloodgatePolicy { PermitLimit = 1, Window = TimeSpan.FromMinutes(1), Mode = FloodgateMode.Shadow });
+            o.AddPolicy("api-candidate", new FloodgatePolicy { PermitLimit = 1, Window = TimeSpan.FromMinutes(1), Mode = FloodgatePolicyMode.Shadow });
             o.GlobalLimit = new FloodgatePolicy { PermitLimit = 10_000, Window = TimeSpan.FromMinutes(1) };
         },
         app =>

@@ -165,6 +165,63 @@ public sealed class ReloadTests
     }
 
     [Fact]
+    public async Task ALimitBelowWhatAnEndpointCostsIsRefused()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "floodgate-reload-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(root);
+        await File.WriteAllTextAsync(Path.Combine(root, "appsettings.json"), Settings("""{ "PermitLimit": 10, "Window": "1m" }"""));
+        var logs = new CapturingLoggerProvider();
+        await using TestServer server = await TestServer.StartAsync(
+            _ => { },
+            app => app.MapGet("/export", () => "csv").RequireFloodgate("api", cost: 5),
+            contentRoot: root,
+            logs: logs);
+        var configuration = (IConfigurationRoot)server.Services.GetRequiredService<IConfiguration>();
+
+        // A request of /export asks 5 permits: a PermitLimit of 3 could never admit it (and a check of 5 against it would throw).
+        await RewriteAsync(server, Settings("""{ "PermitLimit": 3, "Window": "1m" }"""));
+        configuration.Reload();
+        Assert.Contains(logs.Entries, e => e.Id == 311 && e.Message.Contains("Floodgate:Policies:api:PermitLimit would be 3, below the 5 permits one request of", StringComparison.Ordinal));
+        Assert.Equal(2, await CountOkAsync(server.ClientFrom(2), "/export", 3));   // still 10: two requests of 5
+    }
+
+    [Fact]
+    public async Task ReloadsWhileClientsHammerTheAppNeverFailARequest()
+    {
+        (TestServer server, CapturingLoggerProvider logs) = await StartAsync(Settings("""{ "PermitLimit": 50, "Window": "1m" }"""));
+        await using TestServer _ = server;
+        var configuration = (IConfigurationRoot)server.Services.GetRequiredService<IConfiguration>();
+        using var stop = new CancellationTokenSource();
+        var statuses = new System.Collections.Concurrent.ConcurrentBag<HttpStatusCode>();
+        Task[] clients = Enumerable.Range(10, 4).Select(host => Task.Run(async () =>
+        {
+            using HttpClient client = server.ClientFrom(host);
+            while (!stop.IsCancellationRequested)
+            {
+                using HttpResponseMessage response = await client.GetAsync(host % 2 == 0 ? "/items" : "/about");
+                statuses.Add(response.StatusCode);
+            }
+        })).ToArray();
+
+        // 20 reloads: the limit, the mode, a list entry and a default policy come and go under the requests.
+        for (int i = 0; i < 20; i++)
+        {
+            string extra = i % 2 == 0 ? """ "Denylist": [ "127.0.0.99" ], "DefaultPolicy": "login", """ : string.Empty;
+            string mode = i % 3 == 0 ? """, "Mode": "Shadow" """ : string.Empty;
+            await RewriteAsync(server, Settings($$"""{ "PermitLimit": {{(i % 2 == 0 ? 5 : 500)}}, "Window": "1m"{{mode}} }""", extra));
+            configuration.Reload();
+            await Task.Delay(50);
+        }
+
+        await stop.CancelAsync();
+        await Task.WhenAll(clients);
+        Assert.True(statuses.Count > 100, $"only {statuses.Count} requests");
+        Assert.All(statuses, s => Assert.Contains(s, new[] { HttpStatusCode.OK, HttpStatusCode.TooManyRequests }));
+        Assert.DoesNotContain(logs.Entries, e => e.Id == 311);
+        Assert.True(logs.Entries.Count(e => e.Id == 310) >= 20);
+    }
+
+    [Fact]
     public async Task PoliciesComeAndGoModesAndTheGlobalLimitFollow()
     {
         (TestServer server, CapturingLoggerProvider logs) = await StartAsync(Settings("""{ "PermitLimit": 3, "Window": "1m" }"""));

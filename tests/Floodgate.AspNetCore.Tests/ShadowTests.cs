@@ -22,7 +22,7 @@ public sealed class ShadowTests
             {
                 o.Persistence = false;
                 o.AddPolicy("api", new FloodgatePolicy { PermitLimit = 10, Window = TimeSpan.FromMinutes(1) });
-                o.AddPolicy("api-candidate", new FloodgatePolicy { PermitLimit = 3, Window = TimeSpan.FromMinutes(1), BlockDuration = TimeSpan.FromMinutes(5), Mode = FloodgateMode.Shadow });
+                o.AddPolicy("api-candidate", new FloodgatePolicy { PermitLimit = 3, Window = TimeSpan.FromMinutes(1), BlockDuration = TimeSpan.FromMinutes(5), Mode = FloodgatePolicyMode.Shadow });
             },
             app => app.MapGet("/items", () => "items").RequireFloodgate("api", "api-candidate"),
             settings: new() { ["Logging:LogLevel:Default"] = "Debug" },
@@ -58,7 +58,7 @@ public sealed class ShadowTests
             o =>
             {
                 o.Persistence = false;
-                o.AddPolicy(Name, new FloodgatePolicy { PermitLimit = 2, Window = TimeSpan.FromMinutes(1), Mode = FloodgateMode.Shadow });
+                o.AddPolicy(Name, new FloodgatePolicy { PermitLimit = 2, Window = TimeSpan.FromMinutes(1), Mode = FloodgatePolicyMode.Shadow });
             },
             app => app.MapGet("/items", () => "items").RequireFloodgate(Name));
         var measured = new List<(long Value, Dictionary<string, object?> Tags)>();
@@ -101,7 +101,7 @@ public sealed class ShadowTests
             o =>
             {
                 o.Persistence = false;
-                o.Mode = FloodgateMode.Shadow;
+                o.Mode = FloodgatePolicyMode.Shadow;
                 o.Denylist.Add("127.0.0.66");
                 o.GlobalLimit = new FloodgatePolicy { PermitLimit = 3, Window = TimeSpan.FromMinutes(1) };
                 o.AddPolicy("login", new FloodgatePolicy { PermitLimit = 1, Window = TimeSpan.FromMinutes(1), BlockDuration = TimeSpan.FromMinutes(5) });

@@ -15,7 +15,7 @@ public sealed class GenerationTests
         public static partial class Outer
         {
             [FloodgatePolicy("login", PermitLimit = 5, Window = "1m", BlockDuration = "15m", BlockLimit = 3, BlockExceedDuration = "forever", CountStatusCodes = "401,403")]
-            [FloodgatePolicy("api-v2", PermitLimit = 100, Window = "1.5s", Cooldown = "250ms", GracePermits = 2, MaxWindowDuration = "forever", Mode = FloodgateMode.Shadow)]
+            [FloodgatePolicy("api-v2", PermitLimit = 100, Window = "1.5s", Cooldown = "250ms", GracePermits = 2, MaxWindowDuration = "forever", Mode = FloodgatePolicyMode.Shadow)]
             internal partial class Policies;
         }
         """;
@@ -84,8 +84,8 @@ public sealed class GenerationTests
         Assert.Equal(TimeSpan.FromMilliseconds(250), api.Cooldown);
         Assert.Equal(FloodgatePolicy.Forever, api.MaxWindowDuration);
         Assert.Null(api.CountStatusCodes);
-        Assert.Equal(FloodgateMode.Shadow, api.Mode);
-        Assert.Equal(FloodgateMode.Enforce, login.Mode);
+        Assert.Equal(FloodgatePolicyMode.Shadow, api.Mode);
+        Assert.Equal(FloodgatePolicyMode.Enforce, login.Mode);
 
         using FloodgateLimiter limiter = registry.CreateLimiter("login", new FloodgateLimiterOptions { TimeProvider = new FakeTimeProvider() });
         var client = System.Net.IPAddress.Parse("192.0.2.1");

@@ -44,7 +44,7 @@ partial class Outer
             /// <inheritdoc />
             public static int MaxClientsPerPrefix => 64;
             /// <inheritdoc />
-            public static global::Floodgate.FloodgateMode Mode => global::Floodgate.FloodgateMode.Shadow;
+            public static global::Floodgate.FloodgatePolicyMode Mode => global::Floodgate.FloodgatePolicyMode.Shadow;
         }
 
         /// <summary>The Floodgate policy "login", compiled from its [FloodgatePolicy] attribute.</summary>

@@ -34,7 +34,7 @@ internal abstract class LimiterEngine : IDisposable
         Clock = new MonotonicClock(options.TimeProvider, options.CoarseClock, options.ClockSource, PolicyMath.ShortestDuration(policy), options.KernelTicks);
         Allowlist = new AccessList(KeyIpv6PrefixLength);
         Denylist = new AccessList(KeyIpv6PrefixLength);
-        Metrics = new FloodgateMetrics(options.Name, Table.Capacity, options.MeterFactory, policy.Mode == FloodgateMode.Shadow);
+        Metrics = new FloodgateMetrics(options.Name, Table.Capacity, options.MeterFactory, policy.Mode == FloodgatePolicyMode.Shadow);
         BlockLengths = PolicyMath.BlockLengths(policy);
         Allowlist.Changed += UpdateListsInUse;
         Denylist.Changed += UpdateListsInUse;
@@ -63,7 +63,7 @@ internal abstract class LimiterEngine : IDisposable
         Allowlist = previous.Allowlist;
         Denylist = previous.Denylist;
         Metrics = previous.Metrics;
-        Metrics.Shadow = policy.Mode == FloodgateMode.Shadow;
+        Metrics.Shadow = policy.Mode == FloodgatePolicyMode.Shadow;
         BlockLengths = PolicyMath.BlockLengths(policy);
         Journal = previous.Journal;
         ClientStateChanged = previous.ClientStateChanged;

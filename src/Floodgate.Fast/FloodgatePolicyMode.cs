@@ -1,7 +1,7 @@
 namespace Floodgate;
 
 /// <summary>Whether a policy's refusals are carried out, or only counted and logged (a dry run).</summary>
-public enum FloodgateMode
+public enum FloodgatePolicyMode
 {
     /// <summary>Refusals are answered (429, 403): the default.</summary>
     Enforce = 0,
