@@ -120,7 +120,7 @@ public sealed class ReconfigureTests
     [Fact]
     public void APrecompiledLimiterCannotBeReconfigured()
     {
-        using FloodgateLimiter limiter = FloodgateLimiter.Create<CompiledPolicy>();
+        using FloodgateLimiter limiter = FloodgateLimiter.Create<StaticPolicyTests.PlainPolicy>();
         Assert.Throws<InvalidOperationException>(() => limiter.Reconfigure(Policy(3)));
     }
 
@@ -153,24 +153,5 @@ public sealed class ReconfigureTests
 
         // One window on a frozen clock: whatever the interleaving, no more than the largest limit it ever had.
         Assert.InRange(admitted, 50, 200);
-    }
-
-    private readonly struct CompiledPolicy : IFloodgatePolicyDefinition
-    {
-        public static string Name => "compiled";
-        public static int PermitLimit => 5;
-        public static long WindowMilliseconds => 60_000;
-        public static long BlockDurationMilliseconds => 0;
-        public static bool RelativeBlock => false;
-        public static int BlockLimit => -1;
-        public static long BlockExceedDurationMilliseconds => -1;
-        public static bool BlockExceedReset => true;
-        public static long MaxWindowDurationMilliseconds => 86_400_000;
-        public static bool AccumulateRequests => false;
-        public static int AccumulateLimit => -1;
-        public static long CooldownMilliseconds => 0;
-        public static int GracePermits => 0;
-        public static double BlockMultiplier => 1.0;
-        public static long MaxBlockDurationMilliseconds => -1;
     }
 }

@@ -104,7 +104,8 @@ public sealed class StaticPolicyTests
         Assert.InRange(denied, 1_000, 29_000);   // the sequence exercised both outcomes
     }
 
-    private readonly struct PlainPolicy : IFloodgatePolicyDefinition
+    /// <summary>A plain compiled policy (5 a second, no blocks); other tests use it too.</summary>
+    internal readonly struct PlainPolicy : IFloodgatePolicyDefinition
     {
         public static string Name => "plain";
         public static int PermitLimit => 5;

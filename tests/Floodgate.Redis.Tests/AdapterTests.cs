@@ -96,6 +96,29 @@ public sealed class AdapterTests(RedisFixture redis) : IClassFixture<RedisFixtur
     }
 
     [Fact]
+    public async Task APolicyAddedByAReloadIsSharedOnRedisAtOnce()
+    {
+        string prefix = "added" + Guid.NewGuid().ToString("N")[..8] + ":";
+        await using WebApplication first = await StartAppAsync(prefix);
+        await using WebApplication second = await StartAppAsync(prefix);
+        foreach (WebApplication app in new[] { first, second })
+        {
+            app.Configuration["Floodgate:Policies:site:PermitLimit"] = "2";
+            app.Configuration["Floodgate:Policies:site:Window"] = "1m";
+            app.Configuration["Floodgate:DefaultPolicy"] = "site";
+            ((IConfigurationRoot)app.Configuration).Reload();
+        }
+
+        // Requests no endpoint matched take the default policy: 2 a minute across both instances, counted on Redis.
+        using HttpClient toFirst = ClientFrom(first, 2);
+        using HttpClient toSecond = ClientFrom(second, 2);
+        Assert.Equal(HttpStatusCode.NotFound, (await toFirst.GetAsync("/nowhere")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await toSecond.GetAsync("/nowhere")).StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await toFirst.GetAsync("/nowhere")).StatusCode);
+        Assert.True(first.Services.GetRequiredService<Floodgate.AspNetCore.FloodgateService>().Remote.ContainsKey("site"));
+    }
+
+    [Fact]
     public async Task TheDashboardShowsRedisStateAndItsButtonLiftsABanOnEveryInstance()
     {
         string prefix = "dash" + Guid.NewGuid().ToString("N")[..8] + ":";
