@@ -22,8 +22,10 @@ internal sealed class EndpointPolicies
         List<(string Name, FloodgatePolicy Policy, FloodgateLimiter Limiter, IFloodgateRemoteLimiter? Remote, int Cost)> policies,
         Func<string, FloodgateKey>? keyOf = null,
         IReadOnlyDictionary<string, Func<HttpContext, bool>>? predicates = null,
-        Func<string, bool>? shadowOf = null)
+        Func<string, bool>? shadowOf = null,
+        TimeSpan jitter = default)
     {
+        Jitter = jitter;
         // Shadow (dry-run) policies first: they see every request that reaches this step, refused by an enforced one or not.
         // (OrderBy is stable: each group keeps the endpoint's order.)
         policies = policies.OrderBy(p => shadowOf?.Invoke(p.Name) == true ? 0 : 1).ToList();
@@ -47,6 +49,9 @@ internal sealed class EndpointPolicies
 
     /// <summary>Gets which policies are dry runs (shadow: never refuse), or null when none is.</summary>
     public bool[]? Shadow { get; }
+
+    /// <summary>Gets the most seconds added to a client's <c>t</c> (RateLimitResetJitter, as it was when these were resolved).</summary>
+    public TimeSpan Jitter { get; }
 
     /// <summary>Gets whether any policy here sends RateLimit headers (a shadow policy sends none).</summary>
     public bool HasHeaders { get; }
@@ -81,6 +86,10 @@ internal sealed class EndpointPolicies
     /// <summary>The RateLimit header value of one policy's decision, e.g. <c>"api";r=99;t=60</c>: one allocation.</summary>
     public string StateHeader(Decision decision) => StateHeader(new ReadOnlySpan<Decision>(in decision));
 
+    /// <summary>The RateLimit header value for a request: with the client's share of the jitter, when one is set.</summary>
+    public string StateHeader(HttpContext context, ReadOnlySpan<Decision> decisions, ReadOnlySpan<IpKey> keys = default) =>
+        StateHeader(decisions, Jitter > TimeSpan.Zero ? RejectionWriter.Jitter(context.Connection.RemoteIpAddress, Jitter) : 0, keys);
+
     /// <summary>
     /// The RateLimit header value of the first decisions, one item per policy in order: one allocation. <paramref name="jitter"/>
     /// seconds are added to each <c>t</c> (RateLimitResetJitter). A policy counted by a key (an API key) carries it as its
@@ -91,7 +100,6 @@ internal sealed class EndpointPolicies
     {
         // Formatted once into a stack buffer sized for the longest possible value, then copied into the string.
         Span<char> buffer = _maxStateLength <= 1024 ? stackalloc char[_maxStateLength] : new char[_maxStateLength];
-        Span<byte> bytes = stackalloc byte[8];
         int length = 0;
         for (int i = 0; i < decisions.Length; i++)
         {
@@ -116,16 +124,23 @@ internal sealed class EndpointPolicies
             length += written;
             if (i < keys.Length && keys[i].IsKeyHash)
             {
-                ";pk=:".CopyTo(buffer[length..]);
-                length += 5;
-                System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(bytes, keys[i].Low);
-                Convert.TryToBase64Chars(bytes, buffer[length..], out written);
-                length += written;
-                buffer[length++] = ':';
+                length += PartitionKey(keys[i], buffer[length..]);
             }
         }
 
         return new string(buffer[..length]);
+    }
+
+    /// <summary>Writes <c>;pk=:…:</c> for a key hash (8 of its bytes in base64); out of line, off the common loop.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static int PartitionKey(IpKey key, Span<char> into)
+    {
+        Span<byte> bytes = stackalloc byte[8];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(bytes, key.Low);
+        ";pk=:".CopyTo(into);
+        Convert.TryToBase64Chars(bytes, into[5..], out int written);
+        into[5 + written] = ':';
+        return 5 + written + 1;
     }
 }
 
