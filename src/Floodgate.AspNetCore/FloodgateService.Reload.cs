@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Reflection;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
@@ -15,6 +16,9 @@ internal sealed partial class FloodgateService
 {
     private static readonly PropertyInfo[] s_policySettings = typeof(FloodgatePolicy).GetProperties(BindingFlags.Public | BindingFlags.Instance)
         .Where(p => p.CanRead && p.CanWrite).OrderBy(p => p.MetadataToken).ToArray();
+
+    private Microsoft.Extensions.Configuration.IConfiguration? _configuration;
+    private bool _startedWithSection;
 
     // The largest cost an endpoint asks of each policy, with that endpoint (noted by the middleware at startup).
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (int Cost, string Endpoint)> _largestCosts = new(StringComparer.Ordinal);
@@ -37,6 +41,8 @@ internal sealed partial class FloodgateService
             return;
         }
 
+        _configuration = (Microsoft.Extensions.Configuration.IConfiguration?)services.GetService(typeof(Microsoft.Extensions.Configuration.IConfiguration));
+        _startedWithSection = _configuration?.GetSection("Floodgate").Exists() == true;
         foreach (IOptionsChangeTokenSource<FloodgateOptions> source in sources.Where(s => s.Name is null || s.Name == Microsoft.Extensions.Options.Options.DefaultName))
         {
             _reloadSubscriptions.Add(ChangeToken.OnChange(source.GetChangeToken, () => Reload(factory)));
@@ -46,6 +52,15 @@ internal sealed partial class FloodgateService
     /// <summary>Builds the options from the changed configuration and applies them; never throws (a refusal is logged).</summary>
     internal void Reload(IOptionsFactory<FloodgateOptions> factory)
     {
+        // A file provider empties its data before it reads the file again: a reload that overlaps another (two writes in
+        // a quarter of a second) can read no "Floodgate" section at all. Applying that would drop every configured policy
+        // for a moment (fail-open), so a section that disappears is refused; remove Floodgate's settings with a restart.
+        if (_startedWithSection && _configuration?.GetSection("Floodgate").Exists() == false)
+        {
+            AdapterLog.ReloadRefused(Logger, "the Floodgate section is gone from the configuration (a file being rewritten, or removed); the running configuration stays. To remove Floodgate's settings, restart the app.");
+            return;
+        }
+
         FloodgateOptions next;
         try
         {
