@@ -360,7 +360,8 @@ internal sealed partial class FloodgateService
         _ => value.ToString() ?? "none",
     };
 
-    private static void ChangeEntries(AccessList list, string[] add, string[] remove)
+    /// <summary>Removes, then adds, configured list entries (at startup: adds them all); entries that do not parse were refused by the validator.</summary>
+    private static void ChangeEntries(AccessList list, IEnumerable<string> add, IEnumerable<string> remove)
     {
         foreach (string entry in remove)
         {

@@ -308,8 +308,8 @@ internal sealed partial class FloodgateService : IDisposable, IAsyncDisposable
                 limiter.Denylist.Clear();
             }
 
-            AddEntries(limiter.Allowlist, options.Allowlist);
-            AddEntries(limiter.Denylist, options.Denylist);
+            ChangeEntries(limiter.Allowlist, add: options.Allowlist, remove: []);
+            ChangeEntries(limiter.Denylist, add: options.Denylist, remove: []);
             ILogger logger = Logger;
             if (store is not null)
             {
@@ -435,17 +435,6 @@ internal sealed partial class FloodgateService : IDisposable, IAsyncDisposable
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new InvalidOperationException($"Floodgate: the key secret file {path} cannot be read or made: {e.Message}", e);
-        }
-    }
-
-    private static void AddEntries(AccessList list, List<string> entries)
-    {
-        foreach (string entry in entries)
-        {
-            if (ListEntry.TryParse(entry, out IPNetwork? network))
-            {
-                list.Add(network.Value);
-            }
         }
     }
 
