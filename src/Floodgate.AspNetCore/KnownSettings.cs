@@ -37,7 +37,8 @@ internal static class KnownSettings
     public static readonly string[] Redis =
     [
         "Configuration", "KeyPrefix", "OutagePolicy", "LocalFallbackShare", "Timeout", "BreakerFailureThreshold", "ProbeInterval",
-        "BanSyncInterval", "ForeverRetention", "LocalCapacity", "Ipv6PrefixLength",
+        "BanSyncInterval", "ForeverRetention", "LocalCapacity", "Ipv6PrefixLength", "SyncMode", "PolicySyncModes", "SyncInterval",
+        "BatchedShare",
     ];
 
     /// <summary>FloodgateOutboundOptions' settings (<c>Floodgate:Outbound</c>, the section the docs give AddFloodgateOutbound).</summary>

@@ -80,4 +80,122 @@ public sealed partial class FloodgateLimiter
     /// <summary>Gets why the ban journal's last write failed; <see langword="null"/> while bans are journaled (or there is no journal).</summary>
     [EditorBrowsable(EditorBrowsableState.Never)]
     public string? JournalError => _checkpointer?.Journal?.LastWriteError;
+
+    // ---- Batched counting (Floodgate.Redis, SyncMode Batched) ----
+    // Per slot, one word: the permits admitted here and not yet sent (low 32 bits), and those sent in the exchange
+    // under way (high 32 bits). Made on first use, as large as the table.
+    private long[]? _ledger;
+
+    private long[] Ledger
+    {
+        get
+        {
+            long[]? ledger = Volatile.Read(ref _ledger);
+            return ledger ?? Interlocked.CompareExchange(ref _ledger, new long[_engine.Table.Capacity], null) ?? _ledger!;
+        }
+    }
+
+    /// <summary>
+    /// Counts a request here for a shared store that exchanges counts in batches: when this table's count admits it and
+    /// the client's permits admitted here since the last acknowledged exchange stay within <paramref name="budget"/>,
+    /// the request is counted and the permits are recorded for the next exchange (<see cref="TakeUnsent"/>).
+    /// Lists and bans are the caller's to check first. Allocation-free and lock-free.
+    /// </summary>
+    /// <param name="key">The client's key, as the store counts it (its group, see <see cref="GroupOf"/>).</param>
+    /// <param name="cost">The request's permits.</param>
+    /// <param name="budget">The most permits this instance admits for the client between two acknowledged exchanges.</param>
+    /// <param name="decision">This table's decision, when it made one: allowed, or refused because the count it knows is spent.</param>
+    /// <returns>False when the store must decide: the budget is spent or the client has no slot here.</returns>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public bool TryCheckBatched(in IpKey key, int cost, int budget, out Decision decision)
+    {
+        int slot = _engine.SlotOf(in key);
+        if (slot < 0)
+        {
+            decision = default;
+            return false;
+        }
+
+        ref long entry = ref Ledger[slot];
+        long seen = Volatile.Read(ref entry);
+        if ((long)(int)seen + (int)(seen >>> 32) + cost > budget)
+        {
+            decision = default;
+            return false;
+        }
+
+        // Requests racing here may each pass the budget's test: it is exceeded by at most the requests in flight at once.
+        decision = _engine.Check(in key, in key, cost);
+        if (decision.IsAllowed)
+        {
+            Interlocked.Add(ref entry, cost);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Starts an exchange: moves each client's permits admitted since the last one into flight and lists them. A
+    /// client whose previous exchange is still in flight waits for the next.
+    /// </summary>
+    /// <param name="batch">Receives the slot, the client and its permits; cleared first.</param>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public void TakeUnsent(List<(int Slot, IpKey Key, int Permits)> batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        batch.Clear();
+        long[]? ledger = Volatile.Read(ref _ledger);
+        if (ledger is null)
+        {
+            return;
+        }
+
+        for (int slot = 0; slot < ledger.Length; slot++)
+        {
+            long seen = Volatile.Read(ref ledger[slot]);
+            int unsent = (int)seen;
+            if (unsent == 0 || (seen >>> 32) != 0 || !_engine.TryGetKeyAt(slot, out IpKey key))
+            {
+                continue;
+            }
+
+            // Only this method and CompleteSent change the high half; checks only add to the low half.
+            Interlocked.Add(ref ledger[slot], ((long)unsent << 32) - unsent);
+            batch.Add((slot, key, unsent));
+        }
+    }
+
+    /// <summary>
+    /// Ends one client's part of an exchange. Delivered: its count here becomes the shared one plus what was admitted
+    /// here since (windows: <paramref name="windowAgeMs"/>, <paramref name="count"/> and <paramref name="previous"/>, the
+    /// sliding window's previous count; token bucket: <paramref name="count"/> is the debt in 1/PermitLimit ms), and its
+    /// budget is free again. Not delivered: its permits wait for the next exchange.
+    /// </summary>
+    /// <param name="slot">The slot <see cref="TakeUnsent"/> listed.</param>
+    /// <param name="key">The client <see cref="TakeUnsent"/> listed.</param>
+    /// <param name="delivered">Whether the store counted the permits.</param>
+    /// <param name="windowAgeMs">Windows: how long ago the shared window started.</param>
+    /// <param name="count">The shared count (windows), or debt (token bucket).</param>
+    /// <param name="previous">The sliding window's previous count; 0 otherwise.</param>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public void CompleteSent(int slot, in IpKey key, bool delivered, long windowAgeMs, long count, long previous)
+    {
+        long[] ledger = Ledger;
+        if ((uint)slot >= (uint)ledger.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(slot), slot, "Not a slot of this table.");
+        }
+
+        long seen = Volatile.Read(ref ledger[slot]);
+        int inFlight = (int)(seen >>> 32);
+        if (delivered)
+        {
+            _engine.SetShared(in key, windowAgeMs, count, previous, (int)seen);
+            Interlocked.Add(ref ledger[slot], -((long)inFlight << 32));
+        }
+        else
+        {
+            Interlocked.Add(ref ledger[slot], -((long)inFlight << 32) + inFlight);
+        }
+    }
 }

@@ -174,6 +174,13 @@ public sealed partial class FloodgateRedisLimiter
         await _redis.GetSubscriber().PublishAsync(_channel, $"{_name}\n{operation}\n{subject}").ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Batched: a ban a check found, announced to every instance at once (fire and forget: the request does not wait), so
+    /// that one deciding this client in process refuses it too. <paramref name="ms"/> is its length, -1 a blacklisting.
+    /// </summary>
+    private void AnnounceBan(in IpKey key, long ms) =>
+        _ = _redis.GetSubscriber().PublishAsync(_channel, $"{_name}\nk\n{ClientText(_local.GroupOf(in key))} {ms.ToString(System.Globalization.CultureInfo.InvariantCulture)}", CommandFlags.FireAndForget);
+
     private void Subscribe()
     {
         _redis.GetSubscriber().SubscribeAsync(_channel, _onMessage).ContinueWith(
@@ -197,13 +204,18 @@ public sealed partial class FloodgateRedisLimiter
             return;
         }
 
-        if (!TryParseClient(parts[2], out IpKey key))
+        int space = parts[2].IndexOf(' ');
+        if (!TryParseClient(space < 0 ? parts[2] : parts[2][..space], out IpKey key))
         {
             return;
         }
 
         switch (parts[1])
         {
+            case "k" when long.TryParse(parts[2].AsSpan(parts[2].IndexOf(' ') + 1), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out long ms):
+                // A ban a check found on another batched instance: held here at once (a relative block for a second at a time, as its own).
+                MirrorDecision(in key, ms < 0 ? -1 : P.RelativeBlock ? Math.Min(ms, RelativeBlockLocalMs) : ms);
+                break;
             case "u":
             case "w":
                 MirrorDecision(in key, 0);

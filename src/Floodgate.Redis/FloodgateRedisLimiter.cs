@@ -121,6 +121,14 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
             Logger = _options.Logger,
         });
 
+        // Batched: the policy's own choice, else the app's; outbound budgets (no operator sync) are always exact.
+        _rule = RuleOf(policy, _options.BatchedShare);
+        if (_options.SyncModeOf(_name) == RedisSyncMode.Batched && _options.OperatorSync)
+        {
+            _counting = NewCountingTable(policy);
+            _exchangeFailedLog = new LogThrottle(_time, TimeSpan.FromMinutes(1));
+        }
+
         try
         {
             _ownsRedis = _options.ConnectionMultiplexer is null;
@@ -136,6 +144,7 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
         catch
         {
             _metrics.Dispose();
+            _counting?.Dispose();
             if (_ownsLocal)
             {
                 _local.Dispose();
@@ -144,6 +153,7 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
             throw;
         }
 
+        _exchange = _counting is null ? Task.CompletedTask : Task.Run(() => ExchangeLoopAsync(_stopping.Token));
         _banSync = _options.OperatorSync ? Task.Run(() => SyncBansLoopAsync(_stopping.Token)) : Task.CompletedTask;
     }
 
@@ -298,6 +308,8 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
         }
 
         _script = new PolicyScript(policy, _options.ForeverRetention);
+        _counting?.Reconfigure(CountingPolicy(policy));
+        _rule = RuleOf(policy, _options.BatchedShare);
     }
 
     /// <summary>Gets the most permits one request may cost: the shared policy's PermitLimit, or a token bucket's Burst.</summary>
@@ -313,6 +325,11 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
         {
             _metrics.LocalHit();
             return new ValueTask<Decision>(banned);
+        }
+
+        if (_counting is not null && client is null && TryDecideHere(in key, cost, out Decision here))
+        {
+            return new ValueTask<Decision>(here);
         }
 
         if (_breaker.IsOpen)
@@ -363,7 +380,14 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
         {
         }
 
-        await Task.WhenAll(_banSync, _probing).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await Task.WhenAll(_banSync, _probing, _exchange).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (_counting is not null)
+        {
+            // The last exchange: what this instance admitted reaches Redis before the connection closes.
+            await ((Task)ExchangeAsync()).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            _counting.Dispose();
+        }
+
         if (_ownsRedis)
         {
             await _redis.DisposeAsync().ConfigureAwait(false);
@@ -376,6 +400,7 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
 
         _metrics.Dispose();
         _stopping.Dispose();
+        _exchanging.Dispose();
     }
 
     /// <summary>The local table's policy: the shared one at <paramref name="share"/> of its permits (at least one).</summary>
@@ -464,6 +489,11 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
         else if (reason == DecisionReason.Blocked && retry > 0)
         {
             MirrorDecision(in key, P.RelativeBlock ? Math.Min(retry, RelativeBlockLocalMs) : retry);
+        }
+
+        if (_counting is not null && reason is DecisionReason.Blocked or DecisionReason.Blacklisted && kind != 0)
+        {
+            AnnounceBan(in key, reason == DecisionReason.Blacklisted ? -1 : retry);
         }
 
         if (kind != 0)

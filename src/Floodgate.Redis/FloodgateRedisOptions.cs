@@ -38,6 +38,40 @@ public sealed class FloodgateRedisOptions
     internal static string PrefixFor(string? applicationName) =>
         string.IsNullOrWhiteSpace(applicationName) ? DefaultKeyPrefix : "floodgate:" + applicationName.Replace("{", string.Empty, StringComparison.Ordinal).Replace("}", string.Empty, StringComparison.Ordinal) + ":";
 
+    /// <summary>
+    /// Gets or sets how policies count across instances: <see cref="RedisSyncMode.Exact"/> (a round trip per request) or
+    /// <see cref="RedisSyncMode.Batched"/> (in process, exchanging counts every <see cref="SyncInterval"/>).
+    /// <see cref="PolicySyncModes"/> sets it per policy. A policy with a cooldown is always exact.
+    /// </summary>
+    /// <value>The default value is <see cref="RedisSyncMode.Exact"/>.</value>
+    public RedisSyncMode SyncMode { get; set; } = RedisSyncMode.Exact;
+
+    /// <summary>
+    /// Gets the sync mode of single policies by name, over <see cref="SyncMode"/>: <c>Exact</c> for a login limit of 5
+    /// in an app whose other policies are <c>Batched</c>, say. Configuration: <c>Floodgate:Redis:PolicySyncModes:&lt;policy&gt;</c>.
+    /// </summary>
+    public IDictionary<string, RedisSyncMode> PolicySyncModes => _policySyncModes;
+
+    private Dictionary<string, RedisSyncMode> _policySyncModes = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Gets or sets how often a batched policy sends what its clients spent on this instance and takes their totals
+    /// across instances: a longer interval costs Redis less and learns of other instances' use later.
+    /// </summary>
+    /// <value>The default value is 100 ms.</value>
+    public TimeSpan SyncInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// Gets or sets the share of a batched policy's limit (a token bucket's Burst) one instance admits for a client on its
+    /// own before its next exchange is answered; past it, the client's requests are checked on Redis until then. All
+    /// instances together admit at most <c>instances × share × limit</c> permits beyond the limit (docs/scale-out.md).
+    /// </summary>
+    /// <value>The default value is 0.25: two instances stay within 1.5 times the limit, four within 2.</value>
+    public double BatchedShare { get; set; } = 0.25;
+
+    /// <summary>The sync mode of <paramref name="policy"/>: its entry in <see cref="PolicySyncModes"/>, else <see cref="SyncMode"/>.</summary>
+    internal RedisSyncMode SyncModeOf(string policy) => PolicySyncModes.TryGetValue(policy, out RedisSyncMode mode) ? mode : SyncMode;
+
     /// <summary>Gets or sets what checks decide while Redis is unavailable.</summary>
     /// <value>The default value is <see cref="RedisOutagePolicy.LocalFallback"/>.</value>
     public RedisOutagePolicy OutagePolicy { get; set; } = RedisOutagePolicy.LocalFallback;
@@ -143,11 +177,30 @@ public sealed class FloodgateRedisOptions
             Fail(nameof(OutagePolicy), OutagePolicy, "must be FailOpen, FailClosed or LocalFallback");
         }
 
+        if (!Enum.IsDefined(SyncMode))
+        {
+            Fail(nameof(SyncMode), SyncMode, "must be Exact or Batched");
+        }
+
+        foreach ((string policy, RedisSyncMode mode) in PolicySyncModes)
+        {
+            if (!Enum.IsDefined(mode))
+            {
+                Fail($"{nameof(PolicySyncModes)}[{policy}]", mode, "must be Exact or Batched");
+            }
+        }
+
+        if (!double.IsFinite(BatchedShare) || BatchedShare <= 0 || BatchedShare > 1)
+        {
+            Fail(nameof(BatchedShare), BatchedShare, "must be greater than 0 and at most 1");
+        }
+
         if (!double.IsFinite(LocalFallbackShare) || LocalFallbackShare <= 0 || LocalFallbackShare > 1)
         {
             Fail(nameof(LocalFallbackShare), LocalFallbackShare, "must be greater than 0 and at most 1");
         }
 
+        CheckRange(nameof(SyncInterval), SyncInterval, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(10));
         CheckRange(nameof(Timeout), Timeout, TimeSpan.FromMilliseconds(1), TimeSpan.FromSeconds(30));
         CheckRange(nameof(ProbeInterval), ProbeInterval, TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(5));
         CheckRange(nameof(BanSyncInterval), BanSyncInterval, TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1));
@@ -185,5 +238,10 @@ public sealed class FloodgateRedisOptions
     }
 
     /// <summary>A copy, so that a limiter is not changed by later changes to the options it was built with.</summary>
-    internal FloodgateRedisOptions Clone() => (FloodgateRedisOptions)MemberwiseClone();
+    internal FloodgateRedisOptions Clone()
+    {
+        var clone = (FloodgateRedisOptions)MemberwiseClone();
+        clone._policySyncModes = new Dictionary<string, RedisSyncMode>(PolicySyncModes, StringComparer.OrdinalIgnoreCase);
+        return clone;
+    }
 }

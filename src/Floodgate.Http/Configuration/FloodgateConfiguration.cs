@@ -17,7 +17,7 @@ public static class FloodgateConfiguration
     {
         "Window", "BlockDuration", "BlockExceedDuration", "MaxWindowDuration", "Cooldown", "MaxBlockDuration",
         "CheckpointInterval", "TokenLifetime", "Backoff", "MaxWait", "MaxUpstreamBackoff",
-        "Timeout", "ProbeInterval", "BanSyncInterval", "ForeverRetention", "RateLimitResetJitter",
+        "Timeout", "ProbeInterval", "BanSyncInterval", "ForeverRetention", "RateLimitResetJitter", "SyncInterval",
     }.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Gets the names of the settings read as durations.</summary>

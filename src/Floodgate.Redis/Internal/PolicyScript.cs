@@ -12,13 +12,25 @@ namespace Floodgate.Redis.Internal;
 /// </summary>
 internal sealed class PolicyScript
 {
-    private static readonly string s_template = LoadTemplate();
+    private static readonly string s_template = LoadTemplate("Floodgate.Redis.PolicyScript.lua");
+    private static readonly string s_batchTemplate = LoadTemplate("Floodgate.Redis.BatchScript.lua");
 
     public PolicyScript(FloodgatePolicy policy, TimeSpan foreverRetention)
     {
         var p = new RuntimePolicyParameters(policy);
+        Text = Fill(s_template, policy, p, foreverRetention);
+        BatchText = Fill(s_batchTemplate, policy, p, foreverRetention);
+#pragma warning disable CA5350 // SHA-1 is what Redis names scripts by (EVALSHA); no security depends on it.
+        Sha1 = SHA1.HashData(Encoding.UTF8.GetBytes(Text));
+        BatchSha1 = SHA1.HashData(Encoding.UTF8.GetBytes(BatchText));
+#pragma warning restore CA5350
+        Parameters = p;
+    }
+
+    private static string Fill(string template, FloodgatePolicy policy, RuntimePolicyParameters p, TimeSpan foreverRetention)
+    {
         string lengths = string.Join(",", PolicyMath.BlockLengths(policy).Select(l => l.ToString(CultureInfo.InvariantCulture)));
-        Text = s_template
+        return template
             .Replace("@LENGTHS", lengths, StringComparison.Ordinal)
             .Replace("@KEEP", Number(PolicyMath.ToMilliseconds(foreverRetention)), StringComparison.Ordinal)
             .Replace("@ALG", Number((int)p.Algorithm), StringComparison.Ordinal)
@@ -35,10 +47,6 @@ internal sealed class PolicyScript
             .Replace("@GR", Number(p.GracePermits), StringComparison.Ordinal)
             .Replace("@P", Number(p.PermitLimit), StringComparison.Ordinal)
             .Replace("@W", Number(p.WindowMs), StringComparison.Ordinal);
-#pragma warning disable CA5350 // SHA-1 is what Redis names scripts by (EVALSHA); no security depends on it.
-        Sha1 = SHA1.HashData(Encoding.UTF8.GetBytes(Text));
-#pragma warning restore CA5350
-        Parameters = p;
     }
 
     /// <summary>Gets the script's source, sent with EVAL when the server does not have it (NOSCRIPT).</summary>
@@ -46,6 +54,12 @@ internal sealed class PolicyScript
 
     /// <summary>Gets the SHA-1 of <see cref="Text"/>, sent with EVALSHA.</summary>
     public byte[] Sha1 { get; }
+
+    /// <summary>Gets the batched exchange's script (Internal/BatchScript.lua) with the same numbers.</summary>
+    public string BatchText { get; }
+
+    /// <summary>Gets the SHA-1 of <see cref="BatchText"/>.</summary>
+    public byte[] BatchSha1 { get; }
 
     /// <summary>Gets the policy's numbers as the script uses them (milliseconds, -1 for none or forever).</summary>
 #pragma warning disable SA1401, CA1051 // a field, so that the limiter reads the numbers in place
@@ -56,10 +70,10 @@ internal sealed class PolicyScript
 
     private static string Flag(bool value) => value ? "1" : "0";
 
-    private static string LoadTemplate()
+    private static string LoadTemplate(string name)
     {
-        using Stream stream = typeof(PolicyScript).Assembly.GetManifestResourceStream("Floodgate.Redis.PolicyScript.lua")
-            ?? throw new InvalidOperationException("Floodgate.Redis is missing its embedded script Floodgate.Redis.PolicyScript.lua.");
+        using Stream stream = typeof(PolicyScript).Assembly.GetManifestResourceStream(name)
+            ?? throw new InvalidOperationException($"Floodgate.Redis is missing its embedded script {name}.");
         using var reader = new StreamReader(stream, Encoding.UTF8);
         return reader.ReadToEnd();
     }

@@ -32,4 +32,8 @@ internal static partial class RedisLog
     [LoggerMessage(EventId = 406, Level = LogLevel.Debug,
         Message = "Floodgate policy '{Policy}': ban sync corrected {Corrected} of {Checked} local bans.")]
     public static partial void BanSyncCorrected(ILogger logger, string policy, int corrected, int @checked);
+
+    [LoggerMessage(EventId = 407, Level = LogLevel.Warning,
+        Message = "Floodgate policy '{Policy}': a batched exchange with Redis failed ({Reason}); the permits of {Clients} clients are sent with the next one ({Omitted} more since the last such line, at most one a minute).")]
+    public static partial void ExchangeFailed(ILogger logger, string policy, string reason, int clients, int omitted);
 }

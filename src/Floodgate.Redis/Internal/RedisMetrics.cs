@@ -27,6 +27,14 @@ internal sealed class RedisMetrics : IDisposable
 
     public void LocalHit() => _instruments.LocalHits.Add(1, _policy);
 
+    public void LocalDecision() => _instruments.LocalDecisions.Add(1, _policy);
+
+    public void Exchanged(int clients, double milliseconds)
+    {
+        _instruments.ExchangedClients.Add(clients, _policy);
+        _instruments.ExchangeDuration.Record(milliseconds, _policy);
+    }
+
     public void ScriptLoaded() => _instruments.ScriptLoads.Add(1, _policy);
 
     public void Dispose()
@@ -45,6 +53,12 @@ internal sealed class RedisMetrics : IDisposable
         public Counter<long> BreakerChanges { get; } = meter.CreateCounter<long>("floodgate.redis.breaker.changes", "{change}", "Circuit breaker state changes.");
 
         public Counter<long> LocalHits { get; } = meter.CreateCounter<long>("floodgate.redis.local_hits", "{check}", "Checks of banned clients answered from the local table without a round trip.");
+
+        public Counter<long> LocalDecisions { get; } = meter.CreateCounter<long>("floodgate.redis.local_decisions", "{check}", "Checks decided in process under SyncMode Batched, without a round trip.");
+
+        public Counter<long> ExchangedClients { get; } = meter.CreateCounter<long>("floodgate.redis.exchanged_clients", "{client}", "Clients whose counts a batched exchange sent to Redis.");
+
+        public Histogram<double> ExchangeDuration { get; } = meter.CreateHistogram<double>("floodgate.redis.exchange.duration", "ms", "Time of one batched exchange, all its batches.");
 
         public Counter<long> ScriptLoads { get; } = meter.CreateCounter<long>("floodgate.redis.script.loads", "{load}", "Scripts sent in full after the server answered NOSCRIPT.");
     }

@@ -225,6 +225,20 @@ internal abstract class LimiterEngine : IDisposable
     /// </summary>
     public Persistence.BanJournal? Journal { get; set; }
 
+    /// <summary>The client's slot, claimed if it has none (see LimiterEngine.Slots); negative when none can be had now.</summary>
+    public abstract int SlotOf(in IpKey key);
+
+    /// <summary>The client a live slot holds; false for a free or changing slot.</summary>
+    public abstract bool TryGetKeyAt(int slot, out IpKey key);
+
+    /// <summary>
+    /// Sets a client's count to a shared store's, plus <paramref name="unsent"/> permits admitted here since (a batched
+    /// exchange, see <c>FloodgateLimiter.ApplySharedCount</c>): windows from <paramref name="windowAgeMs"/>,
+    /// <paramref name="count"/> and <paramref name="previous"/>; a token bucket from its debt, <paramref name="count"/>.
+    /// Only a client this table tracks; its block state is kept.
+    /// </summary>
+    public abstract void SetShared(in IpKey key, long windowAgeMs, long count, long previous, int unsent);
+
     /// <summary>Loads one recovered client; false when no slot could hold it.</summary>
     public abstract bool Restore(in Persistence.PersistedKey key, in Persistence.PersistedEntry entry, long nowMs, long utcNowTicks);
 

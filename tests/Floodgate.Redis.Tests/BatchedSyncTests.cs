@@ -1,0 +1,247 @@
+using System.Net;
+using Floodgate.Tests.Shared;
+using StackExchange.Redis;
+
+namespace Floodgate.Redis.Tests;
+
+/// <summary>
+/// <see cref="RedisSyncMode.Batched"/> attacked: instances hammering one client as fast as they can stay within the
+/// stated bound (limit + instances × BatchedShare × limit) and never below the limit; Redis ends up holding every
+/// admitted permit; bans reach every instance; a Redis crash loses nothing.
+/// </summary>
+public sealed class BatchedSyncTests(RedisFixture redis) : IClassFixture<RedisFixture>
+{
+    internal static FloodgateRedisOptions Options(string configuration) => new()
+    {
+        Configuration = configuration,
+        Timeout = TimeSpan.FromSeconds(2),
+        SyncMode = RedisSyncMode.Batched,
+        SyncInterval = TimeSpan.FromMilliseconds(50),
+    };
+
+    /// <summary>The bound of docs/scale-out.md: the limit plus one budget per instance (and requests racing on one instance at the same moment).</summary>
+    private static int Bound(int limit, int instances, double share, int racing) => limit + (instances * Math.Max(1, (int)Math.Floor(limit * share))) + racing;
+
+    public static TheoryData<int, FloodgateAlgorithm> Shapes => new()
+    {
+        { 2, FloodgateAlgorithm.FixedWindow },
+        { 4, FloodgateAlgorithm.FixedWindow },
+        { 2, FloodgateAlgorithm.SlidingWindow },
+        { 4, FloodgateAlgorithm.SlidingWindow },
+        { 2, FloodgateAlgorithm.TokenBucket },
+        { 4, FloodgateAlgorithm.TokenBucket },
+    };
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public async Task InstancesHammeringOneClientStayWithinTheBoundAndReachTheLimit(int instances, FloodgateAlgorithm algorithm)
+    {
+        // 200 a minute: nothing comes back during the run, so every admission counts against the one limit.
+        string name = "batched-" + Guid.NewGuid().ToString("N");
+        var policy = new FloodgatePolicy { PermitLimit = 200, Window = TimeSpan.FromMinutes(1), Algorithm = algorithm };
+        if (algorithm == FloodgateAlgorithm.TokenBucket)
+        {
+            policy.PermitLimit = 1;           // 1 a minute refill, a bucket of 200
+            policy.Burst = 200;
+        }
+
+        var limiters = new List<FloodgateRedisLimiter>();
+        for (int i = 0; i < instances; i++)
+        {
+            limiters.Add(new FloodgateRedisLimiter(name, policy, Options(redis.Configuration)));
+        }
+
+        try
+        {
+            IPAddress client = IPAddress.Parse("198.51.100.20");
+            int allowed = 0;
+            int refused = 0;
+
+            // 4 threads per instance, as fast as they can, for 1.5 s: 30 exchange intervals.
+            DateTime end = DateTime.UtcNow.AddSeconds(1.5);
+            await Task.WhenAll(Enumerable.Range(0, instances * 4).Select(t => Task.Run(async () =>
+            {
+                FloodgateRedisLimiter limiter = limiters[t % instances];
+                while (DateTime.UtcNow < end)
+                {
+                    Decision decision = await limiter.CheckAsync(client);
+                    Interlocked.Increment(ref decision.IsAllowed ? ref allowed : ref refused);
+                }
+            })));
+
+            Assert.True(refused > 0, "the client was never refused: the run did not reach the limit");
+            Assert.InRange(allowed, 200, Bound(200, instances, 0.25, racing: instances * 4));
+            Assert.True(limiters.All(l => l.IsBatched));
+
+            // Every admitted permit is on Redis once the last exchanges ran (windows: the count; the bucket: its debt).
+            foreach (FloodgateRedisLimiter limiter in limiters)
+            {
+                await limiter.ExchangeAsync();
+            }
+
+            if (algorithm != FloodgateAlgorithm.TokenBucket)
+            {
+                Assert.Equal(allowed, await SharedCountAsync(redis.Configuration, name, "198.51.100.20"));
+            }
+        }
+        finally
+        {
+            foreach (FloodgateRedisLimiter limiter in limiters)
+            {
+                await limiter.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task ManyClientsAreDecidedInProcessAndCountedOnRedis()
+    {
+        // A large limit: every request is decided in process; Redis sees one exchange per client per interval.
+        string name = "batched-many-" + Guid.NewGuid().ToString("N");
+        var policy = new FloodgatePolicy { PermitLimit = 100_000, Window = TimeSpan.FromMinutes(1) };
+        await using var first = new FloodgateRedisLimiter(name, policy, Options(redis.Configuration));
+        await using var second = new FloodgateRedisLimiter(name, policy, Options(redis.Configuration));
+        int[] admitted = new int[64];
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(t => Task.Run(async () =>
+        {
+            FloodgateRedisLimiter limiter = t % 2 == 0 ? first : second;
+            for (int i = 0; i < 2_000; i++)
+            {
+                int client = (i + t) % 64;
+                if ((await limiter.CheckAsync(IPAddress.Parse($"203.0.113.{client}"))).IsAllowed)
+                {
+                    Interlocked.Increment(ref admitted[client]);
+                }
+            }
+        })));
+
+        Assert.Equal(16_000, admitted.Sum());
+        await first.ExchangeAsync();
+        await second.ExchangeAsync();
+        for (int client = 0; client < 64; client++)
+        {
+            Assert.Equal(admitted[client], await SharedCountAsync(redis.Configuration, name, $"203.0.113.{client}"));
+        }
+
+        // The other instance's use is known here after this instance's next exchange of the client: its count is the shared one.
+        Assert.True((await first.CheckAsync(IPAddress.Parse("203.0.113.1"))).IsAllowed);
+        await first.ExchangeAsync();
+        Decision seen = await first.CheckAsync(IPAddress.Parse("203.0.113.1"));
+        Assert.Equal(100_000 - admitted[1] - 2, seen.Remaining);
+    }
+
+    [Fact]
+    public async Task AViolationFoundByAnyInstanceIsASharedBanAtOnceAndBlockCountsAddUp()
+    {
+        string name = "batched-ban-" + Guid.NewGuid().ToString("N");
+        var policy = new FloodgatePolicy { PermitLimit = 20, Window = TimeSpan.FromMinutes(1), BlockDuration = TimeSpan.FromMinutes(10), BlockLimit = 1 };
+        await using var first = new FloodgateRedisLimiter(name, policy, Options(redis.Configuration));
+        await using var second = new FloodgateRedisLimiter(name, policy, Options(redis.Configuration));
+        await using var third = new FloodgateRedisLimiter(name, policy, Options(redis.Configuration));
+        IPAddress client = IPAddress.Parse("198.51.100.21");
+
+        int allowed = 0;
+        for (int i = 0; i < 40; i++)
+        {
+            allowed += (await (i % 2 == 0 ? first : second).CheckAsync(client)).IsAllowed ? 1 : 0;
+        }
+
+        Assert.InRange(allowed, 20, Bound(20, 2, 0.25, 0));
+        Assert.Equal(1, (await third.InspectAsync(client)).BlockCount);
+
+        // The instance that never saw the client refuses it too, from its local table (the ban channel), without Redis.
+        await Eventually.WaitAsync(async () => (await third.CheckAsync(client)).Reason == DecisionReason.Blocked, "the block reaches the third instance");
+        foreach (FloodgateRedisLimiter limiter in new[] { first, second, third })
+        {
+            Assert.True(limiter.Local.TryGetBan(limiter.Local.GetKey(client), out Decision held));
+            Assert.Equal(DecisionReason.Blocked, held.Reason);
+        }
+
+        // An operator lifts it; the second violation passes BlockLimit 1: blacklisted everywhere (the block counts added up).
+        Assert.True(await third.UnblockAsync(client));
+        await Eventually.WaitAsync(() => Task.FromResult(!first.Local.TryGetBan(first.Local.GetKey(client), out _) && !second.Local.TryGetBan(second.Local.GetKey(client), out _)), "the unblock reaches both");
+        for (int i = 0; i < 60 && (await first.CheckAsync(client)).Reason != DecisionReason.Blacklisted; i++)
+        {
+            await second.CheckAsync(client);
+        }
+
+        Assert.True((await second.InspectAsync(client)).IsBlacklisted);
+        Assert.Equal(2, (await second.InspectAsync(client)).BlockCount);
+        await Eventually.WaitAsync(async () => (await third.CheckAsync(client)).Reason == DecisionReason.Blacklisted, "the blacklisting reaches the third instance");
+    }
+
+    [Fact]
+    public async Task ARedisCrashAndRestartLosesNoAdmittedPermit()
+    {
+        // Redis with an append-only file, so that a restart keeps what it had; FailClosed, so that nothing is admitted
+        // outside the shared count: every admitted permit must be on Redis in the end.
+        using var server = new RedisProcess(extraArguments: "--appendonly yes --appendfsync always");
+        string name = "batched-crash-" + Guid.NewGuid().ToString("N");
+        var policy = new FloodgatePolicy { PermitLimit = 1_000_000, Window = TimeSpan.FromMinutes(5) };
+        FloodgateRedisOptions Settings()
+        {
+            FloodgateRedisOptions options = Options(server.Endpoint);
+            options.OutagePolicy = RedisOutagePolicy.FailClosed;
+            options.Timeout = TimeSpan.FromMilliseconds(200);
+            options.ProbeInterval = TimeSpan.FromMilliseconds(100);
+            return options;
+        }
+
+        await using var first = new FloodgateRedisLimiter(name, policy, Settings());
+        await using var second = new FloodgateRedisLimiter(name, policy, Settings());
+        int allowed = 0;
+        int during = 0;
+        bool down = false;
+        using var stop = new CancellationTokenSource();
+        Task[] load = Enumerable.Range(0, 4).Select(t => Task.Run(async () =>
+        {
+            FloodgateRedisLimiter limiter = t % 2 == 0 ? first : second;
+            while (!stop.IsCancellationRequested)
+            {
+                Decision decision = await limiter.CheckAsync(IPAddress.Parse($"198.51.100.{30 + (t % 3)}"));
+                if (decision.IsAllowed)
+                {
+                    Interlocked.Increment(ref allowed);
+                    if (Volatile.Read(ref down))
+                    {
+                        Interlocked.Increment(ref during);
+                    }
+                }
+
+                await Task.Yield();
+            }
+        })).ToArray();
+
+        await Task.Delay(500);
+        server.Kill();
+        Volatile.Write(ref down, true);
+        await Task.Delay(1_000);
+        server.Start();
+        Volatile.Write(ref down, false);
+        await Eventually.WaitAsync(() => Task.FromResult(first.IsRedisAvailable && second.IsRedisAvailable), "both breakers close");
+        await Task.Delay(500);
+        await stop.CancelAsync();
+        await Task.WhenAll(load);
+        await first.ExchangeAsync();
+        await second.ExchangeAsync();
+
+        Assert.True(during > 0, "nothing was admitted while Redis was down: the batched path waited on it");
+        long onRedis = 0;
+        for (int c = 30; c < 33; c++)
+        {
+            onRedis += await SharedCountAsync(server.Endpoint, name, $"198.51.100.{c}");
+        }
+
+        Assert.Equal(allowed, onRedis);
+    }
+
+    /// <summary>The count Redis holds for a client (the state's second field), or 0 when it holds none.</summary>
+    internal static async Task<long> SharedCountAsync(string configuration, string name, string client, string prefix = "floodgate:")
+    {
+        await using ConnectionMultiplexer connection = await ConnectionMultiplexer.ConnectAsync(configuration);
+        RedisResult count = await connection.GetDatabase().ScriptEvaluateAsync(
+            "local s = redis.call('GET', KEYS[1]) if not s then return 0 end local ws, c = struct.unpack('<diBidBBHdd', s) return c",
+            [(RedisKey)$"{prefix}{name}:{{{client}}}"]);
+        return (long)count;
+    }
+}
