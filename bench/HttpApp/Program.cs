@@ -18,7 +18,10 @@ if (args.Length > 2 && !args[2].StartsWith("--", StringComparison.Ordinal))
     AppContext.SetData("Floodgate.Clock", args[2]);   // kernel, ticker or precise: what checks read for "now"
 }
 
+// `switched-rrl`: the same switch with the RedisRateLimiting package's fixed window (per X-Api-Key on /keyed, per
+// address on /) in place of Floodgate; Floodgate runs on Redis when Floodgate:Redis:Configuration is given.
 bool floodgate = mode is "floodgate" or "switched";
+bool peer = mode == "switched-rrl";
 WebApplicationBuilder builder = WebApplication.CreateBuilder(args.SkipWhile(a => !a.StartsWith("--", StringComparison.Ordinal)).ToArray());
 builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
 if (mode == "builtin")
@@ -30,6 +33,18 @@ if (mode == "builtin")
 else if (floodgate)
 {
     builder.Services.AddFloodgate();   // the "Floodgate" section of appsettings.json
+    if (builder.Configuration["Floodgate:Redis:Configuration"] is not null)
+    {
+        builder.Services.AddFloodgateRedis();   // Floodgate:Redis: SyncMode Exact (a script per request) or Batched
+    }
+}
+else if (peer)
+{
+    var redis = StackExchange.Redis.ConnectionMultiplexer.Connect(builder.Configuration["Redis"]!);
+    builder.Services.AddRateLimiter(o => o.AddPolicy("api", context =>
+        RedisRateLimiting.RedisRateLimitPartition.GetFixedWindowRateLimiter(
+            context.Request.Headers["X-Api-Key"].ToString() is { Length: > 0 } key ? key : context.Connection.RemoteIpAddress?.ToString() ?? string.Empty,
+            _ => new RedisRateLimiting.RedisFixedWindowRateLimiterOptions { ConnectionMultiplexerFactory = () => redis, PermitLimit = 8_000_000, Window = TimeSpan.FromMinutes(1) })));
 }
 
 WebApplication app = builder.Build();
@@ -40,6 +55,10 @@ if (mode == "builtin")
 else if (mode == "floodgate")
 {
     app.UseFloodgate();
+}
+else if (peer)
+{
+    app.UseWhen(_ => Volatile.Read(ref Switch.State) == 1, branch => branch.UseRateLimiter());
 }
 else if (mode == "switched")
 {
@@ -68,7 +87,7 @@ RouteHandlerBuilder keyed = app.MapGet("/keyed", Hello);   // Floodgate: counted
 app.MapGet("/free", Hello);
 app.MapGet("/stats", () => string.Create(System.Globalization.CultureInfo.InvariantCulture,
     $"{Interlocked.Read(ref served)} {GC.GetTotalAllocatedBytes(precise: true)} {Switch.ProcessCpuNanoseconds()}"));
-if (mode == "switched")
+if (mode is "switched" or "switched-rrl")
 {
     app.MapGet("/switch/{state:int}", (int state) =>
     {
@@ -77,9 +96,13 @@ if (mode == "switched")
     });
 }
 
-if (mode == "builtin")
+if (mode is "builtin" or "switched-rrl")
 {
     limited.RequireRateLimiting("api");
+    if (peer)
+    {
+        keyed.RequireRateLimiting("api");
+    }
 }
 else if (floodgate)
 {

@@ -165,6 +165,17 @@ public sealed partial class FloodgateLimiter
         }
     }
 
+    /// <summary>Gets whether any client has permits admitted here that no exchange has taken yet, or an exchange in flight.</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public bool HasUnsent
+    {
+        get
+        {
+            long[]? ledger = Volatile.Read(ref _ledger);
+            return ledger is not null && Array.Exists(ledger, static entry => entry != 0);
+        }
+    }
+
     /// <summary>
     /// Ends one client's part of an exchange. Delivered: its count here becomes the shared one plus what was admitted
     /// here since (windows: <paramref name="windowAgeMs"/>, <paramref name="count"/> and <paramref name="previous"/>, the

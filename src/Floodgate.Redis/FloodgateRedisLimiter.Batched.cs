@@ -98,7 +98,19 @@ public sealed partial class FloodgateRedisLimiter
         {
             while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
             {
-                await ExchangeAsync(batch).ConfigureAwait(false);
+                try
+                {
+                    await ExchangeAsync(batch).ConfigureAwait(false);
+                }
+#pragma warning disable CA1031 // The exchange must outlive any one failure: the next tick tries again, with the same permits.
+                catch (Exception e) when (e is not OperationCanceledException)
+#pragma warning restore CA1031
+                {
+                    if (_exchangeFailedLog!.ShouldLog(out int omitted))
+                    {
+                        RedisLog.ExchangeFailed(_logger, _name, LogThrottle.FirstLine(e.Message), batch.Count, omitted);
+                    }
+                }
             }
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -212,6 +224,35 @@ public sealed partial class FloodgateRedisLimiter
         {
             _exchanging.Release();
         }
+    }
+
+    /// <summary>
+    /// Exchanges until nothing admitted here is waiting for Redis, at most <paramref name="attempts"/> times (shutdown,
+    /// tests): true when everything was counted.
+    /// </summary>
+    internal async Task<bool> FlushAsync(int attempts = 5)
+    {
+        for (int i = 0; i < attempts; i++)
+        {
+            await ExchangeAsync().ConfigureAwait(false);
+            await _exchanging.WaitAsync().ConfigureAwait(false);
+            bool done;
+            try
+            {
+                done = _unanswered.Count == 0 && !_counting!.HasUnsent;
+            }
+            finally
+            {
+                _exchanging.Release();
+            }
+
+            if (done)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>One script's worth of an exchange: its keys (clients, then the receipt), arguments (clock, id, permits) and clients.</summary>

@@ -384,7 +384,7 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
         if (_counting is not null)
         {
             // The last exchange: what this instance admitted reaches Redis before the connection closes.
-            await ((Task)ExchangeAsync()).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await ((Task)FlushAsync(attempts: 3)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             _counting.Dispose();
         }
 

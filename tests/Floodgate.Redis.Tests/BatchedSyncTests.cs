@@ -76,7 +76,7 @@ public sealed class BatchedSyncTests(RedisFixture redis) : IClassFixture<RedisFi
             // Every admitted permit is on Redis once the last exchanges ran (windows: the count; the bucket: its debt).
             foreach (FloodgateRedisLimiter limiter in limiters)
             {
-                await limiter.ExchangeAsync();
+                Assert.True(await limiter.FlushAsync());
             }
 
             if (algorithm != FloodgateAlgorithm.TokenBucket)
@@ -116,8 +116,8 @@ public sealed class BatchedSyncTests(RedisFixture redis) : IClassFixture<RedisFi
         })));
 
         Assert.Equal(16_000, admitted.Sum());
-        await first.ExchangeAsync();
-        await second.ExchangeAsync();
+        Assert.True(await first.FlushAsync());
+        Assert.True(await second.FlushAsync());
         for (int client = 0; client < 64; client++)
         {
             Assert.Equal(admitted[client], await SharedCountAsync(redis.Configuration, name, $"203.0.113.{client}"));
@@ -125,7 +125,7 @@ public sealed class BatchedSyncTests(RedisFixture redis) : IClassFixture<RedisFi
 
         // The other instance's use is known here after this instance's next exchange of the client: its count is the shared one.
         Assert.True((await first.CheckAsync(IPAddress.Parse("203.0.113.1"))).IsAllowed);
-        await first.ExchangeAsync();
+        Assert.True(await first.FlushAsync());
         Decision seen = await first.CheckAsync(IPAddress.Parse("203.0.113.1"));
         Assert.Equal(100_000 - admitted[1] - 2, seen.Remaining);
     }
@@ -191,6 +191,7 @@ public sealed class BatchedSyncTests(RedisFixture redis) : IClassFixture<RedisFi
         await using var second = new FloodgateRedisLimiter(name, policy, Settings());
         int allowed = 0;
         int during = 0;
+        int[] perClient = new int[3];
         bool down = false;
         using var stop = new CancellationTokenSource();
         Task[] load = Enumerable.Range(0, 4).Select(t => Task.Run(async () =>
@@ -202,6 +203,7 @@ public sealed class BatchedSyncTests(RedisFixture redis) : IClassFixture<RedisFi
                 if (decision.IsAllowed)
                 {
                     Interlocked.Increment(ref allowed);
+                    Interlocked.Increment(ref perClient[t % 3]);
                     if (Volatile.Read(ref down))
                     {
                         Interlocked.Increment(ref during);
@@ -222,17 +224,17 @@ public sealed class BatchedSyncTests(RedisFixture redis) : IClassFixture<RedisFi
         await Task.Delay(500);
         await stop.CancelAsync();
         await Task.WhenAll(load);
-        await first.ExchangeAsync();
-        await second.ExchangeAsync();
+        Assert.True(await first.FlushAsync());
+        Assert.True(await second.FlushAsync());
 
         Assert.True(during > 0, "nothing was admitted while Redis was down: the batched path waited on it");
-        long onRedis = 0;
-        for (int c = 30; c < 33; c++)
+        long[] onRedis = new long[3];
+        for (int c = 0; c < 3; c++)
         {
-            onRedis += await SharedCountAsync(server.Endpoint, name, $"198.51.100.{c}");
+            onRedis[c] = await SharedCountAsync(server.Endpoint, name, $"198.51.100.{30 + c}");
         }
 
-        Assert.Equal(allowed, onRedis);
+        Assert.True(perClient.Select(a => (long)a).SequenceEqual(onRedis), $"admitted {string.Join(", ", perClient)}; on Redis {string.Join(", ", onRedis)}");
     }
 
     /// <summary>The count Redis holds for a client (the state's second field), or 0 when it holds none.</summary>

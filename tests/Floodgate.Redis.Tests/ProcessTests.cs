@@ -57,4 +57,42 @@ public sealed class ProcessTests(RedisFixture redis) : IClassFixture<RedisFixtur
 
         Assert.Equal(20, served);
     }
+
+    [Fact]
+    public async Task TwoBatchedAppProcessesStayWithinTheBoundAndAPolicyOverrideStaysExact()
+    {
+        string prefix = "procb" + Guid.NewGuid().ToString("N")[..8] + ":";
+        var settings = new Dictionary<string, string>
+        {
+            ["Floodgate__Redis__Configuration"] = redis.Configuration,
+            ["Floodgate__Redis__KeyPrefix"] = prefix,
+            ["Floodgate__Redis__Timeout"] = "00:00:05",
+            ["Floodgate__Redis__SyncMode"] = "Batched",
+            ["Floodgate__Redis__SyncInterval"] = "50ms",
+            ["Floodgate__Redis__PolicySyncModes__login"] = "Exact",
+            ["Floodgate__KeySecret"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
+        };
+        using var first = new SampleProcess(settings);
+        using var second = new SampleProcess(settings);
+        await Task.WhenAll(first.WaitUntilReadyAsync(), second.WaitUntilReadyAsync());
+        using HttpClient toFirst = first.ClientFrom(2);
+        using HttpClient toSecond = second.ClientFrom(2);
+
+        // "api" (batched): 10 per 10 s and 2 grace permits, which Redis grants. Budget per instance: 10 x 0.25 = 2.
+        HttpStatusCode[] items = await Task.WhenAll(Enumerable.Range(0, 60).Select(async i =>
+        {
+            using HttpResponseMessage response = await (i % 2 == 0 ? toFirst : toSecond).GetAsync("/items");
+            return response.StatusCode;
+        }));
+        Assert.InRange(items.Count(s => s == HttpStatusCode.OK), 12, 12 + (2 * 2) + 2);
+        Assert.All(items, s => Assert.True(s is HttpStatusCode.OK or HttpStatusCode.TooManyRequests, s.ToString()));
+
+        // "login" (Exact through PolicySyncModes): 3 exactly over both processes.
+        HttpStatusCode[] logins = await Task.WhenAll(Enumerable.Range(0, 30).Select(async i =>
+        {
+            using HttpResponseMessage response = await (i % 2 == 0 ? toFirst : toSecond).PostAsync("/login", null);
+            return response.StatusCode;
+        }));
+        Assert.Equal(3, logins.Count(s => s == HttpStatusCode.OK));
+    }
 }

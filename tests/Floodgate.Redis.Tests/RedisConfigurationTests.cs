@@ -6,6 +6,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace Floodgate.Redis.Tests;
@@ -18,11 +19,39 @@ public sealed class RedisConfigurationTests(RedisFixture redis) : IClassFixture<
     {
         // The adapter checks the names under Floodgate:Redis (a misspelt one stops startup); this keeps its list true.
         var bindable = typeof(FloodgateRedisOptions).GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance)
-            .Where(p => p.SetMethod?.IsPublic == true)
-            .Where(p => p.PropertyType.IsPrimitive || p.PropertyType.IsEnum || p.PropertyType == typeof(string) || p.PropertyType == typeof(TimeSpan))
+            .Where(p => (p.SetMethod?.IsPublic == true && (p.PropertyType.IsPrimitive || p.PropertyType.IsEnum || p.PropertyType == typeof(string) || p.PropertyType == typeof(TimeSpan))) ||
+                (p.PropertyType.IsGenericType && p.PropertyType.GetGenericTypeDefinition() == typeof(IDictionary<,>)))
             .Select(p => p.Name)
             .Order(StringComparer.Ordinal);
         Assert.Equal(bindable, Floodgate.AspNetCore.KnownSettings.Redis.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void SyncModeIntervalShareAndPolicyOverridesBindFromConfiguration()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Floodgate:Redis:Configuration"] = "localhost:6379",
+            ["Floodgate:Redis:SyncMode"] = "Batched",
+            ["Floodgate:Redis:SyncInterval"] = "50ms",
+            ["Floodgate:Redis:BatchedShare"] = "0.1",
+            ["Floodgate:Redis:PolicySyncModes:login"] = "Exact",
+        }).Build();
+        var services = new ServiceCollection().AddSingleton<IConfiguration>(configuration).AddLogging();
+        services.AddFloodgateRedis();
+        using ServiceProvider provider = services.BuildServiceProvider();
+        FloodgateRedisOptions options = provider.GetRequiredService<IOptions<FloodgateRedisOptions>>().Value;
+        Assert.Equal(RedisSyncMode.Batched, options.SyncMode);
+        Assert.Equal(TimeSpan.FromMilliseconds(50), options.SyncInterval);
+        Assert.Equal(0.1, options.BatchedShare);
+        Assert.Equal(RedisSyncMode.Exact, options.PolicySyncModes["login"]);
+        Assert.Equal(RedisSyncMode.Exact, options.PolicySyncModes["LOGIN"]);   // configuration keys are case-insensitive
+
+        // Bad values name the setting.
+        var bad = new FloodgateRedisOptions { Configuration = "localhost:6379", SyncInterval = TimeSpan.FromMilliseconds(1), BatchedShare = 0 };
+        IReadOnlyList<string> errors = bad.Validate();
+        Assert.Contains(errors, e => e.Contains("SyncInterval", StringComparison.Ordinal) && e.Contains("00:00:00.0010000", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Contains("BatchedShare", StringComparison.Ordinal));
     }
 
     [Fact]
