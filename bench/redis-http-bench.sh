@@ -28,6 +28,7 @@ stop_all() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait
 trap 'stop_all; rm -rf "$data"' EXIT
 
 redis_port=$((base_port + 99))
+secret=$(head -c 32 /dev/urandom | base64)
 start_redis() {
   taskset -c 1 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$data" >"$data/redis.log" 2>&1 &
   redis_pid=$!
@@ -42,8 +43,9 @@ stats() { curl -s "$1/stats"; }
 run() {
   local name=$1 port=$2 mode=switched extra=()
   case $name in
-    exact) extra=(--Floodgate:Redis:Configuration=127.0.0.1:$redis_port --Floodgate:Redis:SyncMode=Exact);;
-    batched) extra=(--Floodgate:Redis:Configuration=127.0.0.1:$redis_port --Floodgate:Redis:SyncMode=Batched --Floodgate:Redis:SyncInterval=100ms);;
+    # A policy counted per API key on Redis needs the instances' shared KeySecret (a throwaway one here).
+    exact) extra=(--Floodgate:Redis:Configuration=127.0.0.1:$redis_port --Floodgate:Redis:SyncMode=Exact --Floodgate:KeySecret="$secret");;
+    batched) extra=(--Floodgate:Redis:Configuration=127.0.0.1:$redis_port --Floodgate:Redis:SyncMode=Batched --Floodgate:Redis:SyncInterval=100ms --Floodgate:KeySecret="$secret");;
     rrl) mode=switched-rrl; extra=(--Redis=127.0.0.1:$redis_port);;
   esac
   start_redis
@@ -51,6 +53,7 @@ run() {
   pids+=("$!")
   local url="http://127.0.0.1:$port"
   for _ in $(seq 1 150); do curl -s -o /dev/null "$url/stats" && break; sleep 0.1; done
+  curl -s -o /dev/null "$url/stats" || { echo "server $name did not start:" >&2; cat "$data/$name.log" >&2; exit 1; }
   local total=$((warmup + switches * 2 * (window + 1) + 5))
   taskset -c 1 wrk -t1 -c32 -d"${total}s" -s "$PWD/wrk-api-keys.lua" "$url/keyed" >"$data/wrk-$name.txt" &
   local load=$!
@@ -64,7 +67,7 @@ run() {
       read -r q0 a0 c0 <<<"$(stats "$url")"; t0=$(redis_ticks); u0=$(redis_usec)
       sleep "$window"
       read -r q1 a1 c1 <<<"$(stats "$url")"; t1=$(redis_ticks); u1=$(redis_usec)
-      echo "$state $((q1 - q0)) $((c1 - c0)) $((t1 - t0)) $((u1 - u0))" >>"$data/windows-$name.txt"
+      echo "$state $((q1 - q0)) $((c1 - c0)) $((t1 - t0)) $((u1 - u0)) $((a1 - a0))" >>"$data/windows-$name.txt"
     done
   done
   kill -INT "$load" 2>/dev/null || true
@@ -85,8 +88,8 @@ echo "wrk -t1 -c32 (64 API keys, /keyed) and redis-server on core 1. \"CPU vs of
 echo "per request over the mean of the off-windows beside it (95% bootstrap interval); req/s likewise. Redis per request: its"
 echo "process CPU time (10 ms ticks) and its own command time (INFO commandstats) over the window's requests."
 echo
-echo "| configuration | server CPU per request, off → on | CPU vs off, median (95% CI) | req/s vs off, median | Redis CPU per request | Redis command time per request |"
-echo "|---|---:|---:|---:|---:|---:|"
+echo "| configuration | server CPU per request, off → on | CPU vs off, median (95% CI) | req/s vs off, median | Redis CPU per request | Redis command time per request | allocated per request, off → on |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
 ticks=$(getconf CLK_TCK)
 for name in "${configs[@]}"; do
   python3 - "$data/windows-$name.txt" "$name" "$ticks" "$window" <<'PY'
@@ -112,9 +115,11 @@ off = [r for r in rows if r[0] == 0]
 redis_cpu = sum(r[3] for r in on) / ticks * 1e6 / sum(r[1] for r in on)
 redis_cmd = sum(r[4] for r in on) / sum(r[1] for r in on)
 pct = lambda x: '%+.1f%%' % (100 * x)
-print('| %s | %.2f µs → %.2f µs | **%s** (%s to %s) | %s (%.0f → %.0f) | %.2f µs | %.2f µs |' % (
+alloc = lambda rs: statistics.median(r[5] / r[1] for r in rs)
+print('| %s | %.2f µs → %.2f µs | **%s** (%s to %s) | %s (%.0f → %.0f) | %.2f µs | %.2f µs | %.0f B → %.0f B |' % (
     labels.get(name, name), statistics.median(cpu(r) for r in off), statistics.median(cpu(r) for r in on),
     pct(statistics.median(cpu_ratios)), pct(medians[50]), pct(medians[1949]), pct(statistics.median(rate_ratios)),
-    statistics.median(r[1] for r in off) / window, statistics.median(r[1] for r in on) / window, redis_cpu, redis_cmd))
+    statistics.median(r[1] for r in off) / window, statistics.median(r[1] for r in on) / window, redis_cpu, redis_cmd,
+    alloc(off), alloc(on)))
 PY
 done

@@ -67,7 +67,8 @@ public sealed partial class FloodgateRedisLimiter
         {
             Capacity = _options.LocalCapacity,
             TimeProvider = _time,
-            Name = _name,
+            Name = _name + "/batched",   // its metrics (floodgate.limiter = "api/batched") beside the local table's
+            MeterFactory = _options.MeterFactory,
         });
 
     /// <summary>The batched decision, when this instance may make it; false: ask Redis.</summary>

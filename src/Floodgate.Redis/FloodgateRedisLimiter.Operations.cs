@@ -214,7 +214,7 @@ public sealed partial class FloodgateRedisLimiter
         {
             case "k" when long.TryParse(parts[2].AsSpan(parts[2].IndexOf(' ') + 1), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out long ms):
                 // A ban a check found on another batched instance: held here at once (a relative block for a second at a time, as its own).
-                MirrorDecision(in key, ms < 0 ? -1 : P.RelativeBlock ? Math.Min(ms, RelativeBlockLocalMs) : ms);
+                MirrorDecision(in key, ms < 0 ? -1 : P.RelativeBlock ? Math.Min(ms, RelativeBlockLocalMs) : ms, ms);
                 break;
             case "u":
             case "w":
@@ -377,10 +377,16 @@ public sealed partial class FloodgateRedisLimiter
     }
 
     /// <summary>A ban decided now (a check's reply, an operator's message) into the local table, noted for a running sync.</summary>
-    private void MirrorDecision(in IpKey key, long durationMs)
+    /// <remarks>
+    /// Batched, the counting table holds the ban too, for its whole length (<paramref name="fullMs"/>; a relative block is
+    /// held locally a second at a time): once the local table lets the client through, its next request is a refusal of
+    /// the counting table, which goes to Redis, so a block that Redis extends or still holds is never admitted in process.
+    /// </remarks>
+    private void MirrorDecision(in IpKey key, long durationMs, long? fullMs = null)
     {
         Volatile.Read(ref _decidedDuringSync)?.TryAdd(_local.GroupOf(in key), 0);
         _local.MirrorBan(in key, durationMs);
+        _counting?.MirrorBan(_local.GroupOf(in key), fullMs ?? durationMs);
     }
 
     /// <summary>Reads several clients' fields in one pipelined batch (each script touches its own key: cluster-safe).</summary>

@@ -488,7 +488,7 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
         }
         else if (reason == DecisionReason.Blocked && retry > 0)
         {
-            MirrorDecision(in key, P.RelativeBlock ? Math.Min(retry, RelativeBlockLocalMs) : retry);
+            MirrorDecision(in key, P.RelativeBlock ? Math.Min(retry, RelativeBlockLocalMs) : retry, retry);
         }
 
         if (_counting is not null && reason is DecisionReason.Blocked or DecisionReason.Blacklisted && kind != 0)

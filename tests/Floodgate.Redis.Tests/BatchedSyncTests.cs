@@ -171,6 +171,31 @@ public sealed class BatchedSyncTests(RedisFixture redis) : IClassFixture<RedisFi
     }
 
     [Fact]
+    public async Task ARelativeBlockIsNeverAdmittedInProcessWhileRedisExtendsIt()
+    {
+        // A 1 s window and a 2 s relative block: the local table holds the block a second at a time, and the client's
+        // window here rolls in a second. Every request during the block must still be refused (and extend it on Redis).
+        string name = "batched-rel-" + Guid.NewGuid().ToString("N");
+        var policy = new FloodgatePolicy { PermitLimit = 3, Window = TimeSpan.FromSeconds(1), BlockDuration = TimeSpan.FromSeconds(2), RelativeBlock = true };
+        await using var first = new FloodgateRedisLimiter(name, policy, Options(redis.Configuration));
+        await using var second = new FloodgateRedisLimiter(name, policy, Options(redis.Configuration));
+        IPAddress client = IPAddress.Parse("198.51.100.22");
+        for (int i = 0; i < 10 && (await first.CheckAsync(client)).Reason != DecisionReason.Blocked; i++)
+        {
+        }
+
+        var during = new List<DecisionReason>();
+        DateTime end = DateTime.UtcNow.AddSeconds(3.5);
+        for (int i = 0; DateTime.UtcNow < end; i++)
+        {
+            during.Add((await (i % 2 == 0 ? first : second).CheckAsync(client)).Reason);
+            await Task.Delay(100);
+        }
+
+        Assert.All(during, reason => Assert.Equal(DecisionReason.Blocked, reason));
+    }
+
+    [Fact]
     public async Task ARedisCrashAndRestartLosesNoAdmittedPermit()
     {
         // Redis with an append-only file, so that a restart keeps what it had; FailClosed, so that nothing is admitted
