@@ -213,7 +213,7 @@ internal sealed class FloodgateMiddleware
 
         if (policies.Remote is not null)
         {
-            return CheckSharedAsync(context, policies, address);
+            return CheckShared(context, policies, address);
         }
 
         if (policies.Keys is not null || policies.Shadow is not null)
@@ -265,33 +265,84 @@ internal sealed class FloodgateMiddleware
         return _next(context);
     }
 
-    /// <summary>The same steps with a shared store (Redis): each policy's check may take a round trip.</summary>
-    private async Task CheckSharedAsync(HttpContext context, EndpointPolicies policies, System.Net.IPAddress? address)
+    /// <summary>
+    /// The same steps with a shared store (Redis). A check answered without a round trip (a known ban; a batched policy
+    /// deciding in process) completes at once, and then the request takes no async machinery and allocates nothing here.
+    /// </summary>
+    private Task CheckShared(HttpContext context, EndpointPolicies policies, System.Net.IPAddress? address)
     {
-        var decisions = new Decision[policies.Count];
-        IpKey[]? keys = policies.Keys is null ? null : new IpKey[policies.Count];
+        Span<Decision> decisions = policies.Count <= 16 ? stackalloc Decision[policies.Count] : new Decision[policies.Count];
+        Span<IpKey> keys = policies.Keys is null ? default : policies.Count <= 16 ? stackalloc IpKey[policies.Count] : new IpKey[policies.Count];
         for (int i = 0; i < decisions.Length; i++)
         {
             bool keyed = TryHashKey(context, policies, i, out IpKey key);
             if (keyed)
             {
-                keys![i] = key;
+                keys[i] = key;
             }
 
-            decisions[i] = await DecideAsync(policies, i, address, keyed, key, peek: false, context.RequestAborted).ConfigureAwait(false);
-            CountShared(policies, i, decisions[i]);
-            LogDecision(policies.Names[i], address, keyed, key, decisions[i]);
-
-            if (!decisions[i].IsAllowed && !Shadowed(policies, i, address, decisions[i]))
+            ValueTask<Decision> pending = DecideAsync(policies, i, address, keyed, key, peek: false, context.RequestAborted);
+            if (!pending.IsCompletedSuccessfully)
             {
-                WriteHeaders(context, policies, decisions.AsSpan(0, i + 1), allowed: false, keys);
-                await RejectionWriter.WriteAsync(context, _service.Rejections, policies.Names[i], decisions[i], RejectionWriter.StatusOf(decisions[i].Reason)).ConfigureAwait(false);
+                // A round trip: the rest on the async path, with what was decided so far.
+                var sofar = new Decision[decisions.Length];
+                decisions[..i].CopyTo(sofar);
+                return CheckSharedAsync(context, policies, address, i, keyed, key, pending, sofar, keys.IsEmpty ? null : keys.ToArray());
+            }
+
+            decisions[i] = pending.Result;
+            if (!Decided(context, policies, i, address, keyed, key, decisions, keys, out Task? rejected))
+            {
+                return rejected!;
+            }
+        }
+
+        WriteHeaders(context, policies, decisions, allowed: true, keys);
+        return _next(context);
+    }
+
+    /// <summary><see cref="CheckShared"/> from policy <paramref name="from"/> on, whose check waits for the store.</summary>
+    private async Task CheckSharedAsync(HttpContext context, EndpointPolicies policies, System.Net.IPAddress? address, int from, bool keyed, IpKey key, ValueTask<Decision> pending, Decision[] decisions, IpKey[]? keys)
+    {
+        for (int i = from; i < decisions.Length; i++)
+        {
+            if (i > from)
+            {
+                keyed = TryHashKey(context, policies, i, out key);
+                if (keyed)
+                {
+                    keys![i] = key;
+                }
+
+                pending = DecideAsync(policies, i, address, keyed, key, peek: false, context.RequestAborted);
+            }
+
+            decisions[i] = await pending.ConfigureAwait(false);
+            if (!Decided(context, policies, i, address, keyed, key, decisions, keys, out Task? rejected))
+            {
+                await rejected!.ConfigureAwait(false);
                 return;
             }
         }
 
         WriteHeaders(context, policies, decisions, allowed: true, keys);
         await _next(context).ConfigureAwait(false);
+    }
+
+    /// <summary>Counts and logs policy <paramref name="i"/>'s decision; false, with the rejection under way, when it refuses the request.</summary>
+    private bool Decided(HttpContext context, EndpointPolicies policies, int i, System.Net.IPAddress? address, bool keyed, IpKey key, ReadOnlySpan<Decision> decisions, ReadOnlySpan<IpKey> keys, out Task? rejected)
+    {
+        CountShared(policies, i, decisions[i]);
+        LogDecision(policies.Names[i], address, keyed, key, decisions[i]);
+        if (!decisions[i].IsAllowed && !Shadowed(policies, i, address, decisions[i]))
+        {
+            WriteHeaders(context, policies, decisions[..(i + 1)], allowed: false, keys);
+            rejected = RejectionWriter.WriteAsync(context, _service.Rejections, policies.Names[i], decisions[i], RejectionWriter.StatusOf(decisions[i].Reason));
+            return false;
+        }
+
+        rejected = null;
+        return true;
     }
 
     /// <summary>

@@ -214,9 +214,23 @@ public sealed partial class FloodgateRedisLimiter
             }
 
             _metrics.Exchanged(delivered, _time.GetElapsedTime(started).TotalMilliseconds);
-            if (failure is not null && _exchangeFailedLog!.ShouldLog(out int omitted))
+            if (failure is not null)
             {
-                RedisLog.ExchangeFailed(_logger, _name, LogThrottle.FirstLine(failure.Message), failed, omitted);
+                // A failed exchange counts toward the breaker like a failed check: the health check and the outage
+                // policy learn of an outage even when every check is decided in process.
+                if (!_breaker.IsOpen)
+                {
+                    OpenBreakerOnFailure(failure);
+                }
+
+                if (_exchangeFailedLog!.ShouldLog(out int omitted))
+                {
+                    RedisLog.ExchangeFailed(_logger, _name, LogThrottle.FirstLine(failure.Message), failed, omitted);
+                }
+            }
+            else if (delivered > 0 && !_breaker.IsOpen)
+            {
+                _breaker.Success();
             }
 
             return delivered;

@@ -509,18 +509,26 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
 
     private Decision Failed(in IpKey key, Exception e, int cost)
     {
-        if (_breaker.Failure())
-        {
-            _metrics.BreakerChanged(open: true);
-            RedisLog.BreakerOpened(_logger, _name, _breaker.Failures, LogThrottle.FirstLine(e.Message), _options.OutagePolicy, (long)_options.ProbeInterval.TotalMilliseconds);
-            _probing = Task.Run(() => ProbeLoopAsync(_stopping.Token));
-        }
-        else if (!_breaker.IsOpen && _checkFailedLog.ShouldLog(out int omitted))
+        if (!OpenBreakerOnFailure(e) && !_breaker.IsOpen && _checkFailedLog.ShouldLog(out int omitted))
         {
             RedisLog.CheckFailed(_logger, _name, LogThrottle.FirstLine(e.Message), _options.OutagePolicy, omitted);
         }
 
         return Outage(in key, cost);
+    }
+
+    /// <summary>Counts a failed round trip (a check's, or a batched exchange's); true when it opened the breaker, which then probes Redis.</summary>
+    private bool OpenBreakerOnFailure(Exception e)
+    {
+        if (!_breaker.Failure())
+        {
+            return false;
+        }
+
+        _metrics.BreakerChanged(open: true);
+        RedisLog.BreakerOpened(_logger, _name, _breaker.Failures, LogThrottle.FirstLine(e.Message), _options.OutagePolicy, (long)_options.ProbeInterval.TotalMilliseconds);
+        _probing = Task.Run(() => ProbeLoopAsync(_stopping.Token));
+        return true;
     }
 
     /// <summary>The decision while Redis is unavailable (known bans were already answered locally).</summary>

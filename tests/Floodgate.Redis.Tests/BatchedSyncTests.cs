@@ -242,7 +242,10 @@ public sealed class BatchedSyncTests(RedisFixture redis) : IClassFixture<RedisFi
         await Task.Delay(500);
         server.Kill();
         Volatile.Write(ref down, true);
-        await Task.Delay(1_000);
+
+        // Every check is decided in process, yet the outage is seen: failed exchanges open the breaker (health checks read it).
+        await Eventually.WaitAsync(() => Task.FromResult(!first.IsRedisAvailable && !second.IsRedisAvailable), "failed exchanges open both breakers");
+        await Task.Delay(500);
         server.Start();
         Volatile.Write(ref down, false);
         await Eventually.WaitAsync(() => Task.FromResult(first.IsRedisAvailable && second.IsRedisAvailable), "both breakers close");
