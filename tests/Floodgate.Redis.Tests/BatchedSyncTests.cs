@@ -9,6 +9,7 @@ namespace Floodgate.Redis.Tests;
 /// stated bound (limit + instances × BatchedShare × limit) and never below the limit; Redis ends up holding every
 /// admitted permit; bans reach every instance; a Redis crash loses nothing.
 /// </summary>
+[Collection(nameof(Hammering))]
 public sealed class BatchedSyncTests(RedisFixture redis) : IClassFixture<RedisFixture>
 {
     internal static FloodgateRedisOptions Options(string configuration) => new()
@@ -275,3 +276,10 @@ public sealed class BatchedSyncTests(RedisFixture redis) : IClassFixture<RedisFi
         return (long)count;
     }
 }
+
+/// <summary>
+/// Tests that hammer limiters from every core as fast as they can run alone, after the others: beside them, tests that
+/// measure real time (a 1 s window, real key expiry) would see the machine stall.
+/// </summary>
+[CollectionDefinition(nameof(Hammering), DisableParallelization = true)]
+public sealed class Hammering;

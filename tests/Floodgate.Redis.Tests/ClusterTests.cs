@@ -5,6 +5,7 @@ using StackExchange.Redis;
 namespace Floodgate.Redis.Tests;
 
 /// <summary>A real 3-master Redis Cluster: exact limits for clients spread over all masters, no cross-slot error, a master restart survived.</summary>
+[Collection(nameof(Hammering))]
 public sealed class ClusterTests(RedisClusterFixture cluster) : IClassFixture<RedisClusterFixture>
 {
     [Theory]
