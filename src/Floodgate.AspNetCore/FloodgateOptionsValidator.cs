@@ -38,6 +38,15 @@ internal sealed class FloodgateOptionsValidator(FloodgatePolicyRegistry generate
             errors.Add($"Floodgate: a key ({key}) is set for policy '{policy}', which is not configured (configured: {string.Join(", ", known.Order(StringComparer.Ordinal))}).");
         }
 
+        // Floodgate.Redis's per-policy sync modes: a misspelt policy name would leave that policy on the app's mode.
+        foreach (IConfigurationSection mode in configuration?.GetSection("Floodgate:Redis:PolicySyncModes").GetChildren() ?? [])
+        {
+            if (!known.Any(policy => string.Equals(policy, mode.Key, StringComparison.OrdinalIgnoreCase)))
+            {
+                errors.Add($"Floodgate:Redis:PolicySyncModes:{mode.Key} names no policy (configured: {string.Join(", ", known.Order(StringComparer.Ordinal))}).");
+            }
+        }
+
         foreach (string policy in options.CountPredicates.Keys.Where(p => !known.Contains(p)))
         {
             errors.Add($"Floodgate: CountWhen is set for policy '{policy}', which is not configured (configured: {string.Join(", ", known.Order(StringComparer.Ordinal))}).");

@@ -247,6 +247,13 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
             return decision;
         }
 
+        if (_counting is not null && _rule.Enabled)
+        {
+            // Batched: what this instance knows, as a check here would see it (a policy counting only some answers peeks
+            // before every request: no round trip for it).
+            return _counting.PeekKey(address, _local.GroupOf(in client), cost);
+        }
+
         if (_breaker.IsOpen)
         {
             return _local.PeekKey(address, in client, cost);

@@ -19,6 +19,8 @@ public sealed class ConfigurationSurpriseTests
     [InlineData("Floodgate:SomethingElse", "Floodgate:SomethingElse is not a Floodgate setting.")]
     [InlineData("Floodgate:Redis:Timout", "Floodgate:Redis:Timout is not a Floodgate setting; did you mean Timeout?")]
     [InlineData("Floodgate:Redis:KeyPrefx", "Floodgate:Redis:KeyPrefx is not a Floodgate setting; did you mean KeyPrefix?")]
+    [InlineData("Floodgate:Redis:SyncMod", "Floodgate:Redis:SyncMod is not a Floodgate setting; did you mean SyncMode?")]
+    [InlineData("Floodgate:Redis:PolicySyncModes:apii", "Floodgate:Redis:PolicySyncModes:apii names no policy (configured: api)")]
     [InlineData("Floodgate:Outbound:Backof", "Floodgate:Outbound:Backof is not a Floodgate setting; did you mean Backoff?")]
     [InlineData("Floodgate:Outbound:DefaultPolicy:Windw", "Floodgate:Outbound:DefaultPolicy:Windw is not a Floodgate setting; did you mean Window?")]
     [InlineData("Floodgate:Outbound:Hosts:api.example.com:PermitLimt", "Floodgate:Outbound:Hosts:api.example.com:PermitLimt is not a Floodgate setting; did you mean PermitLimit?")]
@@ -52,6 +54,8 @@ public sealed class ConfigurationSurpriseTests
             ["Floodgate:Outbound:DefaultPolicy:PermitLimit"] = "5",
             ["Floodgate:Outbound:Hosts:api.example.com:PermitLimit"] = "5",
             ["Floodgate:Outbound:Backoff"] = "15s",
+            ["Floodgate:Redis:SyncMode"] = "Batched",
+            ["Floodgate:Redis:PolicySyncModes:API"] = "Exact",   // policy names here as the configuration's keys: any case
         });
         Assert.Equal(HttpStatusCode.OK, (await server.ClientFrom(2).GetAsync("/")).StatusCode);
     }

@@ -127,8 +127,10 @@ public sealed class BatchedSyncTests(RedisFixture redis) : IClassFixture<RedisFi
         // The other instance's use is known here after this instance's next exchange of the client: its count is the shared one.
         Assert.True((await first.CheckAsync(IPAddress.Parse("203.0.113.1"))).IsAllowed);
         Assert.True(await first.FlushAsync());
+        Decision peeked = await first.PeekAsync(IPAddress.Parse("203.0.113.1"), null, 1, CancellationToken.None);   // counts nothing
         Decision seen = await first.CheckAsync(IPAddress.Parse("203.0.113.1"));
         Assert.Equal(100_000 - admitted[1] - 2, seen.Remaining);
+        Assert.Equal(seen.Remaining + 1, peeked.Remaining);
     }
 
     [Fact]
