@@ -27,7 +27,7 @@ public class RedisBatchedBenchmarks : RedisPeerBenchmarks
     public void Setup()
     {
         StartServer();
-        var policy = new FloodgatePolicy { PermitLimit = 100_000_000, Window = TimeSpan.FromMinutes(10) };
+        var policy = new FloodgatePolicy { PermitLimit = 8_000_000, Window = TimeSpan.FromMinutes(10) };
         FloodgateLimiter = new FloodgateRedisLimiter("bench", policy, new FloodgateRedisOptions
         {
             ConnectionMultiplexer = Connection,
