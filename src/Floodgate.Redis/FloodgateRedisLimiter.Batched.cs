@@ -6,7 +6,7 @@ namespace Floodgate;
 
 /// <summary>
 /// <see cref="RedisSyncMode.Batched"/>: checks decided in process on a counting table, and a background exchange that
-/// sends each client's permits admitted here and sets its count to the shared total (Internal/BatchScript.lua).
+/// sends each client's permits admitted here and sets its count to the shared total (the policy's script, operation <c>a</c>).
 /// </summary>
 /// <remarks>
 /// <para><b>The rule.</b> A request is decided here when the client's count (the shared total at the last exchange plus
@@ -161,13 +161,14 @@ public sealed partial class FloodgateRedisLimiter
                 for (int from = 0; from < members.Count; from += MaxBatchKeys)
                 {
                     int count = Math.Min(MaxBatchKeys, members.Count - from);
-                    var part = new Batch(new RedisKey[count + 1], new RedisValue[count + 2], new (int, IpKey)[count]);
-                    part.Args[1] = _instanceId + ":" + (++_batchSequence).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    var part = new Batch(new RedisKey[count + 1], new RedisValue[count + 3], new (int, IpKey)[count]);
+                    part.Args[0] = s_batch;
+                    part.Args[2] = _instanceId + ":" + (++_batchSequence).ToString(System.Globalization.CultureInfo.InvariantCulture);
                     for (int j = 0; j < count; j++)
                     {
                         (int slot, IpKey key, int permits) = batch[members[from + j]];
                         part.Keys[j] = keys[members[from + j]];
-                        part.Args[j + 2] = permits;
+                        part.Args[j + 3] = permits;
                         part.Clients[j] = (slot, key);
                     }
 
@@ -180,7 +181,7 @@ public sealed partial class FloodgateRedisLimiter
             var replies = new Task<RedisResult>[sending.Count];
             for (int i = 0; i < sending.Count; i++)
             {
-                sending[i].Args[0] = clock;
+                sending[i].Args[1] = clock;
                 replies[i] = EvaluateBatchAsync(sending[i].Keys, sending[i].Args);
             }
 
@@ -270,7 +271,7 @@ public sealed partial class FloodgateRedisLimiter
         return false;
     }
 
-    /// <summary>One script's worth of an exchange: its keys (clients, then the receipt), arguments (clock, id, permits) and clients.</summary>
+    /// <summary>One script's worth of an exchange: its keys (clients, then the receipt), arguments (the operation, clock, id, permits) and clients.</summary>
     private sealed record Batch(RedisKey[] Keys, RedisValue[] Args, (int Slot, IpKey Key)[] Clients);
 
     /// <summary>Sends the exchange script by SHA; when the server does not have it, in full.</summary>
@@ -279,12 +280,12 @@ public sealed partial class FloodgateRedisLimiter
         PolicyScript script = _script;
         try
         {
-            return await _db.ScriptEvaluateAsync(script.BatchSha1, keys, args).WaitAsync(_options.Timeout, _time).ConfigureAwait(false);
+            return await _db.ScriptEvaluateAsync(script.Sha1, keys, args).WaitAsync(_options.Timeout, _time).ConfigureAwait(false);
         }
         catch (RedisServerException e) when (e.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
         {
             _metrics.ScriptLoaded();
-            return await _db.ScriptEvaluateAsync(script.BatchText, keys, args).WaitAsync(_options.Timeout, _time).ConfigureAwait(false);
+            return await _db.ScriptEvaluateAsync(script.Text, keys, args).WaitAsync(_options.Timeout, _time).ConfigureAwait(false);
         }
     }
 }

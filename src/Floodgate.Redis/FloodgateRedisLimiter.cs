@@ -26,6 +26,7 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
     private static readonly RedisValue s_blacklist = "b";
     private static readonly RedisValue s_unblacklist = "w";
     private static readonly RedisValue s_blockFor = "f";
+    private static readonly RedisValue s_batch = "a";
     private static readonly RedisValue s_serverClock = string.Empty;
 
     private readonly string _name;

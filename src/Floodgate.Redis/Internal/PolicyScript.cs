@@ -13,16 +13,13 @@ namespace Floodgate.Redis.Internal;
 internal sealed class PolicyScript
 {
     private static readonly string s_template = LoadTemplate("Floodgate.Redis.PolicyScript.lua");
-    private static readonly string s_batchTemplate = LoadTemplate("Floodgate.Redis.BatchScript.lua");
 
     public PolicyScript(FloodgatePolicy policy, TimeSpan foreverRetention)
     {
         var p = new RuntimePolicyParameters(policy);
         Text = Fill(s_template, policy, p, foreverRetention);
-        BatchText = Fill(s_batchTemplate, policy, p, foreverRetention);
 #pragma warning disable CA5350 // SHA-1 is what Redis names scripts by (EVALSHA); no security depends on it.
         Sha1 = SHA1.HashData(Encoding.UTF8.GetBytes(Text));
-        BatchSha1 = SHA1.HashData(Encoding.UTF8.GetBytes(BatchText));
 #pragma warning restore CA5350
         Parameters = p;
     }
@@ -54,12 +51,6 @@ internal sealed class PolicyScript
 
     /// <summary>Gets the SHA-1 of <see cref="Text"/>, sent with EVALSHA.</summary>
     public byte[] Sha1 { get; }
-
-    /// <summary>Gets the batched exchange's script (Internal/BatchScript.lua) with the same numbers.</summary>
-    public string BatchText { get; }
-
-    /// <summary>Gets the SHA-1 of <see cref="BatchText"/>.</summary>
-    public byte[] BatchSha1 { get; }
 
     /// <summary>Gets the policy's numbers as the script uses them (milliseconds, -1 for none or forever).</summary>
 #pragma warning disable SA1401, CA1051 // a field, so that the limiter reads the numbers in place

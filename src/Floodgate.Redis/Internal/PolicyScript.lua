@@ -1,8 +1,11 @@
 -- Floodgate: one client's state under one policy, decided atomically on the server.
 -- KEYS[1]  the client's state, "<prefix><policy>:{<client>}" (one key: any hash slot, no cross-slot access)
--- ARGV[1]  operation: c check, i inspect, u unblock, b blacklist, w unblacklist, f block for ARGV[3] ms (a backoff)
+--          a: the clients' states, all in one cluster slot, then the batch's receipt key (the same slot)
+-- ARGV[1]  operation: c check, i inspect, u unblock, b blacklist, w unblacklist, f block for ARGV[3] ms (a backoff),
+--          a add a batch (SyncMode Batched: what one instance admitted on its own since its last exchange)
 -- ARGV[2]  test clock in ms, or "" for the server's TIME (only tests set it)
--- ARGV[3]  c: the request's cost in permits (absent: 1), all or none; f: the backoff in ms
+-- ARGV[3]  c: the request's cost in permits (absent: 1), all or none; f: the backoff in ms; a: the batch's id
+-- ARGV[4..] a: the permits admitted for each client, in KEYS' order
 -- State:   one string value, struct-packed (FMT) so a check is one GET and one SET:
 --          ws window start, c counter (starts at ACC - carry), bc block counted in this window, cy carry,
 --          bu block end, p punished, x blacklisted, oc block count, qf quiet from, la last allowed (times in ms)
@@ -14,6 +17,8 @@
 --                bc a violation counted since the bucket was last full; cy unused.
 -- Reply:   check: {reason, remaining, retry ms (-1 never), reset ms (-1 never), event, block count, event ms};
 --          an allowed check may stop after reset
+--          a: three numbers per client, flat: windows {window age ms, count above the carry-over, previous count};
+--          token bucket {0, debt in 1/P ms, 0}: what each instance's local count is set from
 --          event: 0 none, 1 blocked, 2 punished, 3 blacklisted. Reasons as Floodgate.DecisionReason.
 local P, W, BD, REL, BL, BX, RESET, MW, ACC, CD, GR, ADAPT = @P, @W, @BD, @REL, @BL, @BX, @RESET, @MW, @ACC, @CD, @GR, @ADAPT
 local KEEP = @KEEP
@@ -90,6 +95,71 @@ local function save()
   if CD > 0 and la > 0 then until_ = math.max(until_, la + CD) end
   if x == 1 then until_ = math.max(until_, now + KEEP) end
   redis.call('SET', key, struct.pack(FMT, ws, c, bc, cy, bu, p, x, oc, qf, la), 'PX', math.max(until_ - now, 1000))
+end
+
+-- Sliding window: the window that holds now, on the client's grid; the count just ended becomes the previous one when
+-- adjacent. After a block that began during the window, or with no window, a window starting now. True when it rolled.
+local function rollSliding()
+  if not (ws == 0 or now - ws >= W or bu > ws) then return false end
+  if ws ~= 0 and bu <= ws and now - ws >= W then
+    local k = divmod(now - ws, W)
+    if k == 1 then cy = c else cy = 0 end
+    ws = ws + k * W
+  else
+    ws, cy = now, 0
+  end
+  c, bc = 0, 0
+  return true
+end
+
+-- Fixed window: a new window starts when there is none, when it has run its length, or when a block that began
+-- during it has since ended.
+local function fixedEnded() return ws == 0 or now - ws >= W or bu > ws end
+
+-- Fixed window: a new window now, with the unused permits carried over and the first request's cost counted.
+local function startFixed(cost)
+  local carry = 0
+  if ACC > 0 and ws ~= 0 and not (MW >= 0 and now - ws >= MW) then
+    carry = math.min(math.max(P + ACC - c, 0), ACC)
+  end
+  ws, c, bc, cy = now, ACC - carry + cost, 0, carry
+end
+
+if op == 'a' then
+  -- A batch: permits admitted already, added whatever the limit (a violation is for an exact check to find). A batch
+  -- whose answer was lost is sent again as it was: the receipt holds the last batch's id, so it counts once.
+  local receipt = KEYS[#KEYS]
+  local again = redis.call('GET', receipt) == ARGV[3]
+  redis.call('SET', receipt, ARGV[3], 'PX', 600000)
+  local reply = {}
+  for i = 1, #KEYS - 1 do
+    key = KEYS[i]
+    local n = tonumber(ARGV[i + 3])
+    if again then n = 0 end
+    ws, c, bc, cy, bu, p, x, oc, qf, la = 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+    s = redis.call('GET', key)
+    if s then ws, c, bc, cy, bu, p, x, oc, qf, la = struct.unpack(FMT, s) end
+    local age, count, previous = 0, 0, 0
+    if ALG == 2 then
+      local excess = 0
+      if ws ~= 0 then excess = math.max(0, (ws - now) * P + c) end
+      count = excess + n * W
+      local whole, fraction = divmod(count, P)
+      ws, c = now + whole, fraction
+    elseif ALG == 1 then
+      rollSliding()
+      c = c + n
+      age, count, previous = now - ws, c, cy
+    else
+      if fixedEnded() then startFixed(n) else c = c + n end
+      age, count = now - ws, math.max(0, c - ACC)
+    end
+    save()
+    reply[#reply + 1] = age
+    reply[#reply + 1] = count
+    reply[#reply + 1] = previous
+  end
+  return reply
 end
 
 if op == 'u' then
@@ -196,17 +266,7 @@ end
 
 if ALG == 1 then
   -- Sliding window: this window's count plus the previous one's, weighted by the part still inside the interval.
-  local rolled = ws == 0 or now - ws >= W or bu > ws
-  if rolled then
-    if ws ~= 0 and bu <= ws and now - ws >= W then
-      local k = divmod(now - ws, W)
-      if k == 1 then cy = c else cy = 0 end
-      ws = ws + k * W
-    else
-      ws, cy = now, 0
-    end
-    c, bc = 0, 0
-  end
+  local rolled = rollSliding()
   local e = math.max(0, now - ws)
   local weighted = 0
   if e < W then weighted = cy * (W - e) end
@@ -246,18 +306,12 @@ if ALG == 1 then
   return violation(ws + W, now + retry, now + reset)
 end
 
--- A new window starts with this request when there is none, when it has run its length, or when a block that
--- began during it has since ended.
-if ws == 0 or now - ws >= W or bu > ws then
-  local carry = 0
-  if ACC > 0 and ws ~= 0 and not (MW >= 0 and now - ws >= MW) then
-    carry = math.min(math.max(P + ACC - c, 0), ACC)
-  end
-  local first = ACC - carry + COST
-  ws, c, bc, cy = now, first, 0, carry
+-- A new window starts with this request (see fixedEnded).
+if fixedEnded() then
+  startFixed(COST)
   if CD > 0 then la = now end
   save()
-  return {0, P + ACC - first, 0, W, 0, 0, 0}
+  return {0, P + ACC - c, 0, W, 0, 0, 0}
 end
 
 local windowEnd = ws + W
