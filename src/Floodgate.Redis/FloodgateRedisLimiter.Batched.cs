@@ -65,7 +65,7 @@ public sealed partial class FloodgateRedisLimiter
     private FloodgateLimiter NewCountingTable(FloodgatePolicy policy) =>
         new(CountingPolicy(policy), new FloodgateLimiterOptions
         {
-            Capacity = _options.LocalCapacity,
+            Capacity = _local.Capacity,   // as large as the local table: the adapter's Floodgate:Capacity, else LocalCapacity
             TimeProvider = _time,
             Name = _name + "/batched",   // its metrics (floodgate.limiter = "api/batched") beside the local table's
             MeterFactory = _options.MeterFactory,
