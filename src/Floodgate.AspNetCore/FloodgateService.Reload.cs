@@ -19,6 +19,7 @@ internal sealed partial class FloodgateService
 
     private Microsoft.Extensions.Configuration.IConfiguration? _configuration;
     private bool _startedWithSection;
+    private Dictionary<string, string?> _startupRedis = [];   // Floodgate:Redis as it was at startup (read then only)
 
     // The largest cost an endpoint asks of each policy, with that endpoint (noted by the middleware at startup).
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (int Cost, string Endpoint)> _largestCosts = new(StringComparer.Ordinal);
@@ -43,6 +44,7 @@ internal sealed partial class FloodgateService
 
         _configuration = (Microsoft.Extensions.Configuration.IConfiguration?)services.GetService(typeof(Microsoft.Extensions.Configuration.IConfiguration));
         _startedWithSection = _configuration?.GetSection("Floodgate").Exists() == true;
+        _startupRedis = RedisSettings();
         foreach (IOptionsChangeTokenSource<FloodgateOptions> source in sources.Where(s => s.Name is null || s.Name == Microsoft.Extensions.Options.Options.DefaultName))
         {
             _reloadSubscriptions.Add(ChangeToken.OnChange(source.GetChangeToken, () => Reload(factory)));
@@ -59,6 +61,20 @@ internal sealed partial class FloodgateService
         {
             AdapterLog.ReloadRefused(Logger, "the Floodgate section is gone from the configuration (a file being rewritten, or removed); the running configuration stays. To remove Floodgate's settings, restart the app.");
             return;
+        }
+
+        // Floodgate.Redis reads its section once, when the app starts: a change there is said, never silently ignored.
+        Dictionary<string, string?> redis = RedisSettings();
+        foreach (string setting in redis.Keys.Union(_startupRedis.Keys, StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase))
+        {
+            string? was = _startupRedis.GetValueOrDefault(setting);
+            string? configured = redis.GetValueOrDefault(setting);
+            if (!string.Equals(was, configured, StringComparison.Ordinal))
+            {
+                // The connection string may hold a password: its values are not written out.
+                bool secret = setting.Equals("Floodgate:Redis:Configuration", StringComparison.OrdinalIgnoreCase);
+                AdapterLog.ReloadStartupOnly(Logger, setting, secret ? "not shown" : was ?? "unset", secret ? "not shown" : configured ?? "unset");
+            }
         }
 
         FloodgateOptions next;
@@ -81,6 +97,11 @@ internal sealed partial class FloodgateService
 
         Apply(next);
     }
+
+    /// <summary>Every value under <c>Floodgate:Redis</c>, by its path.</summary>
+    private Dictionary<string, string?> RedisSettings() =>
+        _configuration?.GetSection("Floodgate:Redis").AsEnumerable().Where(pair => pair.Value is not null)
+            .ToDictionary(pair => pair.Key, pair => pair.Value, StringComparer.OrdinalIgnoreCase) ?? [];
 
     /// <summary>
     /// Applies reloaded options: changed policies take their new numbers over their clients' state, new ones start

@@ -162,6 +162,13 @@ public sealed class ReloadTests
         Assert.Contains(logs.Entries, e => e.Id == 312 && e.Level == LogLevel.Warning && e.Message.Contains("Floodgate:Capacity changed in configuration (65536 -> 1024)", StringComparison.Ordinal));
         Assert.Equal(10, await CountOkAsync(server.ClientFrom(3), "/items", 12));
         Assert.Equal(FloodgateOptions.DefaultCapacity, server.Services.GetRequiredService<FloodgateService>().Options.Capacity);
+
+        // Floodgate.Redis's settings are read at startup too: a change is said (a connection string's values never are).
+        await RewriteAsync(server, Settings("""{ "PermitLimit": 10, "Window": "1m" }""", """ "Capacity": 1024, "Redis": { "SyncMode": "Batched", "Configuration": "redis:6379,password=hunter2" }, """));
+        configuration.Reload();
+        Assert.Contains(logs.Entries, e => e.Id == 312 && e.Message.Contains("Floodgate:Redis:SyncMode changed in configuration (unset -> Batched)", StringComparison.Ordinal));
+        Assert.Contains(logs.Entries, e => e.Id == 312 && e.Message.Contains("Floodgate:Redis:Configuration changed in configuration (not shown -> not shown)", StringComparison.Ordinal));
+        Assert.DoesNotContain(logs.Entries, e => e.Message.Contains("hunter2", StringComparison.Ordinal));
     }
 
     [Fact]
