@@ -104,10 +104,11 @@ public sealed partial class FloodgateLimiter
     /// <param name="key">The client's key, as the store counts it (its group, see <see cref="GroupOf"/>).</param>
     /// <param name="cost">The request's permits.</param>
     /// <param name="budget">The most permits this instance admits for the client between two acknowledged exchanges.</param>
+    /// <param name="refusals">Whether a refusal is this table's to make; when false, only while the store's own refusal holds (<see cref="HoldRefusal"/>).</param>
     /// <param name="decision">This table's decision, when it made one: allowed, or refused because the count it knows is spent.</param>
-    /// <returns>False when the store must decide: the budget is spent or the client has no slot here.</returns>
+    /// <returns>False when the store must decide: the budget is spent, the client has no slot here, or a refusal is the store's.</returns>
     [EditorBrowsable(EditorBrowsableState.Never)]
-    public bool TryCheckBatched(in IpKey key, int cost, int budget, out Decision decision)
+    public bool TryCheckBatched(in IpKey key, int cost, int budget, bool refusals, out Decision decision)
     {
         int slot = _engine.SlotOf(in key);
         if (slot < 0)
@@ -129,9 +130,48 @@ public sealed partial class FloodgateLimiter
         if (decision.IsAllowed)
         {
             Interlocked.Add(ref entry, cost);
+            return true;
         }
 
-        return true;
+        if (refusals)
+        {
+            return true;
+        }
+
+        // The store refused this client until a moment that has not come: its count only grows until then, so it refuses again.
+        long[]? held = Volatile.Read(ref _refusals);
+        long until = held is null ? 0 : Volatile.Read(ref held[slot]);
+        long now = _engine.Clock.NowMs();
+        if (until > now && decision.Reason == DecisionReason.RateLimited)
+        {
+            long retry = until - now;
+            decision = Decision.Denied(DecisionReason.RateLimited, decision.Limit, retry, Math.Max(retry, (long)decision.ResetAfter.TotalMilliseconds));
+            return true;
+        }
+
+        return false;
+    }
+
+    // Per slot: until when (engine ms) the store's own refusal of the client holds; made on first use.
+    private long[]? _refusals;
+
+    /// <summary>
+    /// Holds a store's refusal (not a ban) of a client for <paramref name="durationMs"/>: meanwhile <see cref="TryCheckBatched"/>
+    /// refuses the client here when this table's count is spent too, instead of asking the store again. 0 lifts it.
+    /// </summary>
+    /// <param name="key">The client's key, as the store counts it.</param>
+    /// <param name="durationMs">How long the store said the refusal lasts (its Retry-After).</param>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public void HoldRefusal(in IpKey key, long durationMs)
+    {
+        int slot = _engine.SlotOf(in key);
+        if (slot < 0)
+        {
+            return;
+        }
+
+        long[] held = Volatile.Read(ref _refusals) ?? Interlocked.CompareExchange(ref _refusals, new long[_engine.Table.Capacity], null) ?? _refusals!;
+        Volatile.Write(ref held[slot], durationMs <= 0 ? 0 : _engine.Clock.StampMs() + durationMs);
     }
 
     /// <summary>

@@ -82,7 +82,7 @@ public sealed partial class FloodgateRedisLimiter
         }
 
         IpKey group = _local.GroupOf(in key);
-        if (_counting!.TryCheckBatched(in group, cost, rule.Budget, out decision) && (decision.IsAllowed || !rule.RefusalsGoToRedis))
+        if (_counting!.TryCheckBatched(in group, cost, rule.Budget, refusals: !rule.RefusalsGoToRedis, out decision))
         {
             _metrics.LocalDecision();
             return true;

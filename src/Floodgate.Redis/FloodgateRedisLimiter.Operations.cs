@@ -387,6 +387,10 @@ public sealed partial class FloodgateRedisLimiter
         Volatile.Read(ref _decidedDuringSync)?.TryAdd(_local.GroupOf(in key), 0);
         _local.MirrorBan(in key, durationMs);
         _counting?.MirrorBan(_local.GroupOf(in key), fullMs ?? durationMs);
+        if (durationMs == 0)
+        {
+            _counting?.HoldRefusal(_local.GroupOf(in key), 0);   // lifted: a refusal Redis made before no longer holds
+        }
     }
 
     /// <summary>Reads several clients' fields in one pipelined batch (each script touches its own key: cluster-safe).</summary>

@@ -455,7 +455,14 @@ public sealed partial class FloodgateRedisLimiter : IAsyncDisposable
 
         _breaker.Success();
         _metrics.RoundTrip(_time.GetElapsedTime(started).TotalMilliseconds);
-        return FromReply(in key, reply);
+        Decision decision = FromReply(in key, reply);
+        if (_counting is not null && client is null && decision.Reason == DecisionReason.RateLimited)
+        {
+            // Batched: Redis refuses this client until then (its count only grows meanwhile), so refusals here need not ask again.
+            _counting.HoldRefusal(_local.GroupOf(in key), (long)Math.Ceiling(decision.RetryAfter.TotalMilliseconds));
+        }
+
+        return decision;
     }
 
     /// <summary>Sends the policy's script by SHA; when the server does not have it (restart, failover, SCRIPT FLUSH), in full.</summary>

@@ -174,6 +174,44 @@ public sealed class BatchedSyncTests(RedisFixture redis) : IClassFixture<RedisFi
     }
 
     [Fact]
+    public async Task AClientOverAGracePolicysLimitIsRefusedWithoutARoundTripOnceRedisRefusedIt()
+    {
+        // Grace permits are Redis's to grant (a first offender's), so the first refusals go to Redis; once Redis refuses,
+        // its refusal holds until its Retry-After and the instances refuse in process. This class runs alone: the
+        // server's EVALSHA count is this test's.
+        string name = "batched-grace-" + Guid.NewGuid().ToString("N");
+        var policy = new FloodgatePolicy { PermitLimit = 10, Window = TimeSpan.FromMinutes(1), GracePermits = 2 };
+        await using var first = new FloodgateRedisLimiter(name, policy, Options(redis.Configuration));
+        await using var second = new FloodgateRedisLimiter(name, policy, Options(redis.Configuration));
+        IPAddress client = IPAddress.Parse("198.51.100.23");
+        int allowed = 0;
+        for (int i = 0; i < 40; i++)
+        {
+            allowed += (await (i % 2 == 0 ? first : second).CheckAsync(client)).IsAllowed ? 1 : 0;
+        }
+
+        Assert.InRange(allowed, 12, 12 + (2 * 2));   // the limit and the grace, plus a budget of 2 per instance
+        Assert.True(await first.FlushAsync());
+        Assert.True(await second.FlushAsync());
+        long before = EvalCalls();
+        for (int i = 0; i < 200; i++)
+        {
+            Decision refused = await (i % 2 == 0 ? first : second).CheckAsync(client);
+            Assert.Equal(DecisionReason.RateLimited, refused.Reason);
+            Assert.InRange(refused.RetryAfter, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1));
+        }
+
+        Assert.InRange(EvalCalls() - before, 0, 2);   // 200 refusals, at most one round trip per instance
+    }
+
+    private long EvalCalls()
+    {
+        string stats = redis.Server.Cli("INFO commandstats");
+        string? line = stats.Split('\n').FirstOrDefault(l => l.StartsWith("cmdstat_evalsha:", StringComparison.Ordinal));
+        return line is null ? 0 : long.Parse(line.Split("calls=")[1].Split(',')[0], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
     public async Task ARelativeBlockIsNeverAdmittedInProcessWhileRedisExtendsIt()
     {
         // A 1 s window and a 2 s relative block: the local table holds the block a second at a time, and the client's
