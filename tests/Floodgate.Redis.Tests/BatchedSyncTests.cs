@@ -95,6 +95,51 @@ public sealed class BatchedSyncTests(RedisFixture redis) : IClassFixture<RedisFi
     }
 
     [Fact]
+    public async Task TheWorstCaseReachesTheBoundExactlyAndNoFurther()
+    {
+        // The worst case: no instance learns of another's use before the window ends (no exchange in the test's time).
+        // Each admits its budget on its own (25 = 0.25 x 100), then asks Redis, which holds none of those: it admits
+        // the limit. So four instances admit exactly limit + 4 x budget, the bound, and not one more.
+        string name = "batched-worst-" + Guid.NewGuid().ToString("N");
+        var policy = new FloodgatePolicy { PermitLimit = 100, Window = TimeSpan.FromMinutes(1) };
+        var limiters = new List<FloodgateRedisLimiter>();
+        for (int i = 0; i < 4; i++)
+        {
+            FloodgateRedisOptions options = Options(redis.Configuration);
+            options.SyncInterval = TimeSpan.FromSeconds(10);
+            limiters.Add(new FloodgateRedisLimiter(name, policy, options));
+        }
+
+        try
+        {
+            IPAddress client = IPAddress.Parse("198.51.100.24");
+            int allowed = 0;
+            foreach (FloodgateRedisLimiter limiter in limiters)
+            {
+                for (int i = 0; i < 150; i++)
+                {
+                    allowed += (await limiter.CheckAsync(client)).IsAllowed ? 1 : 0;
+                }
+            }
+
+            Assert.Equal(Bound(100, 4, 0.25, racing: 0), allowed);
+            foreach (FloodgateRedisLimiter limiter in limiters)
+            {
+                Assert.True(await limiter.FlushAsync());
+            }
+
+            Assert.Equal(allowed, await SharedCountAsync(redis.Configuration, name, "198.51.100.24"));
+        }
+        finally
+        {
+            foreach (FloodgateRedisLimiter limiter in limiters)
+            {
+                await limiter.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
     public async Task ManyClientsAreDecidedInProcessAndCountedOnRedis()
     {
         // A large limit: every request is decided in process; Redis sees one exchange per client per interval.
