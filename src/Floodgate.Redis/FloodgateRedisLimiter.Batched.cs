@@ -61,7 +61,6 @@ public sealed partial class FloodgateRedisLimiter
         return new BatchedRule(enabled, Math.Max(1, (int)Math.Floor(limit * share)), consequences);
     }
 
-
     private FloodgateLimiter NewCountingTable(FloodgatePolicy policy) =>
         new(CountingPolicy(policy), new FloodgateLimiterOptions
         {
