@@ -211,12 +211,7 @@ internal sealed class FloodgateMiddleware
             return CheckCountingAsync(context, policies, address);
         }
 
-        if (policies.Remote is not null)
-        {
-            return CheckShared(context, policies, address);
-        }
-
-        if (policies.Keys is not null || policies.Shadow is not null)
+        if (policies.Remote is not null || policies.Keys is not null || policies.Shadow is not null)
         {
             return CheckSeveral(context, policies, address);
         }
@@ -236,7 +231,11 @@ internal sealed class FloodgateMiddleware
         return CheckSeveral(context, policies, address);
     }
 
-    /// <summary>An endpoint with several policies: checked in order, the first that denies answers.</summary>
+    /// <summary>
+    /// An endpoint with several policies (or a keyed, dry-run or shared one): checked in order, the first that denies
+    /// answers. A shared store's check that needs a round trip continues on the async path; one answered at once (a
+    /// known ban; a batched policy deciding in process) takes no async machinery and allocates nothing here.
+    /// </summary>
     /// <remarks>Its own method, so that the one-policy path above has no stack buffer (nor the checks one brings).</remarks>
     private Task CheckSeveral(HttpContext context, EndpointPolicies policies, System.Net.IPAddress? address)
     {
@@ -252,45 +251,24 @@ internal sealed class FloodgateMiddleware
                 keys[i] = key;
             }
 
-            decisions[i] = Decide(policies, i, address, keyed, in key, peek: false);
-            LogDecision(policies.Names[i], address, keyed, key, decisions[i]);
-            if (!decisions[i].IsAllowed && !Shadowed(policies, i, address, decisions[i]))
+            if (policies.Remote is null)
             {
-                WriteHeaders(context, policies, decisions[..(i + 1)], allowed: false, keys);
-                return RejectionWriter.WriteAsync(context, _service.Rejections, policies.Names[i], decisions[i], RejectionWriter.StatusOf(decisions[i].Reason));
+                decisions[i] = Decide(policies, i, address, keyed, in key, peek: false);
             }
-        }
-
-        WriteHeaders(context, policies, decisions, allowed: true, keys);
-        return _next(context);
-    }
-
-    /// <summary>
-    /// The same steps with a shared store (Redis). A check answered without a round trip (a known ban; a batched policy
-    /// deciding in process) completes at once, and then the request takes no async machinery and allocates nothing here.
-    /// </summary>
-    private Task CheckShared(HttpContext context, EndpointPolicies policies, System.Net.IPAddress? address)
-    {
-        Span<Decision> decisions = policies.Count <= 16 ? stackalloc Decision[policies.Count] : new Decision[policies.Count];
-        Span<IpKey> keys = policies.Keys is null ? default : policies.Count <= 16 ? stackalloc IpKey[policies.Count] : new IpKey[policies.Count];
-        for (int i = 0; i < decisions.Length; i++)
-        {
-            bool keyed = TryHashKey(context, policies, i, out IpKey key);
-            if (keyed)
+            else
             {
-                keys[i] = key;
+                ValueTask<Decision> pending = DecideAsync(policies, i, address, keyed, key, peek: false, context.RequestAborted);
+                if (!pending.IsCompletedSuccessfully)
+                {
+                    // A round trip: the rest on the async path, with what was decided so far.
+                    var sofar = new Decision[decisions.Length];
+                    decisions[..i].CopyTo(sofar);
+                    return CheckSharedAsync(context, policies, address, i, keyed, key, pending, sofar, keys.IsEmpty ? null : keys.ToArray());
+                }
+
+                decisions[i] = pending.Result;
             }
 
-            ValueTask<Decision> pending = DecideAsync(policies, i, address, keyed, key, peek: false, context.RequestAborted);
-            if (!pending.IsCompletedSuccessfully)
-            {
-                // A round trip: the rest on the async path, with what was decided so far.
-                var sofar = new Decision[decisions.Length];
-                decisions[..i].CopyTo(sofar);
-                return CheckSharedAsync(context, policies, address, i, keyed, key, pending, sofar, keys.IsEmpty ? null : keys.ToArray());
-            }
-
-            decisions[i] = pending.Result;
             if (!Decided(context, policies, i, address, keyed, key, decisions, keys, out Task? rejected))
             {
                 return rejected!;
@@ -301,7 +279,7 @@ internal sealed class FloodgateMiddleware
         return _next(context);
     }
 
-    /// <summary><see cref="CheckShared"/> from policy <paramref name="from"/> on, whose check waits for the store.</summary>
+    /// <summary><see cref="CheckSeveral"/> from policy <paramref name="from"/> on, whose check waits for the shared store.</summary>
     private async Task CheckSharedAsync(HttpContext context, EndpointPolicies policies, System.Net.IPAddress? address, int from, bool keyed, IpKey key, ValueTask<Decision> pending, Decision[] decisions, IpKey[]? keys)
     {
         for (int i = from; i < decisions.Length; i++)
@@ -329,7 +307,7 @@ internal sealed class FloodgateMiddleware
         await _next(context).ConfigureAwait(false);
     }
 
-    /// <summary>Counts and logs policy <paramref name="i"/>'s decision; false, with the rejection under way, when it refuses the request.</summary>
+    /// <summary>Counts (on a shared store) and logs policy <paramref name="i"/>'s decision; false, with the rejection under way, when it refuses the request.</summary>
     private bool Decided(HttpContext context, EndpointPolicies policies, int i, System.Net.IPAddress? address, bool keyed, IpKey key, ReadOnlySpan<Decision> decisions, ReadOnlySpan<IpKey> keys, out Task? rejected)
     {
         CountShared(policies, i, decisions[i]);

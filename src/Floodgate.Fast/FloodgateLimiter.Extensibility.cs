@@ -86,20 +86,17 @@ public sealed partial class FloodgateLimiter
     // under way (high 32 bits). Made on first use, as large as the table.
     private long[]? _ledger;
 
-    private long[] Ledger
-    {
-        get
-        {
-            long[]? ledger = Volatile.Read(ref _ledger);
-            return ledger ?? Interlocked.CompareExchange(ref _ledger, new long[_engine.Table.Capacity], null) ?? _ledger!;
-        }
-    }
+    private long[] Ledger => PerSlot(ref _ledger);
+
+    /// <summary>A word per slot of the table, made on first use (racing makers agree on one).</summary>
+    private long[] PerSlot(ref long[]? words) =>
+        Volatile.Read(ref words) ?? Interlocked.CompareExchange(ref words, new long[_engine.Table.Capacity], null) ?? Volatile.Read(ref words)!;
 
     /// <summary>
     /// Counts a request here for a shared store that exchanges counts in batches: when this table's count admits it and
     /// the client's permits admitted here since the last acknowledged exchange stay within <paramref name="budget"/>,
     /// the request is counted and the permits are recorded for the next exchange (<see cref="TakeUnsent"/>).
-    /// Lists and bans are the caller's to check first. Allocation-free and lock-free.
+    /// Lists, bans and grouping are the caller's: the key is counted as given. Allocation-free and lock-free.
     /// </summary>
     /// <param name="key">The client's key, as the store counts it (its group, see <see cref="GroupOf"/>).</param>
     /// <param name="cost">The request's permits.</param>
@@ -126,7 +123,7 @@ public sealed partial class FloodgateLimiter
         }
 
         // Requests racing here may each pass the budget's test: it is exceeded by at most the requests in flight at once.
-        decision = _engine.Check(in key, in key, cost);
+        decision = _engine.CheckSlot(slot, in key, cost);
         if (decision.IsAllowed)
         {
             Interlocked.Add(ref entry, cost);
@@ -170,8 +167,7 @@ public sealed partial class FloodgateLimiter
             return;
         }
 
-        long[] held = Volatile.Read(ref _refusals) ?? Interlocked.CompareExchange(ref _refusals, new long[_engine.Table.Capacity], null) ?? _refusals!;
-        Volatile.Write(ref held[slot], durationMs <= 0 ? 0 : _engine.Clock.StampMs() + durationMs);
+        Volatile.Write(ref PerSlot(ref _refusals)[slot], durationMs <= 0 ? 0 : _engine.Clock.StampMs() + durationMs);
     }
 
     /// <summary>

@@ -212,7 +212,7 @@ public sealed partial class FloodgateRedisLimiter
 
         switch (parts[1])
         {
-            case "k" when long.TryParse(parts[2].AsSpan(parts[2].IndexOf(' ') + 1), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out long ms):
+            case "k" when space > 0 && long.TryParse(parts[2].AsSpan(space + 1), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out long ms):
                 // A ban a check found on another batched instance: held here at once (a relative block for a second at a time, as its own).
                 MirrorDecision(in key, ms < 0 ? -1 : P.RelativeBlock ? Math.Min(ms, RelativeBlockLocalMs) : ms, ms);
                 break;

@@ -46,51 +46,32 @@ public sealed class BatchedSyncTests(RedisFixture redis) : IClassFixture<RedisFi
             policy.Burst = 200;
         }
 
-        var limiters = new List<FloodgateRedisLimiter>();
-        for (int i = 0; i < instances; i++)
+        await using var limiters = Instances.Start(instances, name, policy, () => Options(redis.Configuration));
+        IPAddress client = IPAddress.Parse("198.51.100.20");
+        int allowed = 0;
+        int refused = 0;
+
+        // 4 threads per instance, as fast as they can, for 1.5 s: 30 exchange intervals.
+        DateTime end = DateTime.UtcNow.AddSeconds(1.5);
+        await Task.WhenAll(Enumerable.Range(0, instances * 4).Select(t => Task.Run(async () =>
         {
-            limiters.Add(new FloodgateRedisLimiter(name, policy, Options(redis.Configuration)));
-        }
+            FloodgateRedisLimiter limiter = limiters[t % instances];
+            while (DateTime.UtcNow < end)
+            {
+                Decision decision = await limiter.CheckAsync(client);
+                Interlocked.Increment(ref decision.IsAllowed ? ref allowed : ref refused);
+            }
+        })));
 
-        try
+        Assert.True(refused > 0, "the client was never refused: the run did not reach the limit");
+        Assert.InRange(allowed, 200, Bound(200, instances, 0.25, racing: instances * 4));
+        Assert.True(limiters.All.All(l => l.IsBatched));
+
+        // Every admitted permit is on Redis once the last exchanges ran (windows: the count; the bucket: its debt).
+        await limiters.FlushAsync();
+        if (algorithm != FloodgateAlgorithm.TokenBucket)
         {
-            IPAddress client = IPAddress.Parse("198.51.100.20");
-            int allowed = 0;
-            int refused = 0;
-
-            // 4 threads per instance, as fast as they can, for 1.5 s: 30 exchange intervals.
-            DateTime end = DateTime.UtcNow.AddSeconds(1.5);
-            await Task.WhenAll(Enumerable.Range(0, instances * 4).Select(t => Task.Run(async () =>
-            {
-                FloodgateRedisLimiter limiter = limiters[t % instances];
-                while (DateTime.UtcNow < end)
-                {
-                    Decision decision = await limiter.CheckAsync(client);
-                    Interlocked.Increment(ref decision.IsAllowed ? ref allowed : ref refused);
-                }
-            })));
-
-            Assert.True(refused > 0, "the client was never refused: the run did not reach the limit");
-            Assert.InRange(allowed, 200, Bound(200, instances, 0.25, racing: instances * 4));
-            Assert.True(limiters.All(l => l.IsBatched));
-
-            // Every admitted permit is on Redis once the last exchanges ran (windows: the count; the bucket: its debt).
-            foreach (FloodgateRedisLimiter limiter in limiters)
-            {
-                Assert.True(await limiter.FlushAsync());
-            }
-
-            if (algorithm != FloodgateAlgorithm.TokenBucket)
-            {
-                Assert.Equal(allowed, await SharedCountAsync(redis.Configuration, name, "198.51.100.20"));
-            }
-        }
-        finally
-        {
-            foreach (FloodgateRedisLimiter limiter in limiters)
-            {
-                await limiter.DisposeAsync();
-            }
+            Assert.Equal(allowed, await SharedCountAsync(redis.Configuration, name, "198.51.100.20"));
         }
     }
 
@@ -102,41 +83,25 @@ public sealed class BatchedSyncTests(RedisFixture redis) : IClassFixture<RedisFi
         // the limit. So four instances admit exactly limit + 4 x budget, the bound, and not one more.
         string name = "batched-worst-" + Guid.NewGuid().ToString("N");
         var policy = new FloodgatePolicy { PermitLimit = 100, Window = TimeSpan.FromMinutes(1) };
-        var limiters = new List<FloodgateRedisLimiter>();
-        for (int i = 0; i < 4; i++)
+        await using var limiters = Instances.Start(4, name, policy, () =>
         {
             FloodgateRedisOptions options = Options(redis.Configuration);
             options.SyncInterval = TimeSpan.FromSeconds(10);
-            limiters.Add(new FloodgateRedisLimiter(name, policy, options));
-        }
-
-        try
+            return options;
+        });
+        IPAddress client = IPAddress.Parse("198.51.100.24");
+        int allowed = 0;
+        foreach (FloodgateRedisLimiter limiter in limiters.All)
         {
-            IPAddress client = IPAddress.Parse("198.51.100.24");
-            int allowed = 0;
-            foreach (FloodgateRedisLimiter limiter in limiters)
+            for (int i = 0; i < 150; i++)
             {
-                for (int i = 0; i < 150; i++)
-                {
-                    allowed += (await limiter.CheckAsync(client)).IsAllowed ? 1 : 0;
-                }
-            }
-
-            Assert.Equal(Bound(100, 4, 0.25, racing: 0), allowed);
-            foreach (FloodgateRedisLimiter limiter in limiters)
-            {
-                Assert.True(await limiter.FlushAsync());
-            }
-
-            Assert.Equal(allowed, await SharedCountAsync(redis.Configuration, name, "198.51.100.24"));
-        }
-        finally
-        {
-            foreach (FloodgateRedisLimiter limiter in limiters)
-            {
-                await limiter.DisposeAsync();
+                allowed += (await limiter.CheckAsync(client)).IsAllowed ? 1 : 0;
             }
         }
+
+        Assert.Equal(Bound(100, 4, 0.25, racing: 0), allowed);
+        await limiters.FlushAsync();
+        Assert.Equal(allowed, await SharedCountAsync(redis.Configuration, name, "198.51.100.24"));
     }
 
     [Fact]
@@ -359,6 +324,34 @@ public sealed class BatchedSyncTests(RedisFixture redis) : IClassFixture<RedisFi
             "local s = redis.call('GET', KEYS[1]) if not s then return 0 end local ws, c = struct.unpack('<diBidBBHdd', s) return c",
             [(RedisKey)$"{prefix}{name}:{{{client}}}"]);
         return (long)count;
+    }
+}
+
+/// <summary>Limiter instances of one policy, as several app instances have them: flushed and disposed together.</summary>
+internal sealed class Instances(List<FloodgateRedisLimiter> all) : IAsyncDisposable
+{
+    public List<FloodgateRedisLimiter> All => all;
+
+    public FloodgateRedisLimiter this[int i] => all[i];
+
+    public static Instances Start(int count, string name, FloodgatePolicy policy, Func<FloodgateRedisOptions> options) =>
+        new(Enumerable.Range(0, count).Select(_ => new FloodgateRedisLimiter(name, policy, options())).ToList());
+
+    /// <summary>Every instance's last exchanges: all that was admitted is on Redis.</summary>
+    public async Task FlushAsync()
+    {
+        foreach (FloodgateRedisLimiter limiter in all)
+        {
+            Assert.True(await limiter.FlushAsync());
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (FloodgateRedisLimiter limiter in all)
+        {
+            await limiter.DisposeAsync();
+        }
     }
 }
 

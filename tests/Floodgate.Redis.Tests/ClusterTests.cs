@@ -16,51 +16,36 @@ public sealed class ClusterTests(RedisClusterFixture cluster) : IClassFixture<Re
         // 120 clients over all three masters, 30 a minute each; every instance hammers every client for 1.5 s (30 exchanges).
         string name = "batched" + instances + "-" + Guid.NewGuid().ToString("N")[..8];
         var policy = new FloodgatePolicy { PermitLimit = 30, Window = TimeSpan.FromMinutes(5) };
-        var limiters = new List<FloodgateRedisLimiter>();
-        for (int i = 0; i < instances; i++)
+        await using var limiters = Instances.Start(instances, name, policy, () =>
         {
             FloodgateRedisOptions options = BatchedSyncTests.Options(cluster.Configuration);
             options.BreakerFailureThreshold = 1000;
-            limiters.Add(new FloodgateRedisLimiter(name, policy, options));
-        }
-
-        try
+            return options;
+        });
+        var clients = Enumerable.Range(0, 120).Select(i => $"10.9.{i}.7").ToList();
+        int[] allowed = new int[clients.Count];
+        DateTime end = DateTime.UtcNow.AddSeconds(1.5);
+        await Task.WhenAll(Enumerable.Range(0, instances * 2).Select(t => Task.Run(async () =>
         {
-            var clients = Enumerable.Range(0, 120).Select(i => $"10.9.{i}.7").ToList();
-            int[] allowed = new int[clients.Count];
-            DateTime end = DateTime.UtcNow.AddSeconds(1.5);
-            await Task.WhenAll(Enumerable.Range(0, instances * 2).Select(t => Task.Run(async () =>
+            FloodgateRedisLimiter limiter = limiters[t % instances];
+            for (int n = t; DateTime.UtcNow < end; n++)
             {
-                FloodgateRedisLimiter limiter = limiters[t % instances];
-                for (int n = t; DateTime.UtcNow < end; n++)
+                int client = n % clients.Count;
+                if ((await limiter.CheckAsync(IPAddress.Parse(clients[client]))).IsAllowed)
                 {
-                    int client = n % clients.Count;
-                    if ((await limiter.CheckAsync(IPAddress.Parse(clients[client]))).IsAllowed)
-                    {
-                        Interlocked.Increment(ref allowed[client]);
-                    }
+                    Interlocked.Increment(ref allowed[client]);
                 }
-            })));
-
-            // limit + instances x budget (30 x 0.25 = 7), plus one racing request per thread of an instance.
-            Assert.All(allowed, a => Assert.InRange(a, 30, 30 + (instances * 7) + 2));
-            foreach (FloodgateRedisLimiter limiter in limiters)
-            {
-                Assert.True(await limiter.FlushAsync());
             }
+        })));
 
-            // Nothing lost or counted twice in batches spread over the slots of three masters.
-            for (int i = 0; i < clients.Count; i++)
-            {
-                Assert.Equal(allowed[i], await BatchedSyncTests.SharedCountAsync(cluster.Configuration, name, clients[i]));
-            }
-        }
-        finally
+        // limit + instances x budget (30 x 0.25 = 7), plus one racing request per thread of an instance.
+        Assert.All(allowed, a => Assert.InRange(a, 30, 30 + (instances * 7) + 2));
+        await limiters.FlushAsync();
+
+        // Nothing lost or counted twice in batches spread over the slots of three masters.
+        for (int i = 0; i < clients.Count; i++)
         {
-            foreach (FloodgateRedisLimiter limiter in limiters)
-            {
-                await limiter.DisposeAsync();
-            }
+            Assert.Equal(allowed[i], await BatchedSyncTests.SharedCountAsync(cluster.Configuration, name, clients[i]));
         }
     }
 

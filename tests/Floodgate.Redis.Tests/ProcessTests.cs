@@ -9,15 +9,7 @@ public sealed class ProcessTests(RedisFixture redis) : IClassFixture<RedisFixtur
     [Fact]
     public async Task TwoAppProcessesEnforceOneLimitExactly()
     {
-        string prefix = "proc" + Guid.NewGuid().ToString("N")[..8] + ":";
-        var settings = new Dictionary<string, string>
-        {
-            ["Floodgate__Redis__Configuration"] = redis.Configuration,
-            ["Floodgate__Redis__KeyPrefix"] = prefix,
-            ["Floodgate__Redis__Timeout"] = "00:00:05",
-            // The sample's "partners" policy is keyed by X-Api-Key: instances sharing Redis must hash keys alike.
-            ["Floodgate__KeySecret"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
-        };
+        Dictionary<string, string> settings = Settings("proc");
         using var first = new SampleProcess(settings);
         using var second = new SampleProcess(settings);
         await Task.WhenAll(first.WaitUntilReadyAsync(), second.WaitUntilReadyAsync());
@@ -25,11 +17,7 @@ public sealed class ProcessTests(RedisFixture redis) : IClassFixture<RedisFixtur
         // "login": 3 per minute, then a 5-minute block. 30 concurrent requests from one client over both processes.
         using HttpClient toFirst = first.ClientFrom(2);
         using HttpClient toSecond = second.ClientFrom(2);
-        HttpStatusCode[] statuses = await Task.WhenAll(Enumerable.Range(0, 30).Select(async i =>
-        {
-            using HttpResponseMessage response = await (i % 2 == 0 ? toFirst : toSecond).PostAsync("/login", null);
-            return response.StatusCode;
-        }));
+        HttpStatusCode[] statuses = await AlternatingAsync(toFirst, toSecond, 30, client => client.PostAsync("/login", null));
         Assert.Equal(3, statuses.Count(s => s == HttpStatusCode.OK));
         Assert.Equal(27, statuses.Count(s => s == HttpStatusCode.TooManyRequests));
 
@@ -61,17 +49,10 @@ public sealed class ProcessTests(RedisFixture redis) : IClassFixture<RedisFixtur
     [Fact]
     public async Task TwoBatchedAppProcessesStayWithinTheBoundAndAPolicyOverrideStaysExact()
     {
-        string prefix = "procb" + Guid.NewGuid().ToString("N")[..8] + ":";
-        var settings = new Dictionary<string, string>
-        {
-            ["Floodgate__Redis__Configuration"] = redis.Configuration,
-            ["Floodgate__Redis__KeyPrefix"] = prefix,
-            ["Floodgate__Redis__Timeout"] = "00:00:05",
-            ["Floodgate__Redis__SyncMode"] = "Batched",
-            ["Floodgate__Redis__SyncInterval"] = "50ms",
-            ["Floodgate__Redis__PolicySyncModes__login"] = "Exact",
-            ["Floodgate__KeySecret"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
-        };
+        Dictionary<string, string> settings = Settings("procb");
+        settings["Floodgate__Redis__SyncMode"] = "Batched";
+        settings["Floodgate__Redis__SyncInterval"] = "50ms";
+        settings["Floodgate__Redis__PolicySyncModes__login"] = "Exact";
         using var first = new SampleProcess(settings);
         using var second = new SampleProcess(settings);
         await Task.WhenAll(first.WaitUntilReadyAsync(), second.WaitUntilReadyAsync());
@@ -79,20 +60,30 @@ public sealed class ProcessTests(RedisFixture redis) : IClassFixture<RedisFixtur
         using HttpClient toSecond = second.ClientFrom(2);
 
         // "api" (batched): 10 per 10 s and 2 grace permits, which Redis grants. Budget per instance: 10 x 0.25 = 2.
-        HttpStatusCode[] items = await Task.WhenAll(Enumerable.Range(0, 60).Select(async i =>
-        {
-            using HttpResponseMessage response = await (i % 2 == 0 ? toFirst : toSecond).GetAsync("/items");
-            return response.StatusCode;
-        }));
+        HttpStatusCode[] items = await AlternatingAsync(toFirst, toSecond, 60, client => client.GetAsync("/items"));
         Assert.InRange(items.Count(s => s == HttpStatusCode.OK), 12, 12 + (2 * 2) + 2);
         Assert.All(items, s => Assert.True(s is HttpStatusCode.OK or HttpStatusCode.TooManyRequests, s.ToString()));
 
         // "login" (Exact through PolicySyncModes): 3 exactly over both processes.
-        HttpStatusCode[] logins = await Task.WhenAll(Enumerable.Range(0, 30).Select(async i =>
-        {
-            using HttpResponseMessage response = await (i % 2 == 0 ? toFirst : toSecond).PostAsync("/login", null);
-            return response.StatusCode;
-        }));
+        HttpStatusCode[] logins = await AlternatingAsync(toFirst, toSecond, 30, client => client.PostAsync("/login", null));
         Assert.Equal(3, logins.Count(s => s == HttpStatusCode.OK));
     }
+
+    /// <summary>The sample's settings for one Redis prefix of its own (made of <paramref name="name"/>).</summary>
+    private Dictionary<string, string> Settings(string name) => new()
+    {
+        ["Floodgate__Redis__Configuration"] = redis.Configuration,
+        ["Floodgate__Redis__KeyPrefix"] = name + Guid.NewGuid().ToString("N")[..8] + ":",
+        ["Floodgate__Redis__Timeout"] = "00:00:05",
+        // The sample's "partners" policy is keyed by X-Api-Key: instances sharing Redis must hash keys alike.
+        ["Floodgate__KeySecret"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
+    };
+
+    /// <summary><paramref name="count"/> concurrent requests, alternately to each process: their statuses.</summary>
+    private static Task<HttpStatusCode[]> AlternatingAsync(HttpClient first, HttpClient second, int count, Func<HttpClient, Task<HttpResponseMessage>> send) =>
+        Task.WhenAll(Enumerable.Range(0, count).Select(async i =>
+        {
+            using HttpResponseMessage response = await send(i % 2 == 0 ? first : second);
+            return response.StatusCode;
+        }));
 }

@@ -12,6 +12,13 @@ internal sealed partial class LimiterEngine<TParams>
         return FindOrAdd(in key, EntryTable.Hash(in key), now);
     }
 
+    public override Decision CheckSlot(int slot, in IpKey key, int cost)
+    {
+        Decision decision = Evaluate(slot, in key, Clock.NowMs(), cost);
+        Metrics.Increment((MetricIndex)decision.Reason);   // MetricIndex lists the decision counters in DecisionReason order
+        return decision;
+    }
+
     public override bool TryGetKeyAt(int slot, out IpKey key)
     {
         long tag = Volatile.Read(ref Table.Hot(slot).Tag);

@@ -228,12 +228,15 @@ internal abstract class LimiterEngine : IDisposable
     /// <summary>The client's slot, claimed if it has none (see LimiterEngine.Slots); negative when none can be had now.</summary>
     public abstract int SlotOf(in IpKey key);
 
+    /// <summary>A check of the client at <paramref name="slot"/> (from <see cref="SlotOf"/>): no lists, no grouping, no second lookup.</summary>
+    public abstract Decision CheckSlot(int slot, in IpKey key, int cost);
+
     /// <summary>The client a live slot holds; false for a free or changing slot.</summary>
     public abstract bool TryGetKeyAt(int slot, out IpKey key);
 
     /// <summary>
     /// Sets a client's count to a shared store's, plus <paramref name="unsent"/> permits admitted here since (a batched
-    /// exchange, see <c>FloodgateLimiter.ApplySharedCount</c>): windows from <paramref name="windowAgeMs"/>,
+    /// exchange, see <c>FloodgateLimiter.CompleteSent</c>): windows from <paramref name="windowAgeMs"/>,
     /// <paramref name="count"/> and <paramref name="previous"/>; a token bucket from its debt, <paramref name="count"/>.
     /// Only a client this table tracks; its block state is kept.
     /// </summary>
