@@ -105,6 +105,38 @@ public sealed class BatchedSyncTests(RedisFixture redis) : IClassFixture<RedisFi
     }
 
     [Fact]
+    public async Task AFloodOfDistinctClientsOverflowingTheCountingTableLetsNoClientPastTheBound()
+    {
+        // An attacker rotating addresses: 4,000 clients against counting tables of 256 slots. Those without a slot are
+        // checked on Redis; none is admitted past the bound, and nothing throws.
+        string name = "batched-flood-" + Guid.NewGuid().ToString("N");
+        var policy = new FloodgatePolicy { PermitLimit = 5, Window = TimeSpan.FromMinutes(1) };
+        await using var limiters = Instances.Start(2, name, policy, () =>
+        {
+            FloodgateRedisOptions options = Options(redis.Configuration);
+            options.LocalCapacity = 256;
+            return options;
+        });
+        int[] admitted = new int[4_000];
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(t => Task.Run(async () =>
+        {
+            for (int n = t; n < admitted.Length * 8; n += 8)
+            {
+                int client = n % admitted.Length;
+                if ((await limiters[n % 2].CheckAsync(IPAddress.Parse($"10.{client / 250}.{client % 250}.9"))).IsAllowed)
+                {
+                    Interlocked.Increment(ref admitted[client]);
+                }
+            }
+        })));
+
+        // Limit 5, a budget of 1 per instance: 5 to 7 each.
+        Assert.All(admitted, a => Assert.InRange(a, 5, Bound(5, 2, 0.25, racing: 0)));
+        await limiters.FlushAsync();
+        Assert.Equal(admitted[17], await SharedCountAsync(redis.Configuration, name, "10.0.17.9"));
+    }
+
+    [Fact]
     public async Task ManyClientsAreDecidedInProcessAndCountedOnRedis()
     {
         // A large limit: every request is decided in process; Redis sees one exchange per client per interval.
